@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+//
+// The module graph is the architecture:
+//   CUring        liburing and the C shim (only URing imports it)
+//   URing         the io_uring layer: ring, submissions, completions, user data, buffer ring
+//   RingdConfig   the TOML-lite parser and the typed, validated configuration (no I/O)
+//   RingdServer   event loop per core, listeners, connection table, send queues
+//   ringd         the executable: arguments -> configuration -> start
+import PackageDescription
+
+let package = Package(
+    name: "ringd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ringd", targets: ["ringd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CUring",
+            pkgConfig: "liburing",
+            providers: [.apt(["liburing-dev"])]
+        ),
+        .target(name: "URing", dependencies: ["CUring"]),
+        .target(name: "RingdConfig"),
+        .target(name: "RingdServer", dependencies: ["URing", "RingdConfig"]),
+        .executableTarget(
+            name: "ringd",
+            dependencies: [
+                "RingdServer", "RingdConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "URingTests", dependencies: ["URing"]),
+        .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig"]),
+        .testTarget(name: "RingdEndToEndTests", dependencies: []),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,74 @@
+// CUring: liburing for Swift, plus what Swift cannot import from it.
+//
+// liburing's prep helpers are static inline functions, which Swift imports and inlines. What it
+// cannot import is macros with arguments (io_uring_for_each_cqe), flag macros built from enum
+// shifts (IOSQE_*), and fields inside anonymous unions that liburing never wraps (buf_group).
+// Constants newer than the liburing-dev 2.3 that Debian bookworm ships are back-defined here;
+// whether the running kernel honours them is probed at run time, never assumed.
+#ifndef RINGD_CUring_SHIM_H
+#define RINGD_CUring_SHIM_H
+
+// liburing.h defines _GNU_SOURCE before including libc headers, which renames fields such as
+// fd_set's __fds_bits. Swift's Glibc module sees those headers without it, and clang rejects two
+// modules that disagree on a struct. Including the libc headers first, under the default
+// feature macros, makes both modules see one definition; liburing needs nothing _GNU_SOURCE
+// adds on glibc (cpu_set_t is defined unconditionally).
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/select.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <time.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <liburing.h>
+
+// --- Constants newer than liburing 2.3 (values from the kernel's uapi io_uring.h) -------------
+
+#ifndef IORING_TIMEOUT_MULTISHOT
+#define IORING_TIMEOUT_MULTISHOT (1U << 6) /* Linux 6.4 */
+#endif
+#ifndef IORING_MSG_RING_FLAGS_PASS
+#define IORING_MSG_RING_FLAGS_PASS (1U << 1) /* Linux 6.3 */
+#endif
+
+// --- SQE flags, as plain values Swift can import ----------------------------------------------
+
+enum {
+    RINGD_IOSQE_FIXED_FILE = IOSQE_FIXED_FILE,
+    RINGD_IOSQE_IO_DRAIN = IOSQE_IO_DRAIN,
+    RINGD_IOSQE_IO_LINK = IOSQE_IO_LINK,
+    RINGD_IOSQE_IO_HARDLINK = IOSQE_IO_HARDLINK,
+    RINGD_IOSQE_ASYNC = IOSQE_ASYNC,
+    RINGD_IOSQE_BUFFER_SELECT = IOSQE_BUFFER_SELECT,
+    RINGD_IOSQE_CQE_SKIP_SUCCESS = IOSQE_CQE_SKIP_SUCCESS,
+};
+
+// --- Helpers for what Swift cannot reach ------------------------------------------------------
+
+/// The completion at position `index` past the current head, without consuming it. This is the
+/// body of io_uring_for_each_cqe, which is a macro. Callers check io_uring_cq_ready first and
+/// call io_uring_cq_advance once for the whole batch.
+static inline struct io_uring_cqe *ringd_cqe_at(struct io_uring *ring, unsigned index) {
+    unsigned head = *ring->cq.khead;
+    return &ring->cq.cqes[(head + index) & ring->cq.ring_mask];
+}
+
+/// Marks an SQE as selecting its buffer from provided-buffer group `group`; buf_group lives in
+/// an anonymous union that Swift does not import by name.
+static inline void ringd_sqe_select_buffer(struct io_uring_sqe *sqe, uint16_t group) {
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = group;
+}
+
+/// Multishot timeout (Linux 6.4): one SQE that fires every `ts` until cancelled.
+static inline void ringd_prep_timeout_multishot(struct io_uring_sqe *sqe,
+                                                struct __kernel_timespec *ts) {
+    io_uring_prep_timeout(sqe, ts, 0, IORING_TIMEOUT_MULTISHOT);
+}
+
+#endif

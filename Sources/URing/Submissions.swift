@@ -1,0 +1,118 @@
+// Submission helpers: one function per operation ringd issues, each filling one SQE.
+//
+// Each helper takes the user data the completion will carry; none of them submits. The event
+// loop queues what its handlers decide, then submits the whole batch once per iteration.
+
+import CUring
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Ring {
+    /// Multishot accept (Linux 5.19): one SQE, one completion per accepted connection, for as
+    /// long as IORING_CQE_F_MORE stays set. New descriptors are close-on-exec.
+    @inline(__always)
+    public func queueMultishotAccept(listener: Int32, userData: UserData) {
+        let sqe = nextSubmission()
+        io_uring_prep_multishot_accept(sqe, listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
+    /// Multishot recv (Linux 6.0): every completion carries one buffer picked by the kernel
+    /// from provided-buffer `group`. Ends with IORING_CQE_F_MORE clear on EOF, on error, and
+    /// with ENOBUFS when the group runs dry.
+    @inline(__always)
+    public func queueMultishotReceive(socket: Int32, group: UInt16, userData: UserData) {
+        let sqe = nextSubmission()
+        io_uring_prep_recv_multishot(sqe, socket, nil, 0, 0)
+        ringd_sqe_select_buffer(sqe, group)
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
+    /// A send of `length` bytes at `bytes`. MSG_NOSIGNAL turns a write to a closed peer into
+    /// EPIPE instead of SIGPIPE. The memory must stay valid until the completion arrives.
+    @inline(__always)
+    public func queueSend(socket: Int32, bytes: UnsafeRawPointer, length: Int, userData: UserData) {
+        let sqe = nextSubmission()
+        io_uring_prep_send(sqe, socket, bytes, length, Int32(MSG_NOSIGNAL))
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
+    /// A send followed, in the same chain, by a close of the socket: greet-and-close in two
+    /// SQEs. Both skip their completion on success; only a failure reports back.
+    @inline(__always)
+    public func queueSendThenClose(socket: Int32, bytes: UnsafeRawPointer, length: Int, userData: UserData) {
+        let send = nextSubmission()
+        io_uring_prep_send(send, socket, bytes, length, Int32(MSG_NOSIGNAL))
+        io_uring_sqe_set_data64(send, userData.rawValue)
+        io_uring_sqe_set_flags(send, UInt32(RINGD_IOSQE_IO_LINK | RINGD_IOSQE_CQE_SKIP_SUCCESS))
+        let close = nextSubmission()
+        io_uring_prep_close(close, socket)
+        io_uring_sqe_set_data64(close, userData.rawValue)
+        io_uring_sqe_set_flags(close, UInt32(RINGD_IOSQE_CQE_SKIP_SUCCESS))
+    }
+
+    /// Closes a descriptor through the ring. With `quiet`, only a failure produces a completion.
+    @inline(__always)
+    public func queueClose(descriptor: Int32, userData: UserData, quiet: Bool) {
+        let sqe = nextSubmission()
+        io_uring_prep_close(sqe, descriptor)
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+        if quiet { io_uring_sqe_set_flags(sqe, UInt32(RINGD_IOSQE_CQE_SKIP_SUCCESS)) }
+    }
+
+    /// Cancels every request in flight on `descriptor` (Linux 5.19). Each cancelled request
+    /// completes with -ECANCELED; this request completes with the number cancelled.
+    @inline(__always)
+    public func queueCancelAll(descriptor: Int32, userData: UserData) {
+        let sqe = nextSubmission()
+        io_uring_prep_cancel_fd(sqe, descriptor, UInt32(IORING_ASYNC_CANCEL_ALL))
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
+    /// Cancels the one request whose user data is `target`.
+    @inline(__always)
+    public func queueCancel(target: UserData, userData: UserData) {
+        let sqe = nextSubmission()
+        io_uring_prep_cancel64(sqe, target.rawValue, 0)
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
+    /// A one-shot poll for `events` on `descriptor`.
+    @inline(__always)
+    public func queuePoll(descriptor: Int32, events: UInt32, userData: UserData) {
+        let sqe = nextSubmission()
+        io_uring_prep_poll_add(sqe, descriptor, events)
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
+    /// A timeout that completes with -ETIME after `interval`. `storage` must stay valid until
+    /// the SQE is submitted; the kernel copies it then.
+    @inline(__always)
+    public func queueTimeout(
+        after interval: Duration, storage: UnsafeMutablePointer<__kernel_timespec>, userData: UserData
+    ) {
+        storage.pointee = __kernel_timespec(interval)
+        let sqe = nextSubmission()
+        io_uring_prep_timeout(sqe, storage, 0, 0)
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
+    /// Posts a completion carrying `userData` and `value` to another ring (IORING_OP_MSG_RING,
+    /// Linux 5.18): the cross-worker wake-up that needs no lock and no eventfd.
+    @inline(__always)
+    public func queueMessage(toRing target: Int32, value: UInt32, userData: UserData, quiet: Bool) {
+        let sqe = nextSubmission()
+        io_uring_prep_msg_ring(sqe, target, value, userData.rawValue, 0)
+        io_uring_sqe_set_data64(sqe, 0)
+        if quiet { io_uring_sqe_set_flags(sqe, UInt32(RINGD_IOSQE_CQE_SKIP_SUCCESS)) }
+    }
+}
+
+extension __kernel_timespec {
+    /// The kernel's timespec for a Swift Duration.
+    public init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.init(tv_sec: seconds, tv_nsec: attoseconds / 1_000_000_000)
+    }
+}

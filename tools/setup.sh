@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building ringd needs and is missing: liburing-dev (through apt-get, with sudo
+# when not root) and a Swift toolchain on PATH. Sourced by run.sh and test.sh.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! dpkg -s liburing-dev >/dev/null 2>&1; then
+    echo "setup: installing liburing-dev" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liburing-dev pkg-config >&2
+fi
+if ! command -v pkg-config >/dev/null 2>&1; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config >&2
+fi
+if ! command -v swift >/dev/null 2>&1; then
+    for dir in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
+        [ -x "$dir/swift" ] && export PATH="$dir:$PATH" && break
+    done
+fi
+command -v swift >/dev/null 2>&1 || { echo "setup: no Swift toolchain found (install Swift 6 from swift.org)" >&2; exit 1; }
