@@ -2,6 +2,7 @@
 //
 // The module graph is the architecture:
 //   CUring        liburing and the C shim (only URing imports it)
+//   CLinux        Linux calls Swift's Glibc module hides (affinity, eventfd)
 //   URing         the io_uring layer: ring, submissions, completions, user data, buffer ring
 //   RingdConfig   the TOML-lite parser and the typed, validated configuration (no I/O)
 //   RingdServer   event loop per core, listeners, connection table, send queues
@@ -23,9 +24,10 @@ let package = Package(
             pkgConfig: "liburing",
             providers: [.apt(["liburing-dev"])]
         ),
+        .target(name: "CLinux"),
         .target(name: "URing", dependencies: ["CUring"]),
         .target(name: "RingdConfig"),
-        .target(name: "RingdServer", dependencies: ["URing", "RingdConfig"]),
+        .target(name: "RingdServer", dependencies: ["CLinux", "URing", "RingdConfig"]),
         .executableTarget(
             name: "ringd",
             dependencies: [

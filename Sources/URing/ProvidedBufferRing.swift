@@ -72,11 +72,11 @@ public final class ProvidedBufferRing {
         publish()
     }
 
-    /// Unregisters the group and unmaps its memory. Call before closing the ring.
+    /// Unmaps the buffers. Call after the ring is closed: the registration goes with the ring,
+    /// and until then a send in flight may still read from this memory.
     public func close() {
         guard !isClosed else { return }
         isClosed = true
-        _ = io_uring_unregister_buf_ring(ring.handle, Int32(group))
         munmap(UnsafeMutableRawPointer(entries), entriesLength)
         munmap(storage, storageLength)
     }

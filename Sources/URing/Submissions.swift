@@ -86,15 +86,14 @@ extension Ring {
         io_uring_sqe_set_data64(sqe, userData.rawValue)
     }
 
-    /// A timeout that completes with -ETIME after `interval`. `storage` must stay valid until
-    /// the SQE is submitted; the kernel copies it then.
+    /// A timeout that completes with -ETIME after `interval`. Its timespec lives in entry
+    /// `index` of `storage`, which must stay valid until the SQE is submitted.
     @inline(__always)
-    public func queueTimeout(
-        after interval: Duration, storage: UnsafeMutablePointer<__kernel_timespec>, userData: UserData
-    ) {
-        storage.pointee = __kernel_timespec(interval)
+    public func queueTimeout(after interval: Duration, storage: TimeoutStorage, index: Int, userData: UserData) {
+        let timespec = storage.entries + index
+        timespec.pointee = __kernel_timespec(interval)
         let sqe = nextSubmission()
-        io_uring_prep_timeout(sqe, storage, 0, 0)
+        io_uring_prep_timeout(sqe, timespec, 0, 0)
         io_uring_sqe_set_data64(sqe, userData.rawValue)
     }
 
@@ -107,6 +106,21 @@ extension Ring {
         io_uring_sqe_set_data64(sqe, 0)
         if quiet { io_uring_sqe_set_flags(sqe, UInt32(RINGD_IOSQE_CQE_SKIP_SUCCESS)) }
     }
+}
+
+/// Memory for the timespecs of timeouts. The kernel reads a timespec when the SQE is
+/// submitted, so each pending timeout needs its own entry until then.
+public struct TimeoutStorage {
+    let entries: UnsafeMutablePointer<__kernel_timespec>
+    public let count: Int
+
+    public init(count: Int) {
+        self.count = count
+        entries = .allocate(capacity: count)
+        entries.initialize(repeating: __kernel_timespec(), count: count)
+    }
+
+    public func deallocate() { entries.deallocate() }
 }
 
 extension __kernel_timespec {

@@ -1,0 +1,28 @@
+// See include/CLinux.h.
+#define _GNU_SOURCE
+#include "CLinux.h"
+#include <sched.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+int ringd_get_allowed_cpus(unsigned char *mask, unsigned long bytes) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    memset(mask, 0, bytes);
+    for (int cpu = 0; cpu < CPU_SETSIZE && (unsigned long)(cpu / 8) < bytes; cpu++) {
+        if (CPU_ISSET(cpu, &set)) mask[cpu / 8] |= (unsigned char)(1u << (cpu % 8));
+    }
+    return 0;
+}
+
+int ringd_pin_current_thread(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set);
+}
+
+int ringd_eventfd(void) {
+    return eventfd(0, EFD_CLOEXEC);
+}

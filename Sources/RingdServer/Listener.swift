@@ -1,0 +1,95 @@
+// Listener: the listening sockets, one per worker per address, joined by SO_REUSEPORT.
+//
+// The kernel spreads incoming connections over the sockets of a reuseport group, so each
+// worker accepts on its own socket with its own ring and no worker hands a connection to
+// another: seed 002's "multiple accept() workers" design. All listeners are bound before any
+// worker starts, so an address in use is reported once, up front, and nothing is half-started.
+
+import RingdConfig
+import URing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A listening socket. Owns its descriptor and checks in deinit that it was closed.
+final class ListeningSocket: @unchecked Sendable {
+    // @unchecked: created on the main thread, then used by exactly one worker thread.
+    let descriptor: Int32
+    let address: SocketAddress
+    private var isClosed = false
+
+    init(descriptor: Int32, address: SocketAddress) {
+        self.descriptor = descriptor
+        self.address = address
+    }
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        _ = Glibc.close(descriptor)
+    }
+
+    deinit { precondition(isClosed, "ListeningSocket \(address) dropped without close()") }
+}
+
+enum ListenerFactory {
+    /// Binds `workers` reuseport sockets to `address`. Port 0 picks one ephemeral port for
+    /// the first socket and binds the others to it. Throws if another process already
+    /// listens there: with SO_REUSEPORT it would otherwise silently take part of the traffic.
+    static func bind(_ address: ListenAddress, workers: Int, backlog: Int) throws(SystemError) -> [ListeningSocket] {
+        var target = try SocketAddress(address)
+        if address.port != 0 { try refuseIfInUse(target, text: address.description) }
+        var sockets: [ListeningSocket] = []
+        do throws(SystemError) {
+            for _ in 0..<workers {
+                let socket = try openListener(target, backlog: backlog, text: address.description)
+                sockets.append(socket)
+                target = socket.address
+            }
+        } catch {
+            sockets.forEach { $0.close() }
+            throw error
+        }
+        return sockets
+    }
+
+    private static func openListener(_ address: SocketAddress, backlog: Int, text: String) throws(SystemError) -> ListeningSocket {
+        let descriptor = try socketDescriptor(family: address.family, text: text)
+        do throws(SystemError) {
+            try setOption(descriptor, SOL_SOCKET, SO_REUSEADDR, text: text)
+            try setOption(descriptor, SOL_SOCKET, SO_REUSEPORT, text: text)
+            if address.family == AF_INET6 { try setOption(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, text: text) }
+            let bound = address.withSockaddr { Glibc.bind(descriptor, $0, $1) }
+            if bound != 0 { throw SystemError("bind", errno: errno, context: text) }
+            if Glibc.listen(descriptor, Int32(clamping: backlog)) != 0 { throw SystemError("listen", errno: errno, context: text) }
+            return ListeningSocket(descriptor: descriptor, address: try SocketAddress(boundTo: descriptor))
+        } catch {
+            _ = Glibc.close(descriptor)
+            throw error
+        }
+    }
+
+    /// A plain bind without SO_REUSEPORT fails with EADDRINUSE when anything is bound there.
+    private static func refuseIfInUse(_ address: SocketAddress, text: String) throws(SystemError) {
+        let descriptor = try socketDescriptor(family: address.family, text: text)
+        defer { _ = Glibc.close(descriptor) }
+        try setOption(descriptor, SOL_SOCKET, SO_REUSEADDR, text: text)
+        if address.family == AF_INET6 { try setOption(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, text: text) }
+        if address.withSockaddr({ Glibc.bind(descriptor, $0, $1) }) != 0 {
+            throw SystemError("bind", errno: errno, context: "\(text): another process listens there")
+        }
+    }
+
+    private static func socketDescriptor(family: Int32, text: String) throws(SystemError) -> Int32 {
+        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if descriptor < 0 { throw SystemError("socket", errno: errno, context: text) }
+        return descriptor
+    }
+
+    private static func setOption(_ descriptor: Int32, _ level: Int32, _ name: Int32, text: String) throws(SystemError) {
+        var one: Int32 = 1
+        if setsockopt(descriptor, level, name, &one, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            throw SystemError("setsockopt", errno: errno, context: text)
+        }
+    }
+}

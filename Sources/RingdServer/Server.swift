@@ -1,0 +1,260 @@
+// Server: binds the listeners, starts one pinned worker per core, reports when all of them
+// listen, and stops them on SIGINT or SIGTERM.
+//
+// Signals are blocked in every thread and taken synchronously by the main thread with
+// sigwait(2), so no handler runs at an arbitrary point. The main thread wakes the workers
+// through one eventfd that each of them polls through its own ring.
+
+import CLinux
+import RingdConfig
+import URing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a started server tells its caller.
+public struct ServerReady: Sendable {
+    /// The bound addresses, one per configured listen address, with the port the kernel chose.
+    public let addresses: [String]
+    public let workers: Int
+    /// The task-running mode the kernel accepted for the rings.
+    public let taskRunMode: String
+}
+
+public enum Server {
+    /// Runs the server until SIGINT or SIGTERM. Calls `ready` once every worker listens.
+    /// Throws a StartupError, whose text names the cause and the fix, when it cannot start.
+    public static func run(configuration: Configuration, ready: (ServerReady) -> Void) throws(StartupError) {
+        try checkKernelRelease()
+        let cpus = CPUSet.allowed()
+        let workerCount = switch configuration.server.workers {
+        case .auto: cpus.count
+        case .count(let count): count
+        }
+
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        // Blocked before any thread starts, so every worker inherits the mask.
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        let shutdownSignal = ringd_eventfd()
+        guard shutdownSignal >= 0 else { throw StartupError(SystemError("eventfd", errno: errno)) }
+        defer { _ = close(shutdownSignal) }
+
+        // listeners[address][worker]
+        var listeners: [[ListeningSocket]] = []
+        do throws(SystemError) {
+            for address in configuration.server.listen {
+                listeners.append(try ListenerFactory.bind(address, workers: workerCount, backlog: configuration.server.backlog))
+            }
+        } catch {
+            listeners.joined().forEach { $0.close() }
+            throw StartupError(error)
+        }
+
+        let latch = StartupLatch(workers: workerCount)
+        var threads: [pthread_t] = []
+        for worker in 0..<workerCount {
+            let own = listeners.map { $0[worker] }
+            let cpu = configuration.server.pinWorkers ? cpus[worker % cpus.count] : nil
+            threads.append(startThread { runWorker(worker, cpu: cpu, configuration: configuration, listeners: own, shutdownSignal: shutdownSignal, latch: latch) })
+        }
+
+        let startup = latch.waitForStartup()
+        if let failure = startup.failure {
+            wake(shutdownSignal)
+            threads.forEach { pthread_join($0, nil) }
+            throw failure
+        }
+        ready(ServerReady(
+            addresses: listeners.map { $0[0].address.description },
+            workers: workerCount,
+            taskRunMode: startup.taskRunMode.rawValue))
+
+        var received: Int32 = 0
+        while sigwait(&signals, &received) != 0 {}
+        wake(shutdownSignal)
+        threads.forEach { pthread_join($0, nil) }
+        if let failure = latch.runFailure { throw failure }
+    }
+
+    private static func runWorker(
+        _ index: Int, cpu: Int?, configuration: Configuration, listeners: [ListeningSocket],
+        shutdownSignal: Int32, latch: StartupLatch
+    ) {
+        if let cpu { CPUSet.pinCurrentThread(to: cpu) }
+        let loop: EventLoop
+        do {
+            loop = try EventLoop(index: index, configuration: configuration, listeners: listeners, shutdownSignal: shutdownSignal)
+        } catch {
+            listeners.forEach { $0.close() }
+            latch.workerFailed(StartupError(error))
+            return
+        }
+        latch.workerStarted(taskRunMode: loop.taskRunMode)
+        guard latch.startupSucceeded else {
+            loop.tearDownWithoutRunning()
+            return
+        }
+        do {
+            try loop.run()
+        } catch {
+            latch.workerFailedWhileRunning(StartupError(error))
+            kill(getpid(), SIGTERM)  // wakes the main thread's sigwait to stop the others
+        }
+    }
+
+    private static func wake(_ descriptor: Int32) {
+        var one: UInt64 = 1
+        _ = write(descriptor, &one, MemoryLayout<UInt64>.size)
+    }
+
+    private static func checkKernelRelease() throws(StartupError) {
+        let release = KernelSupport.release()
+        let minimum = KernelSupport.minimumRelease
+        if (release.major, release.minor) < (minimum.major, minimum.minor) {
+            throw StartupError(message: "Linux \(release.text) is too old: ringd needs \(minimum.major).\(minimum.minor) or later for multishot recv with provided buffer rings. Fix: run on a newer kernel.")
+        }
+    }
+
+    private static func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+        final class Box: Sendable {
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
+        var thread = pthread_t()
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let result = pthread_create(&thread, nil, { raw in
+            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, box)
+        precondition(result == 0, "pthread_create failed: \(errnoName(result))")
+        return thread
+    }
+}
+
+/// Why ringd could not start or had to stop, in words that name the cause and the fix.
+public struct StartupError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+
+    public init(message: String) { self.message = message }
+
+    init(_ error: SystemError) {
+        switch (error.call, error.errno) {
+        case ("io_uring_setup", EPERM):
+            message = "io_uring is not available: \(error). "
+                + "It is disabled by the sysctl kernel.io_uring_disabled (now \(Self.ioUringDisabledSetting())) "
+                + "or blocked by a seccomp filter, as many container runtimes install. "
+                + "Fix: `sysctl -w kernel.io_uring_disabled=0`, or run ringd under a seccomp profile that "
+                + "allows io_uring_setup, io_uring_enter and io_uring_register."
+        case ("io_uring_setup", ENOSYS):
+            message = "io_uring is not available: \(error). The kernel was built without io_uring "
+                + "(CONFIG_IO_URING) or a seccomp filter hides it. Fix: run on Linux 6.1 or later with io_uring enabled."
+        case ("io_uring_setup", ENOMEM):
+            message = "io_uring is not available: \(error). The ring could not be allocated; on kernels before 5.12 this is "
+                + "the locked-memory limit. Fix: raise `ulimit -l`, or lower io.submission_entries and io.completion_entries."
+        case ("io_uring_register_buf_ring", _), ("io_uring probe", _):
+            message = "io_uring lacks a feature ringd needs: \(error). Fix: run on Linux 6.1 or later."
+        case ("bind", EADDRINUSE):
+            message = "cannot listen: \(error). Fix: stop the other server or choose another port with --listen."
+        case ("bind", EACCES):
+            message = "cannot listen: \(error). Ports below 1024 need root or CAP_NET_BIND_SERVICE."
+        case ("mmap", _):
+            message = "cannot allocate memory: \(error). Fix: lower server.max_connections or io.buffer_count."
+        default:
+            message = "\(error)"
+        }
+    }
+
+    public var description: String { message }
+
+    private static func ioUringDisabledSetting() -> String {
+        let descriptor = open("/proc/sys/kernel/io_uring_disabled", O_RDONLY)
+        guard descriptor >= 0 else { return "unknown" }
+        defer { _ = close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let count = read(descriptor, &bytes, bytes.count)
+        guard count > 0 else { return "unknown" }
+        return String(decoding: bytes[..<count], as: UTF8.self).trimmingTrailingNewline()
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingNewline() -> String {
+        var text = self
+        while text.last == "\n" { text.removeLast() }
+        return text
+    }
+}
+
+/// Start-up rendezvous between the main thread and the workers. Used only while starting and
+/// stopping, never per connection, so a mutex is fine here.
+final class StartupLatch: @unchecked Sendable {
+    // @unchecked: every field is read and written under `mutex`.
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var remaining: Int
+    private var failure: StartupError?
+    private var failureWhileRunning: StartupError?
+    private var mode: TaskRunMode = .deferred
+    private var decided = false
+
+    init(workers: Int) {
+        remaining = workers
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(&mutex)
+        pthread_cond_destroy(&condition)
+    }
+
+    func workerStarted(taskRunMode: TaskRunMode) {
+        locked {
+            if taskRunMode != .deferred { mode = taskRunMode }
+            remaining -= 1
+            pthread_cond_broadcast(&condition)
+        }
+    }
+
+    func workerFailed(_ error: StartupError) {
+        locked {
+            if failure == nil { failure = error }
+            remaining -= 1
+            pthread_cond_broadcast(&condition)
+        }
+    }
+
+    func workerFailedWhileRunning(_ error: StartupError) {
+        locked { if failureWhileRunning == nil { failureWhileRunning = error } }
+    }
+
+    /// Blocks until every worker has either started or failed.
+    func waitForStartup() -> (failure: StartupError?, taskRunMode: TaskRunMode) {
+        locked {
+            while remaining > 0 { pthread_cond_wait(&condition, &mutex) }
+            decided = true
+            pthread_cond_broadcast(&condition)
+            return (failure, mode)
+        }
+    }
+
+    /// Blocks a started worker until all have reported; false if any failed.
+    var startupSucceeded: Bool {
+        locked {
+            while !decided { pthread_cond_wait(&condition, &mutex) }
+            return failure == nil
+        }
+    }
+
+    var runFailure: StartupError? { locked { failureWhileRunning } }
+
+    private func locked<Result>(_ body: () -> Result) -> Result {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+}

@@ -1,0 +1,105 @@
+// ringd: arguments -> configuration -> start. Nothing else lives here.
+
+import ArgumentParser
+import RingdConfig
+import RingdServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct RingdCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ringd",
+        abstract: "A TCP server on io_uring: one ring and one SO_REUSEPORT listener per core.",
+        discussion: """
+            The configuration comes from the file given with --config (TOML-lite; see \
+            conf/ringd.toml for every key and its default), then the flags below, then each \
+            --set in order; later ones win. Without a file ringd echoes on 127.0.0.1:7000.
+
+            When every worker listens, ringd prints one line per address on stdout:
+              ringd: echo listening on 127.0.0.1:7000 (2 workers)
+            SIGINT or SIGTERM stops accepting, closes the connections and exits 0.
+
+            Examples:
+              ringd --config conf/echo.toml
+              ringd --listen 127.0.0.1:0 --listen [::1]:0 --workers 2
+              ringd --check --config conf/echo.toml --set io.buffer_count=4096
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Read the configuration from FILE.", valueName: "FILE"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Listen on HOST:PORT (IPv6 as [::1]:PORT; port 0 picks a free port). Repeat for more; replaces server.listen.",
+        valueName: "HOST:PORT"))
+    var listen: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The service: \(ServiceMode.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "MODE"))
+    var mode: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Worker threads, each with its own ring: a count, or auto for one per CPU ringd may run on.", valueName: "N|auto"))
+    var workers: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "Set any configuration key, e.g. --set io.buffer_count=4096. Repeatable; applied last.",
+        valueName: "TABLE.KEY=VALUE"))
+    var settings: [String] = []
+
+    @Flag(name: .long, help: "Validate the configuration, print the effective configuration, and exit.")
+    var check = false
+
+    func run() throws {
+        let configuration: Configuration
+        do {
+            configuration = try Configuration.load(file: config, overrides: overrides)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        if check {
+            print(configuration.rendered(), terminator: "")
+            return
+        }
+        guard configuration.server.mode == .echo else {
+            printError("mode '\(configuration.server.mode.rawValue)' is not available in this build yet; only echo is")
+            throw ExitCode(2)
+        }
+        do {
+            try Server.run(configuration: configuration) { ready in
+                for address in ready.addresses {
+                    print("ringd: \(configuration.server.mode.rawValue) listening on \(address) (\(ready.workers) workers)")
+                }
+                fflush(nil)
+            }
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// The flags as configuration overrides, applied after the file and before --set.
+    private var overrides: [String] {
+        var result: [String] = []
+        if !listen.isEmpty {
+            result.append("server.listen=[" + listen.map { "\"\($0)\"" }.joined(separator: ", ") + "]")
+        }
+        if let mode { result.append("server.mode=\"\(mode)\"") }
+        if let workers { result.append(workers == "auto" ? "server.workers=\"auto\"" : "server.workers=\(workers)") }
+        return result + settings
+    }
+
+    private func printError(_ message: String) {
+        var standardError = FileHandleOutputStream.standardError
+        print("ringd: error: \(message)", to: &standardError)
+    }
+}
+
+/// Writes to a C stdio stream; ringd's executable avoids Foundation.
+struct FileHandleOutputStream: TextOutputStream {
+    static var standardError: FileHandleOutputStream { FileHandleOutputStream() }
+    mutating func write(_ string: String) { fputs(string, stderr) }
+}
