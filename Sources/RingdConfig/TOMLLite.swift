@@ -28,10 +28,12 @@ struct TOMLLiteParser {
     /// The index of the first scalar of each line.
     private let lineStarts: [Int]
     private let file: String
+    /// How messages name the end of the input: "the end of the file".
+    private let endOfInput: String
     /// The scalar being looked at.
     private(set) var index = 0
 
-    init(text: String, file: String) {
+    init(text: String, file: String, endOfInput: String = "the end of the file") {
         // CRLF counts as LF, as TOML allows and as tomllib does before parsing; a lone CR stays
         // and is rejected wherever it appears.
         var scalars: [Unicode.Scalar] = []
@@ -46,6 +48,7 @@ struct TOMLLiteParser {
         self.scalars = scalars
         self.lineStarts = lineStarts
         self.file = file
+        self.endOfInput = endOfInput
     }
 
     // MARK: Document structure
@@ -294,7 +297,7 @@ struct TOMLLiteParser {
                 index += 1
                 try skipArrayWhitespace()
             case nil:
-                throw failure("unterminated array (opened at \(open.lineAndColumn)): expected ']' before the end of the file")
+                throw failure("unterminated array (opened at \(open.lineAndColumn)): expected ']' before \(endOfInput)")
             default:
                 throw failure("expected ',' or ']' in the array, found \(describe(current))")
             }
@@ -393,6 +396,11 @@ struct TOMLLiteParser {
 
     var isAtEnd: Bool { index == scalars.count }
 
+    mutating func advance() { index += 1 }
+
+    /// The input from `start` to its end.
+    func text(from start: Int) -> String { text(start..<scalars.count) }
+
     private func peek(_ offset: Int) -> Unicode.Scalar? {
         index + offset < scalars.count ? scalars[index + offset] : nil
     }
@@ -419,7 +427,7 @@ struct TOMLLiteParser {
     /// Names what was found where something else was expected.
     func describe(_ scalar: Unicode.Scalar?) -> String {
         switch scalar {
-        case nil: "the end of the file"
+        case nil: endOfInput
         case "\n": "the end of the line"
         case " ": "a space"
         case "\t": "a tab"

@@ -1,0 +1,81 @@
+// The typed configuration other modules read. Every field is set from one key in `Schema.keys`,
+// which also holds its default; this file only declares the shapes.
+
+/// The service every connection gets.
+public enum ServiceMode: String, Sendable, CaseIterable {
+    case greet, counter, echo, broadcast, relay
+}
+
+/// How many event loops (one thread and one ring each) to run.
+public enum WorkerCount: Sendable, Equatable {
+    /// One per CPU the process may run on (its affinity mask, not the machine's CPU count).
+    case auto
+    /// Exactly this many, 1...1024.
+    case count(Int)
+}
+
+public enum LogLevel: String, Sendable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+/// `[server]`: what to serve, where, and with how many workers.
+public struct ServerSettings: Sendable, Equatable {
+    public var mode: ServiceMode
+    /// Never empty, without duplicates.
+    public var listen: [ListenAddress]
+    public var workers: WorkerCount
+    /// Pin worker i to the i-th CPU the process may run on.
+    public var pinWorkers: Bool
+    /// The listen(2) backlog, 1...65535.
+    public var backlog: Int
+    /// Connection slots per worker, 1...1048576.
+    public var maxConnections: Int
+    public var logLevel: LogLevel
+}
+
+/// `[io]`: ring and buffer sizes per worker.
+public struct IOSettings: Sendable, Equatable {
+    /// Submission queue entries, a power of two 8...32768.
+    public var submissionEntries: Int
+    /// Completion queue entries, a power of two, at least 4 x `submissionEntries`.
+    public var completionEntries: Int
+    /// Provided receive buffers, a power of two 1...32768.
+    public var bufferCount: Int
+    /// Bytes in each receive buffer, 512...1048576.
+    public var bufferSize: Int
+    /// Bytes queued for sending per connection before echo stops reading; at least `bufferSize`.
+    public var outputLimit: Int
+}
+
+/// `[echo]`: how the echo service replies.
+public struct EchoSettings: Sendable, Equatable {
+    /// React to complete lines instead of raw bytes.
+    public var lines: Bool
+    /// Prefix each reply with "N: ", like the Perl echo server.
+    public var lineNumbers: Bool
+    /// Bytes in the longest line accepted in line mode, 1...16777216.
+    public var maxLine: Int
+    /// Print "[HOST PORT] line" for every line received.
+    public var accessLog: Bool
+}
+
+public struct Configuration: Sendable, Equatable {
+    public var server: ServerSettings
+    public var io: IOSettings
+    public var echo: EchoSettings
+
+    /// Every key at the default its schema entry gives.
+    public static let defaults: Configuration = Schema.keys.reduce(into: unset) { configuration, key in
+        key.applyDefault(&configuration)
+    }
+
+    /// Placeholders that `defaults` overwrites key by key. A field with no key in the schema would
+    /// keep its placeholder; a test checks that every field has one.
+    private static let unset = Configuration(
+        server: ServerSettings(
+            mode: .echo, listen: [], workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
+            logLevel: .info),
+        io: IOSettings(submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0),
+        echo: EchoSettings(lines: false, lineNumbers: false, maxLine: 0, accessLog: false)
+    )
+}

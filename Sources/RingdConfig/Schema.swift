@@ -1,0 +1,148 @@
+// The configuration schema: one table of keys that drives validation, suggestions for unknown
+// keys, `--set`, the defaults and rendering.
+//
+// To add a table (say [greet]): declare `GreetSettings`, add a `greet` field to `Configuration`
+// (and its placeholder to `Configuration.unset`), then add one `ConfigurationKey` per field below,
+// with its kind, default and one line of documentation. Everything else follows from this list.
+
+enum Schema {
+    static let keys: [ConfigurationKey] = [
+        ConfigurationKey(
+            "server", "mode", .choice(ServiceMode.self), default: .echo, \.server.mode,
+            "the service every connection gets"),
+        ConfigurationKey(
+            "server", "listen", .listenAddresses, default: [ListenAddress.loopback7000], \.server.listen,
+            "HOST:PORT list; IPv6 as \"[::1]:7000\"; port 0 = one ephemeral port shared by all workers"),
+        ConfigurationKey(
+            "server", "workers", .workerCount(in: 1...1024), default: .auto, \.server.workers,
+            "\"auto\" = one per CPU the process may run on"),
+        ConfigurationKey(
+            "server", "pin_workers", .boolean, default: true, \.server.pinWorkers,
+            "pin worker i to the i-th CPU the process may run on"),
+        ConfigurationKey(
+            "server", "backlog", .integer(in: 1...65535), default: 4096, \.server.backlog,
+            "listen(2) backlog"),
+        ConfigurationKey(
+            "server", "max_connections", .integer(in: 1...1_048_576), default: 16384, \.server.maxConnections,
+            "connection slots per worker"),
+        ConfigurationKey(
+            "server", "log_level", .choice(LogLevel.self), default: .info, \.server.logLevel,
+            "least severe message that is logged"),
+
+        ConfigurationKey(
+            "io", "submission_entries", .powerOfTwo(in: 8...32768), default: 512, \.io.submissionEntries,
+            "submission queue entries per worker"),
+        // 65536 is the kernel's limit (IORING_MAX_CQ_ENTRIES).
+        ConfigurationKey(
+            "io", "completion_entries", .powerOfTwo(in: 32...65536), default: 4096, \.io.completionEntries,
+            "completion queue entries per worker, at least 4 x submission_entries"),
+        ConfigurationKey(
+            "io", "buffer_count", .powerOfTwo(in: 1...32768), default: 1024, \.io.bufferCount,
+            "provided receive buffers per worker"),
+        ConfigurationKey(
+            "io", "buffer_size", .size(in: 512...(1 << 20)), default: 4 << 10, \.io.bufferSize,
+            "bytes in each receive buffer"),
+        ConfigurationKey(
+            "io", "output_limit", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputLimit,
+            "bytes queued for sending per connection before echo stops reading; at least buffer_size"),
+
+        ConfigurationKey(
+            "echo", "lines", .boolean, default: false, \.echo.lines,
+            "react to complete lines instead of raw bytes"),
+        ConfigurationKey(
+            "echo", "line_numbers", .boolean, default: false, \.echo.lineNumbers,
+            "prefix replies with \"N: \" like the Perl echo server"),
+        ConfigurationKey(
+            "echo", "max_line", .size(in: 1...(16 << 20)), default: 64 << 10, \.echo.maxLine,
+            "longest line accepted in line mode"),
+        ConfigurationKey(
+            "echo", "access_log", .boolean, default: false, \.echo.accessLog,
+            "print \"[HOST PORT] line\" per received line"),
+    ]
+
+    /// Rules that involve more than one key; checked after every key is valid on its own.
+    static let constraints: [Constraint] = [
+        Constraint(["io.submission_entries", "io.completion_entries"]) { configuration in
+            let submission = configuration.io.submissionEntries
+            let completion = configuration.io.completionEntries
+            guard completion < 4 * submission else { return nil }
+            return "io.completion_entries (\(completion)) must be at least 4 x io.submission_entries"
+                + " (4 x \(submission) = \(4 * submission))"
+        },
+        Constraint(["io.buffer_size", "io.output_limit"]) { configuration in
+            let io = configuration.io
+            guard io.outputLimit < io.bufferSize else { return nil }
+            return "io.output_limit (\(ByteCountText.text(bytes: io.outputLimit))) must be at least"
+                + " io.buffer_size (\(ByteCountText.text(bytes: io.bufferSize)))"
+        },
+    ]
+
+    /// Table names in the order they are first used in `keys`.
+    static let tableNames: [String] = keys.reduce(into: []) { names, key in
+        if !names.contains(key.table) { names.append(key.table) }
+    }
+
+    static func key(_ table: String, _ name: String) -> ConfigurationKey? {
+        keys.first { $0.table == table && $0.name == name }
+    }
+
+    static func keys(in table: String) -> [ConfigurationKey] {
+        keys.filter { $0.table == table }
+    }
+}
+
+/// One key of the configuration: where it lives, what it accepts, its default, and the field of
+/// `Configuration` it sets.
+struct ConfigurationKey: Sendable {
+    let table: String
+    let name: String
+    /// One line, written as a comment beside the key in rendered documents.
+    let documentation: String
+    /// The values it accepts ("1...65535"), when there is more to say than its type.
+    let summary: String?
+    let defaultValue: TOMLValue
+    /// Checks `value` and stores it in the key's field.
+    let assign: @Sendable (TOMLValue, inout Configuration) throws(ValueProblem) -> Void
+    /// The key's field in `configuration`, written as TOML.
+    let currentValue: @Sendable (Configuration) -> TOMLValue
+    let applyDefault: @Sendable (inout Configuration) -> Void
+    /// How `--set` reads a value that is not valid TOML; nil when the key needs TOML syntax.
+    let bareValue: (@Sendable (String) -> TOMLValue)?
+
+    /// `table.name`
+    var path: String { "\(table).\(name)" }
+
+    init<Value: Sendable>(
+        _ table: String, _ name: String, _ kind: ValueKind<Value>, default defaultValue: Value,
+        _ field: WritableKeyPath<Configuration, Value> & Sendable, _ documentation: String
+    ) {
+        self.table = table
+        self.name = name
+        self.documentation = documentation
+        self.summary = kind.summary
+        self.defaultValue = kind.encode(defaultValue)
+        self.assign = { value, configuration throws(ValueProblem) in
+            configuration[keyPath: field] = try kind.decode(value)
+        }
+        self.currentValue = { configuration in kind.encode(configuration[keyPath: field]) }
+        self.applyDefault = { configuration in configuration[keyPath: field] = defaultValue }
+        self.bareValue = kind.bareValue
+    }
+}
+
+/// A rule over several keys. `violation` returns nil when the rule holds and otherwise a message
+/// naming every key involved.
+struct Constraint: Sendable {
+    /// `table.key` paths; an error is reported where the last of them was set.
+    let paths: [String]
+    let violation: @Sendable (Configuration) -> String?
+
+    init(_ paths: [String], violation: @escaping @Sendable (Configuration) -> String?) {
+        self.paths = paths
+        self.violation = violation
+    }
+}
+
+extension ListenAddress {
+    static let loopback7000 = try! ListenAddress(parsing: "127.0.0.1:7000")
+}

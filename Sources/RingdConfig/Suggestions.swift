@@ -1,0 +1,40 @@
+// "did you mean ...?" for misspelt keys, tables and choices.
+
+/// The candidate closest to `name`, when it is close enough to be a likely typo: at most one edit
+/// for short names, up to a third of the length for longer ones. Ties go to the earlier candidate.
+func nearestName(to name: String, among candidates: [String]) -> String? {
+    let typed = Array(name.lowercased().unicodeScalars)
+    var best: (name: String, distance: Int)?
+    for candidate in candidates {
+        let distance = editDistance(typed, Array(candidate.lowercased().unicodeScalars))
+        let allowed = max(1, min(typed.count, candidate.unicodeScalars.count) / 3)
+        if distance <= allowed, distance < best?.distance ?? .max {
+            best = (candidate, distance)
+        }
+    }
+    return best?.name
+}
+
+/// Insertions, deletions, substitutions and swaps of neighbours needed to turn `a` into `b`
+/// (the optimal string alignment distance), so "wokers" is 1 from "workers" and "backlgo" 1 from
+/// "backlog".
+func editDistance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Int {
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    // distances[i][j]: between the first i scalars of a and the first j of b.
+    var distances = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+    for i in 0...a.count { distances[i][0] = i }
+    for j in 0...b.count { distances[0][j] = j }
+    for i in 1...a.count {
+        for j in 1...b.count {
+            let substitution = a[i - 1] == b[j - 1] ? 0 : 1
+            var distance = min(
+                distances[i - 1][j] + 1, distances[i][j - 1] + 1, distances[i - 1][j - 1] + substitution)
+            if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                distance = min(distance, distances[i - 2][j - 2] + 1)
+            }
+            distances[i][j] = distance
+        }
+    }
+    return distances[a.count][b.count]
+}

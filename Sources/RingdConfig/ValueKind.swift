@@ -1,0 +1,187 @@
+// The kinds of values configuration keys take: how each is written in TOML-lite, which values are
+// allowed, and what is wrong with the others.
+
+/// Why a value cannot be used for a key. The message is put together by the caller, which knows
+/// the key's path and where the value was written.
+indirect enum ValueProblem: Error, Equatable {
+    /// "wrong type for PATH: expected EXPECTED, found a string"
+    case wrongType(expected: String)
+    /// "PATH = VALUE is out of range (RANGE)"
+    case outOfRange(String)
+    /// "PATH = VALUE PREDICATE", as in "is not a power of two".
+    case invalid(String)
+    /// The problem is with element INDEX of an array: "PATH[INDEX] = ..."
+    case element(Int, ValueProblem)
+}
+
+/// How values of one Swift type are written in TOML-lite, and which of them a key allows.
+struct ValueKind<Value>: Sendable {
+    /// The values allowed, shown beside a key's documentation; nil when the type says it all.
+    let summary: String?
+    let decode: @Sendable (TOMLValue) throws(ValueProblem) -> Value
+    let encode: @Sendable (Value) -> TOMLValue
+    /// How `--set` takes text that is not TOML, so `--set server.mode=greet` works without quotes;
+    /// nil when values of this kind need TOML syntax.
+    let bareValue: (@Sendable (String) -> TOMLValue)?
+}
+
+extension ValueKind where Value == Bool {
+    static var boolean: Self {
+        ValueKind(
+            summary: nil,
+            decode: { value throws(ValueProblem) in
+                guard case .boolean(let flag) = value else { throw .wrongType(expected: "true or false") }
+                return flag
+            },
+            encode: { .boolean($0) },
+            bareValue: nil)
+    }
+}
+
+extension ValueKind where Value == Int {
+    static func integer(in range: ClosedRange<Int>) -> Self {
+        ValueKind(
+            summary: "\(range.lowerBound)...\(range.upperBound)",
+            decode: { value throws(ValueProblem) in
+                guard case .integer(let number) = value else { throw .wrongType(expected: "an integer") }
+                guard range.contains(number) else { throw .outOfRange("\(range.lowerBound)...\(range.upperBound)") }
+                return number
+            },
+            encode: { .integer($0) },
+            bareValue: nil)
+    }
+
+    /// Ring and buffer-ring sizes, which the kernel wants as powers of two.
+    static func powerOfTwo(in range: ClosedRange<Int>) -> Self {
+        let plain = integer(in: range)
+        return ValueKind(
+            summary: "a power of two, \(range.lowerBound)...\(range.upperBound)",
+            decode: { value throws(ValueProblem) in
+                let number = try plain.decode(value)
+                guard number & (number - 1) == 0 else { throw .invalid("is not a power of two") }
+                return number
+            },
+            encode: plain.encode,
+            bareValue: nil)
+    }
+
+    /// A byte count, written as a size string ("4KiB") or as an integer number of bytes.
+    static func size(in range: ClosedRange<Int>) -> Self {
+        let rangeText = "\(ByteCountText.text(bytes: range.lowerBound))...\(ByteCountText.text(bytes: range.upperBound))"
+        return ValueKind(
+            summary: rangeText,
+            decode: { value throws(ValueProblem) in
+                let bytes: Int
+                switch value {
+                case .integer(let number):
+                    bytes = number
+                case .string(let text):
+                    guard let parsed = ByteCountText.bytes(from: text) else {
+                        throw .invalid("is not a size: expected \(ByteCountText.syntax)")
+                    }
+                    bytes = parsed
+                default:
+                    throw .wrongType(expected: "a size such as \"4KiB\"")
+                }
+                guard range.contains(bytes) else { throw .outOfRange(rangeText) }
+                return bytes
+            },
+            encode: { .string(ByteCountText.text(bytes: $0)) },
+            bareValue: { .string($0) })
+    }
+}
+
+extension ValueKind where Value == Duration {
+    /// A duration string such as "250ms".
+    static func duration(in range: ClosedRange<Duration>) -> Self {
+        let rangeText = "\(DurationText.text(for: range.lowerBound))...\(DurationText.text(for: range.upperBound))"
+        return ValueKind(
+            summary: rangeText,
+            decode: { value throws(ValueProblem) in
+                guard case .string(let text) = value else { throw .wrongType(expected: "a duration such as \"250ms\"") }
+                guard let duration = DurationText.duration(from: text) else {
+                    throw .invalid("is not a duration: expected \(DurationText.syntax)")
+                }
+                guard range.contains(duration) else { throw .outOfRange(rangeText) }
+                return duration
+            },
+            encode: { .string(DurationText.text(for: $0)) },
+            bareValue: { .string($0) })
+    }
+}
+
+extension ValueKind where Value: CaseIterable & RawRepresentable<String> & Sendable {
+    /// One of the enumeration's raw values, written as a string.
+    static func choice(_ type: Value.Type) -> Self {
+        let names = Value.allCases.map(\.rawValue)
+        return ValueKind(
+            summary: names.joined(separator: " | "),
+            decode: { value throws(ValueProblem) in
+                guard case .string(let text) = value else { throw .wrongType(expected: "a string") }
+                guard let choice = Value(rawValue: text) else {
+                    let suggestion = nearestName(to: text, among: names).map { " (did you mean \"\($0)\"?)" } ?? ""
+                    throw .invalid("is not one of \(names.joined(separator: ", "))\(suggestion)")
+                }
+                return choice
+            },
+            encode: { .string($0.rawValue) },
+            bareValue: { .string($0) })
+    }
+}
+
+extension ValueKind where Value == WorkerCount {
+    /// "auto" or a number of workers.
+    static func workerCount(in range: ClosedRange<Int>) -> Self {
+        let count = ValueKind<Int>.integer(in: range)
+        return ValueKind(
+            summary: "\"auto\" or \(range.lowerBound)...\(range.upperBound)",
+            decode: { value throws(ValueProblem) in
+                switch value {
+                case .string("auto"): return .auto
+                case .string: throw .invalid("is neither \"auto\" nor an integer")
+                case .integer: return .count(try count.decode(value))
+                default: throw .wrongType(expected: "\"auto\" or an integer")
+                }
+            },
+            encode: { workers in
+                switch workers {
+                case .auto: .string("auto")
+                case .count(let number): .integer(number)
+                }
+            },
+            bareValue: { .string($0) })
+    }
+}
+
+extension ValueKind where Value == [ListenAddress] {
+    /// A non-empty array of distinct "HOST:PORT" strings. `--set` also takes one bare address.
+    static var listenAddresses: Self {
+        ValueKind(
+            summary: nil,
+            decode: { value throws(ValueProblem) in
+                guard case .array(let elements) = value else {
+                    throw .wrongType(expected: "an array of addresses such as [\"127.0.0.1:7000\"]")
+                }
+                guard !elements.isEmpty else { throw .invalid("is empty: expected at least one HOST:PORT") }
+                var addresses: [ListenAddress] = []
+                for (index, element) in elements.enumerated() {
+                    guard case .string(let text) = element else {
+                        throw .element(index, .wrongType(expected: "a string such as \"127.0.0.1:7000\""))
+                    }
+                    let address: ListenAddress
+                    do {
+                        address = try ListenAddress(parsing: text)
+                    } catch {
+                        throw .element(index, .invalid("is not an address: \(error)"))
+                    }
+                    if let earlier = addresses.firstIndex(of: address) {
+                        throw .element(index, .invalid("repeats [\(earlier)] (\(addresses[earlier]))"))
+                    }
+                    addresses.append(address)
+                }
+                return addresses
+            },
+            encode: { addresses in .array(addresses.map { .string($0.description) }) },
+            bareValue: { .array([.string($0)]) })
+    }
+}
