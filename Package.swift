@@ -6,7 +6,9 @@
 //   URing         the io_uring layer: ring, submissions, completions, user data, buffer ring
 //   RingdConfig   the TOML-lite parser and the typed, validated configuration (no I/O)
 //   RingdServer   event loop per core, listeners, connection table, send queues
+//   RingdServices service logic as plain state machines: bytes in, actions out (no I/O)
 //   ringd         the executable: arguments -> configuration -> start
+//   ring-client   the companion client and load generator (tools/ring-client)
 import PackageDescription
 
 let package = Package(
@@ -14,9 +16,11 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "ringd", targets: ["ringd"]),
+        .executable(name: "ring-client", targets: ["ring-client"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -27,6 +31,7 @@ let package = Package(
         .target(name: "CLinux"),
         .target(name: "URing", dependencies: ["CUring"]),
         .target(name: "RingdConfig"),
+        .target(name: "RingdServices"),
         .target(name: "RingdServer", dependencies: ["CLinux", "URing", "RingdConfig"]),
         .executableTarget(
             name: "ringd",
@@ -35,7 +40,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "ring-client",
+            dependencies: [
+                "URing",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "tools/ring-client"
+        ),
         .testTarget(name: "URingTests", dependencies: ["URing"]),
+        .testTarget(name: "RingdServicesTests", dependencies: ["RingdServices"]),
+        .testTarget(name: "RingClientTests", dependencies: []),
         .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig"]),
         .testTarget(name: "RingdEndToEndTests", dependencies: []),
     ],

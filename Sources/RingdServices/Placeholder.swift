@@ -1,0 +1,1 @@
+// placeholder: the services module lands with issue 3

@@ -1,0 +1,1 @@
+print("ring-client: not yet")
