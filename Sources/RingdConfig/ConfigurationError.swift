@@ -24,7 +24,7 @@ public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `LINE:COL`, as messages refer to another place in the same source.
-    var lineAndColumn: String { "\(line):\(column)" }
+    public var lineAndColumn: String { "\(line):\(column)" }
 }
 
 /// A configuration that cannot be read, parsed or validated.
