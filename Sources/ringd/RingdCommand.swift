@@ -68,6 +68,10 @@ struct RingdCommand: ParsableCommand {
             printError("mode '\(configuration.server.mode.rawValue)' is not available in this build yet; only echo is")
             throw ExitCode(2)
         }
+        guard !configuration.echo.lines, !configuration.echo.lineNumbers, !configuration.echo.accessLog else {
+            printError("echo line mode (echo.lines, echo.line_numbers, echo.access_log) is not available in this build yet")
+            throw ExitCode(2)
+        }
         do {
             try Server.run(configuration: configuration) { ready in
                 for address in ready.addresses {
@@ -98,8 +102,11 @@ struct RingdCommand: ParsableCommand {
     }
 }
 
-/// Writes to a C stdio stream; ringd's executable avoids Foundation.
+/// Writes to standard error with write(2); ringd's executable avoids Foundation.
 struct FileHandleOutputStream: TextOutputStream {
     static var standardError: FileHandleOutputStream { FileHandleOutputStream() }
-    mutating func write(_ string: String) { fputs(string, stderr) }
+    mutating func write(_ string: String) {
+        var text = string
+        text.withUTF8 { bytes in _ = Glibc.write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+    }
 }
