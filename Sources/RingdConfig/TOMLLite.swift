@@ -353,7 +353,7 @@ struct TOMLLiteParser {
         }
         switch failure {
         case .notDigits:
-            let hint = NumberSyntax.looksLikeUnitValue(unsigned)
+            let hint = radix == 10 && NumberSyntax.looksLikeUnitValue(unsigned)
                 ? " (sizes and durations are strings, as in \"\(written)\")" : ""
             throw self.failure("'\(written)' is not a valid integer\(hint)", at: start)
         case .misplacedUnderscore:
