@@ -1,0 +1,47 @@
+// Listen addresses and workers: one `listening on` line per address (not per worker), every
+// address echoes, and with port 0 all workers share the one port ringd printed.
+import Testing
+
+@Suite("Listen addresses and workers")
+struct ListenersAndWorkersTests {
+    @Test("two --listen addresses and --workers 2: two `listening on` lines, both echo")
+    func twoAddressesBothEcho() throws {
+        let ringd = try RunningRingd(listen: ["127.0.0.1:0", "127.0.0.2:0"], extraArguments: ["--workers", "2"])
+        defer { ringd.stop() }
+
+        #expect(Set(ringd.endpoints.map(\.host)) == ["127.0.0.1", "127.0.0.2"], "\(ringd.listeningLines)")
+        var random = SeededRandom(seed: testSeed(default: 7))
+        for endpoint in ringd.endpoints {
+            let problems = try Self.echoOnSeveralConnections(to: endpoint, random: &random)
+            #expect(problems.isEmpty, "\(endpoint): \(problems.joined(separator: "\n"))\n\(ringd.child.standardError)")
+        }
+        #expect(try ProcessDescriptors.listeningPorts(of: ringd.pid) == Set(ringd.endpoints.map(\.port)))
+        #expect(ringd.listeningLines.count == 2, "one line per address:\n\(ringd.child.standardOutput)")
+    }
+
+    @Test("port 0 with --workers 2: one `listening on` line, and every connection lands on that port")
+    func portZeroIsSharedByAllWorkers() throws {
+        let ringd = try RunningRingd(listen: ["127.0.0.1:0"], extraArguments: ["--workers", "2"])
+        defer { ringd.stop() }
+
+        // If each worker bound port 0 on its own, one of them would listen on a port nobody was
+        // told about, and the connections it should take would never reach it.
+        let listening = try ProcessDescriptors.listeningPorts(of: ringd.pid)
+        #expect(listening == [ringd.endpoint.port], "ringd listens on \(listening.sorted()), printed \(ringd.endpoint)")
+        var random = SeededRandom(seed: testSeed(default: 77))
+        let problems = try Self.echoOnSeveralConnections(to: ringd.endpoint, count: 32, random: &random)
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))\n\(ringd.child.standardError)")
+        #expect(ringd.listeningLines.count == 1, "one line per address:\n\(ringd.child.standardOutput)")
+    }
+
+    /// Opens `count` connections to `endpoint` at once and echoes 32 KiB on each.
+    static func echoOnSeveralConnections(
+        to endpoint: Endpoint, count: Int = 16, random: inout SeededRandom
+    ) throws -> [String] {
+        let conversations = try (0..<count).map { _ in
+            EchoConversation(socket: try TestSocket(connectingTo: endpoint), payload: random.bytes(count: 32 * 1024))
+        }
+        EchoExchange.run(conversations)
+        return EchoExchange.problems(of: conversations)
+    }
+}

@@ -1,0 +1,75 @@
+// A `ringd` started for one test on port 0: it waits for the `listening on ADDRESS:PORT` lines
+// ringd prints on stdout and hands back the addresses to connect to.
+import Foundation
+import Glibc
+
+final class RunningRingd {
+    let child: ChildProcess
+    /// The addresses from the `listening on` lines, in the order ringd printed them.
+    let endpoints: [Endpoint]
+
+    /// Starts ringd with `arguments` and waits up to `startupTimeout` for `expectedListeners`
+    /// `listening on` lines. Fails with ringd's output if it exits first or is too slow.
+    init(arguments: [String], expectedListeners: Int, startupTimeout: Duration = .seconds(20)) throws {
+        child = try ChildProcess(executable: try RingdPaths.ringdBinary(), arguments: arguments)
+        let deadline = Deadline(after: startupTimeout)
+        while true {
+            let found = try Self.listeningEndpoints(in: child.standardOutput)
+            if found.count >= expectedListeners {
+                endpoints = found
+                return
+            }
+            if let status = child.exitStatus {
+                throw HarnessFailure(
+                    "ringd \(status) before printing \(expectedListeners) `listening on` line(s)\n"
+                        + child.outputSummary)
+            }
+            if deadline.hasPassed {
+                child.stop()
+                throw HarnessFailure(
+                    "ringd printed \(found.count) of \(expectedListeners) `listening on` line(s) "
+                        + "within \(startupTimeout); it was stopped\n" + child.outputSummary)
+            }
+            usleep(5_000)
+        }
+    }
+
+    /// Starts ringd listening on each of `listen` (e.g. `127.0.0.1:0`), with any extra arguments.
+    convenience init(listen: [String] = ["127.0.0.1:0"], extraArguments: [String] = []) throws {
+        let listenArguments = listen.flatMap { ["--listen", $0] }
+        try self.init(arguments: listenArguments + extraArguments, expectedListeners: listen.count)
+    }
+
+    deinit {
+        child.stop()
+    }
+
+    var pid: pid_t { child.pid }
+
+    /// The only listening address; for tests that start ringd with one `--listen`.
+    var endpoint: Endpoint { endpoints[0] }
+
+    /// Terminates ringd and waits for it; called in every test's `defer`.
+    func stop() {
+        child.stop()
+    }
+
+    /// The `listening on` lines printed so far.
+    var listeningLines: [String] {
+        child.standardOutput.split(separator: "\n").map(String.init).filter { $0.contains("listening on ") }
+    }
+
+    /// Parses every `listening on HOST:PORT` in ringd's stdout (HOST may be `[v6]`).
+    static func listeningEndpoints(in output: String) throws -> [Endpoint] {
+        var endpoints: [Endpoint] = []
+        for line in output.split(separator: "\n") {
+            guard let marker = line.range(of: "listening on ") else { continue }
+            let address = line[marker.upperBound...].prefix { !$0.isWhitespace }
+            guard let endpoint = Endpoint(parsing: String(address)) else {
+                throw HarnessFailure("cannot parse the address in ringd's line: \(line)")
+            }
+            endpoints.append(endpoint)
+        }
+        return endpoints
+    }
+}
