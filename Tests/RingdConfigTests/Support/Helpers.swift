@@ -8,6 +8,7 @@ let confDirectory: URL = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent()  // Tests
     .deletingLastPathComponent()  // the repository
     .appendingPathComponent("conf")
+    .resolvingSymlinksInPath()
 
 /// Every *.toml file in conf/, sorted by name.
 func confFiles() throws -> [URL] {
