@@ -174,10 +174,28 @@ struct Override {
             // Not TOML: a key that takes strings takes the text as it is, unless it was meant as
             // a quoted string and is broken.
             let bare = parser.text(from: valueStart).trimmingTrailingWhitespace
-            guard let bareValue = key.bareValue, !bare.hasPrefix("\""), !bare.hasPrefix("'") else { throw error }
+            guard let bareValue = key.bareValue else {
+                throw Self.wrongTypeError(for: key, bare: bare, at: valueLocation) ?? error
+            }
+            guard !bare.hasPrefix("\""), !bare.hasPrefix("'") else { throw error }
             value = bareValue(bare)
             elementLocations = [valueLocation]
         }
+    }
+
+    /// For a word such as `yes` given to a key that takes no strings: names the type it takes,
+    /// which says more than "expected a value".
+    private static func wrongTypeError(for key: ConfigurationKey, bare: String, at location: SourceLocation) -> ConfigurationError? {
+        guard let first = bare.unicodeScalars.first, first.properties.isAlphabetic else { return nil }
+        var scratch = Configuration.defaults
+        do {
+            try key.assign(.string(bare), &scratch)
+        } catch .wrongType(let expected) {
+            return ConfigurationError(at: location, "wrong type for \(key.path): expected \(expected), found '\(bare)'")
+        } catch {
+            return nil
+        }
+        return nil
     }
 }
 

@@ -1,14 +1,17 @@
 // "did you mean ...?" for misspelt keys, tables and choices.
 
-/// The candidate closest to `name`, when it is close enough to be a likely typo: at most one edit
-/// for short names, up to a third of the length for longer ones. Ties go to the earlier candidate.
+/// The candidate closest to `name`, when it is close enough to be a likely typo (at most one edit
+/// for short names, up to a third of the length for longer ones) or an abbreviation of at least
+/// three letters ("warn" for "warning"). Ties go to the earlier candidate.
 func nearestName(to name: String, among candidates: [String]) -> String? {
     let typed = Array(name.lowercased().unicodeScalars)
     var best: (name: String, distance: Int)?
     for candidate in candidates {
-        let distance = editDistance(typed, Array(candidate.lowercased().unicodeScalars))
-        let allowed = max(1, min(typed.count, candidate.unicodeScalars.count) / 3)
-        if distance <= allowed, distance < best?.distance ?? .max {
+        let spelled = Array(candidate.lowercased().unicodeScalars)
+        let distance = editDistance(typed, spelled)
+        let allowed = max(1, min(typed.count, spelled.count) / 3)
+        let isAbbreviation = typed.count >= 3 && spelled.starts(with: typed)
+        if distance <= allowed || isAbbreviation, distance < best?.distance ?? .max {
             best = (candidate, distance)
         }
     }

@@ -1,1 +1,0 @@
-// placeholder: the services module lands with issue 3

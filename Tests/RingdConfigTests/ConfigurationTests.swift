@@ -1,0 +1,176 @@
+// Valid configurations: the defaults, files that set every key, every way a value may be written,
+// loading from disk, and rendering back to a document that parses to the same configuration.
+
+import Foundation
+import Testing
+@testable import RingdConfig
+
+@Suite struct ConfigurationTests {
+    private func parse(_ text: String, overrides: [String] = []) throws -> Configuration {
+        try Configuration.parse(text: text, file: "t.toml", overrides: overrides)
+    }
+
+    @Test func defaultsAreTheDocumentedOnes() throws {
+        let defaults = Configuration.defaults
+        #expect(defaults.server == ServerSettings(
+            mode: .echo, listen: [try ListenAddress(parsing: "127.0.0.1:7000")], workers: .auto, pinWorkers: true,
+            backlog: 4096, maxConnections: 16384, logLevel: .info))
+        #expect(defaults.io == IOSettings(
+            submissionEntries: 512, completionEntries: 4096, bufferCount: 1024, bufferSize: 4096, outputLimit: 1 << 20))
+        #expect(defaults.echo == EchoSettings(lines: false, lineNumbers: false, maxLine: 64 << 10, accessLog: false))
+    }
+
+    @Test func anEmptyFileAndNoFileBothGiveTheDefaults() throws {
+        #expect(try parse("") == .defaults)
+        #expect(try parse("# nothing but a comment\n[server]\n[io]\n") == .defaults)
+        #expect(try Configuration.load(file: nil, overrides: []) == .defaults)
+    }
+
+    @Test func everyFieldHasAKeyInTheSchema() {
+        // Configuration's fields are the schema's tables, and each settings struct has exactly one
+        // field per key: a field without a key would silently keep its placeholder.
+        let tables = Mirror(reflecting: Configuration.defaults).children
+        #expect(tables.compactMap(\.label) == Schema.tableNames)
+        for table in tables {
+            let fields = Mirror(reflecting: table.value).children.count
+            #expect(fields == Schema.keys(in: table.label!).count, "[\(table.label!)]")
+        }
+    }
+
+    @Test func aFileSettingEveryKey() throws {
+        let configuration = try parse("""
+            # every key, none at its default
+            [server]
+            mode = "relay"
+            listen = [
+                "0.0.0.0:80",
+                "[::]:8080",   # IPv6 any
+                '[::1]:0',
+            ]
+            workers = 8
+            pin_workers = false
+            backlog = 128
+            max_connections = 1_048_576
+            log_level = "debug"
+
+            [io]
+            submission_entries = 0x400
+            completion_entries = 8192
+            buffer_count = 1
+            buffer_size = "64KiB"
+            output_limit = "1GiB"
+
+            [echo]
+            lines = true
+            line_numbers = true
+            max_line = "16MiB"
+            access_log = true
+            """)
+        #expect(configuration.server == ServerSettings(
+            mode: .relay,
+            listen: [try ListenAddress(parsing: "0.0.0.0:80"), try ListenAddress(parsing: "[::]:8080"),
+                     try ListenAddress(parsing: "[::1]:0")],
+            workers: .count(8), pinWorkers: false, backlog: 128, maxConnections: 1_048_576, logLevel: .debug))
+        #expect(configuration.io == IOSettings(
+            submissionEntries: 1024, completionEntries: 8192, bufferCount: 1, bufferSize: 64 << 10, outputLimit: 1 << 30))
+        #expect(configuration.echo == EchoSettings(lines: true, lineNumbers: true, maxLine: 16 << 20, accessLog: true))
+    }
+
+    @Test(arguments: [
+        ("\"512B\"", 512), ("\"512\"", 512), ("512", 512), ("\"4KiB\"", 4096), ("'8KiB'", 8192),
+        ("\"1MiB\"", 1 << 20), ("0x1000", 4096), ("\"1048576B\"", 1 << 20),
+    ])
+    func sizesAreStringsWithUnitsOrIntegersOfBytes(text: String, bytes: Int) throws {
+        #expect(try parse("[io]\nbuffer_size = \(text)\n").io.bufferSize == bytes)
+    }
+
+    @Test func everyModeAndLogLevel() throws {
+        for mode in ServiceMode.allCases {
+            #expect(try parse("[server]\nmode = \"\(mode.rawValue)\"").server.mode == mode)
+        }
+        for level in LogLevel.allCases {
+            #expect(try parse("[server]\nlog_level = '\(level.rawValue)'").server.logLevel == level)
+        }
+    }
+
+    @Test func workersAreAutoOrACount() throws {
+        #expect(try parse("[server]\nworkers = \"auto\"").server.workers == .auto)
+        #expect(try parse("[server]\nworkers = 1").server.workers == .count(1))
+        #expect(try parse("[server]\nworkers = 1024").server.workers == .count(1024))
+    }
+
+    @Test func boundariesOfRangesAreAccepted() throws {
+        let low = try parse("""
+            [server]
+            backlog = 1
+            max_connections = 1
+            [io]
+            submission_entries = 8
+            completion_entries = 32
+            buffer_count = 1
+            buffer_size = "512B"
+            output_limit = 512
+            [echo]
+            max_line = "1B"
+            """)
+        #expect(low.server.backlog == 1 && low.server.maxConnections == 1)
+        #expect(low.io == IOSettings(submissionEntries: 8, completionEntries: 32, bufferCount: 1, bufferSize: 512, outputLimit: 512))
+        #expect(low.echo.maxLine == 1)
+        let high = try parse("""
+            [server]
+            backlog = 65535
+            [io]
+            submission_entries = 16384
+            completion_entries = 65536
+            buffer_count = 32768
+            buffer_size = "1MiB"
+            """)
+        #expect(high.server.backlog == 65535)
+        #expect(high.io.completionEntries == 65536 && high.io.bufferCount == 32768 && high.io.bufferSize == 1 << 20)
+    }
+
+    @Test func renderedDefaultsParseBackToTheDefaults() throws {
+        let text = Configuration.defaults.rendered()
+        #expect(try parse(text) == .defaults)
+        #expect(text.contains("mode = \"echo\""))
+        #expect(text.contains("listen = [\"127.0.0.1:7000\"]"))
+        #expect(text.contains("buffer_size = \"4KiB\""))
+    }
+
+    @Test func renderedConfigurationsParseBackToThemselves() throws {
+        var configuration = Configuration.defaults
+        configuration.server.mode = .broadcast
+        configuration.server.listen = [try ListenAddress(parsing: "[fe80::1]:1"), try ListenAddress(parsing: "10.0.0.1:65535")]
+        configuration.server.workers = .count(3)
+        configuration.server.logLevel = .critical
+        configuration.io.bufferSize = 1000
+        configuration.io.outputLimit = 3 << 20
+        configuration.echo.maxLine = 1
+        configuration.echo.accessLog = true
+        let text = configuration.rendered()
+        #expect(try parse(text) == configuration)
+        #expect(text.contains("listen = [\"[fe80::1]:1\", \"10.0.0.1:65535\"]"))
+        #expect(text.contains("workers = 3 "))
+        #expect(text.contains("buffer_size = \"1000B\""))
+        #expect(text.contains("output_limit = \"3MiB\""))
+    }
+
+    @Test func renderingListsEveryKeyOnceWithItsDocumentation() throws {
+        let document = try TOMLLite.parse(Configuration.defaults.rendered(), file: "rendered")
+        #expect(document.tables.map(\.name) == Schema.tableNames)
+        for key in Schema.keys {
+            #expect(document[key.table]?[key.name]?.value == key.defaultValue, "\(key.path)")
+        }
+        let lines = Configuration.defaults.rendered().split(separator: "\n")
+        #expect(lines.contains("backlog = 4096                # listen(2) backlog (1...65535)"))
+    }
+
+    @Test func loadReadsAFile() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ringd-config-\(UUID().uuidString).toml")
+        try "[server]\nmode = \"greet\"\nworkers = 2\n".write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let configuration = try Configuration.load(file: url.path, overrides: ["server.workers=4"])
+        #expect(configuration.server.mode == .greet)
+        #expect(configuration.server.workers == .count(4))
+    }
+}

@@ -1,1 +1,0 @@
-print("ring-client: not yet")
