@@ -1,0 +1,106 @@
+// `--set TABLE.KEY=VALUE`: reaches every key, takes TOML or (for keys that take strings) bare
+// text, applies in order after the file, is validated only once all are in, and reports errors
+// at columns of the override's own text.
+
+import Testing
+@testable import RingdConfig
+
+@Suite struct OverrideTests {
+    private func configuration(_ overrides: [String], file text: String = "") throws -> Configuration {
+        try Configuration.parse(text: text, file: "t.toml", overrides: overrides)
+    }
+
+    @Test func everyKindOfValue() throws {
+        let configuration = try configuration([
+            "server.mode=greet", "server.listen=[::1]:7001", "server.workers=6", "server.pin_workers=false",
+            "server.backlog=1_024", "server.max_connections=0x10", "server.log_level=trace",
+            "io.submission_entries=1024", "io.completion_entries=8192", "io.buffer_count=64",
+            "io.buffer_size=8KiB", "io.output_limit=2MiB",
+            "echo.lines=true", "echo.line_numbers=true", "echo.max_line=1KiB", "echo.access_log=true",
+        ])
+        #expect(configuration.server == ServerSettings(
+            mode: .greet, listen: [try ListenAddress(parsing: "[::1]:7001")], workers: .count(6), pinWorkers: false,
+            backlog: 1024, maxConnections: 16, logLevel: .trace))
+        #expect(configuration.io == IOSettings(
+            submissionEntries: 1024, completionEntries: 8192, bufferCount: 64, bufferSize: 8192, outputLimit: 2 << 20))
+        #expect(configuration.echo == EchoSettings(lines: true, lineNumbers: true, maxLine: 1024, accessLog: true))
+    }
+
+    @Test func stringsMayBeBareOrQuoted() throws {
+        #expect(try configuration(["server.mode=counter"]).server.mode == .counter)
+        #expect(try configuration(["server.mode=\"counter\""]).server.mode == .counter)
+        #expect(try configuration(["server.mode='relay'"]).server.mode == .relay)
+        #expect(try configuration(["server.workers=auto"], file: "[server]\nworkers = 3").server.workers == .auto)
+        #expect(try configuration(["server.workers=\"auto\""], file: "[server]\nworkers = 3").server.workers == .auto)
+        #expect(try configuration(["io.buffer_size=\"16KiB\""]).io.bufferSize == 16384)
+        #expect(try configuration(["io.buffer_size=2048"]).io.bufferSize == 2048)
+        #expect(try configuration(["  server.backlog = 10  "]).server.backlog == 10)
+    }
+
+    @Test func listenTakesOneBareAddressOrATOMLArray() throws {
+        #expect(try configuration(["server.listen=0.0.0.0:9000"]).server.listen == [try ListenAddress(parsing: "0.0.0.0:9000")])
+        #expect(try configuration(["server.listen=[\"127.0.0.1:1\", \"[::1]:2\"]"]).server.listen
+            == [try ListenAddress(parsing: "127.0.0.1:1"), try ListenAddress(parsing: "[::1]:2")])
+        // A quoted address is a TOML string, and listen takes an array of them, as in a file.
+        #expect(configurationError("", overrides: ["server.listen=\"127.0.0.1:3\""])
+            == "--set server.listen=\"127.0.0.1:3\":1:15: wrong type for server.listen: expected an array of addresses such as [\"127.0.0.1:7000\"], found a string")
+    }
+
+    @Test func laterSettingsWin() throws {
+        #expect(try configuration(["server.workers=2", "server.workers=3"]).server.workers == .count(3))
+        #expect(try configuration(["server.workers=5"], file: "[server]\nworkers = 2").server.workers == .count(5))
+        #expect(try configuration([], file: "[server]\nworkers = 2").server.workers == .count(2))
+    }
+
+    @Test func validationHappensAfterEveryOverride() throws {
+        // An override may replace a value the file gets wrong.
+        #expect(try configuration(["server.backlog=10"], file: "[server]\nbacklog = 0").server.backlog == 10)
+        #expect(try configuration(["server.backlog=10"], file: "[server]\nbacklog = \"many\"").server.backlog == 10)
+        // Each of these alone breaks completion >= 4 x submission; together they are fine, in either order.
+        let raised = ["io.completion_entries=16384", "io.submission_entries=4096"]
+        #expect(try configuration(raised).io.submissionEntries == 4096)
+        #expect(try configuration(raised.reversed()).io.completionEntries == 16384)
+        // But the file's tables and keys must still exist.
+        #expect(configurationError("[server]\nwokers = 2", overrides: ["server.workers=2"])
+            == "t.toml:2:1: unknown key 'wokers' in [server] (did you mean 'workers'?)")
+    }
+
+    @Test(arguments: [
+        ("server.workers=x", "--set server.workers=x:1:16: server.workers = \"x\" is neither \"auto\" nor an integer"),
+        ("server.wokers=4", "--set server.wokers=4:1:8: unknown key 'wokers' in [server] (did you mean 'workers'?)"),
+        ("sever.workers=4", "--set sever.workers=4:1:1: unknown table [sever] (did you mean [server]?)"),
+        ("workers=4",
+         "--set workers=4:1:8: expected '.' after 'workers', found '=' (overrides are written TABLE.KEY=VALUE, such as server.workers=4; did you mean server.workers?)"),
+        ("server.workers",
+         "--set server.workers:1:15: expected '=' after 'server.workers', found the end of the override (overrides are written TABLE.KEY=VALUE, such as server.workers=4)"),
+        ("server.mode.x=1",
+         "--set server.mode.x=1:1:12: expected '=' after 'server.mode', found '.' (overrides are written TABLE.KEY=VALUE, such as server.workers=4)"),
+        ("", "--set :1:1: expected TABLE.KEY=VALUE, found the end of the override"),
+        ("\"server\".mode=echo", "--set \"server\".mode=echo:1:1: quoted keys are not supported by TOML-lite"),
+        ("server.pin_workers=yes",
+         "--set server.pin_workers=yes:1:20: wrong type for server.pin_workers: expected true or false, found 'yes'"),
+        ("server.backlog=big", "--set server.backlog=big:1:16: wrong type for server.backlog: expected an integer, found 'big'"),
+        ("server.backlog=0", "--set server.backlog=0:1:16: server.backlog = 0 is out of range (1...65535)"),
+        ("server.backlog=1.5", "--set server.backlog=1.5:1:16: floats are not supported by TOML-lite"),
+        ("server.backlog=10 20", "--set server.backlog=10 20:1:19: expected the end of the override after the value, found '2'"),
+        ("server.mode=\"greet",
+         "--set server.mode=\"greet:1:19: unterminated string (opened at 1:13): expected '\"' before the end of the override"),
+        ("server.mode=true", "--set server.mode=true:1:13: wrong type for server.mode: expected a string, found a boolean"),
+        ("server.mode=gret",
+         "--set server.mode=gret:1:13: server.mode = \"gret\" is not one of greet, counter, echo, broadcast, relay (did you mean \"greet\"?)"),
+        ("server.listen=localhost:80",
+         "--set server.listen=localhost:80:1:15: server.listen[0] = \"localhost:80\" is not an address: host 'localhost' is not an IPv4 or IPv6 address (names are not resolved)"),
+        ("io.buffer_size=4KB",
+         "--set io.buffer_size=4KB:1:16: io.buffer_size = \"4KB\" is not a size: expected an integer with B, KiB, MiB or GiB, such as \"4KiB\""),
+        ("io.completion_entries=64",
+         "--set io.completion_entries=64:1:1: io.completion_entries (64) must be at least 4 x io.submission_entries (4 x 512 = 2048)"),
+    ])
+    func errorsPointIntoTheOverride(override: String, expected: String) {
+        #expect(configurationError("", overrides: [override]) == expected)
+    }
+
+    @Test func theFirstBadOverrideIsReported() {
+        #expect(configurationError("", overrides: ["server.backlog=5", "nope.x=1", "server.workers=x"])
+            == "--set nope.x=1:1:1: unknown table [nope]")
+    }
+}
