@@ -1,0 +1,44 @@
+// conf/: the reference file lists every key at its default with a comment, and every example
+// file loads.
+
+import Foundation
+import Testing
+@testable import RingdConfig
+
+@Suite struct ReferenceFileTests {
+    private let reference = confDirectory.appendingPathComponent("ringd.toml")
+
+    @Test func referenceFileIsExactlyTheDefaults() throws {
+        #expect(try Configuration.load(file: reference.path, overrides: []) == .defaults)
+    }
+
+    @Test func referenceFileListsEveryKeyAtItsDefaultWithAComment() throws {
+        let text = try String(contentsOf: reference, encoding: .utf8)
+        let document = try TOMLLite.parse(text, file: reference.path)
+        #expect(document.topLevel.entries.isEmpty)
+        #expect(document.tables.map(\.name) == Schema.tableNames)
+        #expect(document.tables.map(\.entries.count).reduce(0, +) == Schema.keys.count)
+        let lines = text.split(separator: "\n").map(String.init)
+        for key in Schema.keys {
+            #expect(document[key.table]?[key.name]?.value == key.defaultValue, "\(key.path) is missing or not at its default")
+            let line = lines.first { $0.hasPrefix("\(key.name) = ") }
+            #expect(line?.contains(" # ") == true, "\(key.path) has no comment")
+        }
+    }
+
+    @Test func echoExampleIsAnEchoServerOnLoopback() throws {
+        let configuration = try Configuration.load(file: confDirectory.appendingPathComponent("echo.toml").path, overrides: [])
+        #expect(configuration.server.mode == .echo)
+        #expect(configuration.server.listen == [try ListenAddress(parsing: "127.0.0.1:7000")])
+    }
+
+    @Test func everyFileInConfLoads() throws {
+        let files = try confFiles()
+        #expect(files.count >= 2)
+        for file in files {
+            #expect(throws: Never.self, "\(file.lastPathComponent)") {
+                try Configuration.load(file: file.path, overrides: [])
+            }
+        }
+    }
+}
