@@ -1,0 +1,67 @@
+// Broadcast: a message to every client on a timer, the "am I alive?" heartbeat of the Tcl
+// exercises ("save a list of client channels and transmit a message every second").
+//
+// One Broadcast per worker. On each tick the event loop calls `tick`, which advances `seq` and
+// renders the message ONCE into the worker's shared tick buffer; the loop then sends that same
+// buffer to every client it holds (one send per client, no copy per client), and must not reuse
+// the buffer until those sends complete. Workers tick independently, so `seq` counts this
+// worker's ticks: the first tick is seq 1, and a client sees consecutive numbers unless its
+// output was over budget and a tick was skipped for it (see OutputBudget).
+//
+// The default message carries the fields ring-client's broadcast benchmark parses, `seq=` and
+// `time=` (the send time, for latency): `seq=42 time=1732212345.123456 clients=3`.
+// A greeting can be sent on connect. Whatever clients send is read and dropped, so a chatty
+// client cannot fill its socket buffer and stall; the count of dropped bytes is kept.
+
+/// One worker's broadcast state.
+public struct Broadcast: Sendable {
+    public static let defaultMessage = "seq={seq} time={time} clients={clients}\n"
+
+    public enum TickAction: Sendable, Equatable {
+        /// The writer holds this tick's message: send it to every client.
+        case sendToAll(seq: UInt64)
+        /// No clients, so nothing was rendered; the tick still counted.
+        case idle(seq: UInt64)
+        /// The message did not fit the writer (sized below `message.maximumRenderedCount`);
+        /// nothing was written and the tick is skipped.
+        case skipped(seq: UInt64)
+    }
+
+    public let message: MessageTemplate
+    /// Sent to a client when it connects; nil sends nothing.
+    public let greeting: MessageTemplate?
+    /// The last tick's sequence number; 0 before the first tick.
+    public private(set) var seq: UInt64 = 0
+    /// Bytes received from clients and dropped.
+    public private(set) var droppedInputBytes: UInt64 = 0
+
+    public init(message: MessageTemplate, greeting: MessageTemplate? = nil) {
+        self.message = message
+        self.greeting = greeting
+    }
+
+    public init() {
+        self.init(message: try! MessageTemplate(parsing: Self.defaultMessage))
+    }
+
+    /// Advances `seq` and renders the tick's message into `writer`, the shared tick buffer.
+    /// `clients` is how many clients will be sent it.
+    public mutating func tick(time: UnixTime, clients: Int, into writer: inout ByteWriter) -> TickAction {
+        seq += 1
+        guard clients > 0 else { return .idle(seq: seq) }
+        let values = MessageTemplate.Values(seq: seq, time: time, clients: clients)
+        return message.render(values, into: &writer) ? .sendToAll(seq: seq) : .skipped(seq: seq)
+    }
+
+    /// The greeting for a new client, if there is one. `clients` includes the new client.
+    public func accepted(peer: Peer, time: UnixTime, clients: Int, into writer: inout ByteWriter) -> AcceptAction {
+        guard let greeting else { return .keep }
+        let values = MessageTemplate.Values(seq: seq, time: time, clients: clients, peer: peer)
+        return greeting.render(values, into: &writer) ? .send : .close
+    }
+
+    /// Bytes a client sent: they are dropped, and only counted.
+    public mutating func received(byteCount: Int) {
+        droppedInputBytes &+= UInt64(byteCount)
+    }
+}
