@@ -1,0 +1,4 @@
+import ArgumentParser
+struct LoopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "loop", abstract: "placeholder")
+}

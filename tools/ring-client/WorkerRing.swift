@@ -1,0 +1,168 @@
+// WorkerRing: one benchmark worker's io_uring instance, its provided receive buffers, and the
+// periodic tick that lets an idle worker notice the main thread's flags.
+//
+// Needs Linux 6.0 (multishot recv with a provided buffer ring) and prefers 6.1's
+// SINGLE_ISSUER | DEFER_TASKRUN, both handled by the URing module. Connections are opened with a
+// nonblocking connect(2) and waited for with a one-shot IORING_OP_POLL_ADD for POLLOUT.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import URing
+
+/// What a completion is for: the low byte of its user data, shared by all benchmark workers.
+enum WorkerOperation: UInt8 {
+    /// A POLLOUT poll on a connecting socket; slot = connection index.
+    case connectPoll = 1
+    /// Multishot recv; slot = connection index, generation = the connection's life.
+    case receive
+    /// A send; slot and generation as for receive.
+    case send
+    /// The periodic tick (about 20 per second).
+    case tick
+    /// The open-loop schedule's wake-up for the next due request.
+    case schedule
+    /// A close through the ring; quiet, so only a failure completes.
+    case close
+}
+
+final class WorkerRing {
+    let ring: Ring
+    let buffers: ProvidedBufferRing
+    let bufferGroup: UInt16 = 0
+    /// Entry 0: the tick; entry 1: the schedule.
+    private let timeouts = TimeoutStorage(count: 2)
+    private var isClosed = false
+    /// Whether a tick timeout is in flight; there is never more than one.
+    private var tickPending = false
+
+    static let tickInterval: Duration = .milliseconds(50)
+
+    /// A ring sized for `connections` sockets. Receive buffers are `bufferSize` bytes; there are
+    /// enough that a full batch of completions never runs the group dry (they are recycled in
+    /// the batch that received them).
+    init(connections: Int, bufferSize: Int) throws(ClientError) {
+        let submissions = UInt32(min(4096, max(256, nextPowerOfTwo(connections * 2))))
+        do {
+            ring = try Ring(submissionEntries: submissions, completionEntries: submissions * 4)
+        } catch {
+            throw ClientError(ringFailureAdvice(error))
+        }
+        do {
+            let count = min(32768, max(64, nextPowerOfTwo(connections * 2)))
+            buffers = try ProvidedBufferRing(ring: ring, group: bufferGroup, count: count, bufferSize: bufferSize)
+        } catch {
+            ring.close()
+            timeouts.deallocate()
+            throw ClientError("\(error)")
+        }
+    }
+
+    /// Closes the ring (which cancels whatever is in flight), then unmaps the buffers.
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        ring.close()
+        buffers.close()
+        timeouts.deallocate()
+    }
+
+    deinit { precondition(isClosed, "WorkerRing dropped without close()") }
+
+    /// Arms the tick unless one is already in flight.
+    func armTickIfIdle() {
+        guard !tickPending else { return }
+        tickPending = true
+        ring.queueTimeout(after: WorkerRing.tickInterval, storage: timeouts, index: 0,
+                          userData: UserData(operation: WorkerOperation.tick.rawValue, slot: 0, generation: 0))
+    }
+
+    /// The tick's completion arrived.
+    func tickFired() { tickPending = false }
+
+    @inline(__always)
+    func armSchedule(after nanoseconds: UInt64) {
+        ring.queueTimeout(after: .nanoseconds(Int64(min(nanoseconds, 1 << 62))), storage: timeouts, index: 1,
+                          userData: UserData(operation: WorkerOperation.schedule.rawValue, slot: 0, generation: 0))
+    }
+
+    /// Opens `count` connections to `endpoint` and waits until every one is established, or
+    /// throws naming the first that failed. Source spreading uses `firstSourceIndex + i`.
+    func connectAll(count: Int, to endpoint: Endpoint, options: SocketOptions, firstSourceIndex: Int,
+                    timeout: Duration, control: RunControl) throws(ClientError) -> [Int32] {
+        var descriptors = [Int32](repeating: -1, count: count)
+        var pending = 0
+        func closeAll() { for descriptor in descriptors where descriptor >= 0 { _ = Glibc.close(descriptor) } }
+        for index in 0..<count {
+            let descriptor: Int32
+            do { descriptor = try ClientSocket.open(for: endpoint, options: options, sourceIndex: firstSourceIndex + index) }
+            catch { closeAll(); throw error }
+            descriptors[index] = descriptor
+            let code = ClientSocket.startConnect(descriptor, to: endpoint)
+            if code == EINPROGRESS {
+                ring.queuePoll(descriptor: descriptor, events: UInt32(POLLOUT),
+                               userData: UserData(operation: WorkerOperation.connectPoll.rawValue, slot: UInt32(index), generation: 0))
+                pending += 1
+            } else if code != 0 {
+                closeAll()
+                throw ClientError(connectFailure(code, endpoint))
+            }
+        }
+        let deadline = monotonicNanoseconds() + timeout.nanoseconds
+        armTickIfIdle()
+        var failure: ClientError?
+        while pending > 0 && failure == nil {
+            do { try ring.submitAndWait(1) } catch { failure = ClientError("\(error)"); break }
+            let ready = ring.readyCompletions
+            for position in 0..<ready {
+                let completion = ring.completion(at: position)
+                switch WorkerOperation(rawValue: completion.userData.operation) {
+                case .connectPoll:
+                    pending -= 1
+                    let code = ClientSocket.pendingError(descriptors[Int(completion.userData.slot)])
+                    if code != 0 && failure == nil { failure = ClientError(connectFailure(code, endpoint)) }
+                case .tick:
+                    tickFired()
+                    if monotonicNanoseconds() > deadline && failure == nil {
+                        failure = ClientError("\(pending) of \(count) connections to \(endpoint) not established after \(formatDuration(timeout.nanoseconds))")
+                    } else if control.stop.load(ordering: .relaxed) && failure == nil {
+                        failure = ClientError("stopped while connecting")
+                    } else {
+                        armTickIfIdle()
+                    }
+                default:
+                    break
+                }
+            }
+            ring.advance(by: ready)
+        }
+        if let failure {
+            closeAll()
+            throw failure
+        }
+        return descriptors
+    }
+}
+
+/// The sentence for a failed connect; a refusal says so in plain words.
+func connectFailure(_ code: Int32, _ endpoint: Endpoint) -> String {
+    code == ECONNREFUSED
+        ? "connection refused by \(endpoint) (nothing listens there?)"
+        : "connect to \(endpoint) failed: \(errnoName(code)) (\(errnoText(code)))"
+}
+
+/// What to tell a user whose kernel or sandbox refuses io_uring.
+func ringFailureAdvice(_ error: SystemError) -> String {
+    switch error.errno {
+    case EPERM: "\(error): io_uring is disabled here (sysctl kernel.io_uring_disabled, or a seccomp policy such as Docker's default)"
+    case ENOSYS: "\(error): this kernel has no io_uring; the benchmarks need Linux 6.0 or later"
+    case ENOMEM: "\(error): not enough locked memory for the ring (raise ulimit -l)"
+    default: "\(error)"
+    }
+}
+
+func nextPowerOfTwo(_ value: Int) -> Int {
+    var power = 1
+    while power < value { power <<= 1 }
+    return power
+}
