@@ -105,6 +105,11 @@ public struct AddressRangeError: Error, Sendable, Equatable, CustomStringConvert
     public var entry: String
     public var reason: Reason
 
+    public init(entry: String, reason: Reason) {
+        self.entry = entry
+        self.reason = reason
+    }
+
     /// Why, without the entry: `prefix /33 is longer than 32 bits`.
     public var message: String {
         switch reason {
@@ -138,6 +143,12 @@ public struct AccessList: Sendable, Equatable {
         /// 0-based position in the list.
         public var index: Int
         public var range: AddressRangeError
+
+        public init(list: List, index: Int, range: AddressRangeError) {
+            self.list = list
+            self.index = index
+            self.range = range
+        }
 
         /// `deny[1] "10.0.0.0/33": prefix /33 is longer than the 32 bits of an IPv4 address`
         public var description: String { "\(list.rawValue)[\(index)] \(range)" }

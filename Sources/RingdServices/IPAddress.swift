@@ -140,6 +140,11 @@ public struct AddressParseError: Error, Sendable, Equatable, CustomStringConvert
     /// What is wrong with it, for example `part 300 is larger than 255`.
     public var reason: String
 
+    public init(text: String, reason: String) {
+        self.text = text
+        self.reason = reason
+    }
+
     public var description: String { "bad address \"\(text)\": \(reason)" }
 }
 

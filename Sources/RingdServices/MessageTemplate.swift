@@ -64,6 +64,11 @@ public struct MessageTemplate: Sendable, Equatable, CustomStringConvertible {
         /// 1-based column of the offending `{` or `}` in the template, counted in Unicode scalars.
         public var column: Int
 
+        public init(kind: Kind, column: Int) {
+            self.kind = kind
+            self.column = column
+        }
+
         /// What is wrong, without the position: for the config layer, which adds FILE:LINE:COL.
         public var message: String {
             let known = Placeholder.allCases.map { "{\($0.rawValue)}" }.joined(separator: ", ")
