@@ -1,4 +1,4 @@
-// "did you mean ...?" for misspelt keys, tables and choices.
+// "did you mean ...?" for misspelt keys, tables and choices, and the messages that offer it.
 
 /// The candidate closest to `name`, when it is close enough to be a likely typo (at most one edit
 /// for short names, up to a third of the length for longer ones) or an abbreviation of at least
@@ -40,4 +40,31 @@ func editDistance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Int {
         }
     }
     return distances[a.count][b.count]
+}
+
+/// For a key before any table header, which is never valid: every key belongs to a table.
+func topLevelKeyMessage(_ name: String) -> String {
+    if let owner = Schema.keys.first(where: { $0.name == name }) {
+        return "key '\(name)' must be in a table (it belongs in [\(owner.table)])"
+    }
+    let tables = Schema.tableNames.map { "[\($0)]" }.joined(separator: ", ")
+    return "unknown key '\(name)' at the top level (every key belongs in a table: \(tables))"
+}
+
+func unknownTableMessage(_ name: String) -> String {
+    let suggestion = nearestName(to: name, among: Schema.tableNames).map { " (did you mean [\($0)]?)" } ?? ""
+    return "unknown table [\(name)]\(suggestion)"
+}
+
+func unknownKeyMessage(_ name: String, in table: String) -> String {
+    let names = Schema.keys(in: table).map(\.name)
+    let suggestion: String
+    if let nearest = nearestName(to: name, among: names) {
+        suggestion = " (did you mean '\(nearest)'?)"
+    } else if let owner = Schema.keys.first(where: { $0.name == name }) {
+        suggestion = " (it belongs in [\(owner.table)])"
+    } else {
+        suggestion = ""
+    }
+    return "unknown key '\(name)' in [\(table)]\(suggestion)"
 }
