@@ -14,19 +14,43 @@ struct ConfigurationCheckTests {
 
         #expect(run.status == .success, "\(run.outputSummary)")
         #expect(Self.value(of: "workers", in: run.standardOutput) != nil, "no `workers = …` line\n\(run.outputSummary)")
+        // The file's own listen list, as the file spells it.
+        let file = try String(contentsOfFile: Self.echoConfiguration, encoding: .utf8)
+        let listenInFile = try #require(Self.value(of: "listen", in: file)).filter { !$0.isWhitespace }
+        let listenPrinted = Self.value(of: "listen", in: run.standardOutput)?.filter { !$0.isWhitespace }
+        #expect(listenPrinted == listenInFile, "\(run.outputSummary)")
         #expect(!run.standardOutput.contains("listening on"), "--check must not start listening\n\(run.outputSummary)")
     }
 
     @Test(
-        "flags override the file: --set server.workers=N and --workers N print workers = N",
-        arguments: [["--set", "server.workers=3"], ["--set", "server.workers=5"], ["--workers", "2"]])
-    func flagsOverrideTheFile(flags: [String]) throws {
+        "flags override conf/echo.toml: --set server.workers=3 and --workers 2 print workers = N",
+        arguments: [["--set", "server.workers=3"], ["--workers", "2"]])
+    func flagsOverrideTheShippedFile(flags: [String]) throws {
         let expected = flags[1].split(separator: "=").last.map(String.init) ?? ""
         let run = try CompletedRun(
             executable: try RingdPaths.ringdBinary(), arguments: ["--check", "--config", Self.echoConfiguration] + flags)
 
         #expect(run.status == .success, "\(run.outputSummary)")
         #expect(Self.value(of: "workers", in: run.standardOutput) == expected, "\(run.outputSummary)")
+    }
+
+    @Test("values set in the file are printed, and a flag wins over a value the file sets")
+    func fileValuesArePrintedAndFlagsWin() throws {
+        let file = try Self.writeConfiguration("[server]\nworkers = 7\nlisten = [\"127.0.0.1:7123\"]\n")
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+        let ringd = try RingdPaths.ringdBinary()
+
+        let fromFile = try CompletedRun(executable: ringd, arguments: ["--check", "--config", file.path])
+        #expect(fromFile.status == .success, "\(fromFile.outputSummary)")
+        #expect(Self.value(of: "workers", in: fromFile.standardOutput) == "7", "\(fromFile.outputSummary)")
+        #expect(
+            Self.value(of: "listen", in: fromFile.standardOutput)?.filter { !$0.isWhitespace } == "[\"127.0.0.1:7123\"]",
+            "\(fromFile.outputSummary)")
+
+        let overridden = try CompletedRun(
+            executable: ringd, arguments: ["--check", "--config", file.path, "--set", "server.workers=3"])
+        #expect(overridden.status == .success, "\(overridden.outputSummary)")
+        #expect(Self.value(of: "workers", in: overridden.standardOutput) == "3", "\(overridden.outputSummary)")
     }
 
     @Test("--check with an unknown key on line 3 exits non-zero and names FILE:3:1")
@@ -57,10 +81,15 @@ struct ConfigurationCheckTests {
 
     /// A file whose only fault is the unknown key `bogus` at line 3, column 1.
     static func writeInvalidConfiguration() throws -> URL {
+        try writeConfiguration("[server]\nworkers = 1\nbogus = 2\n")
+    }
+
+    /// Writes `text` to `ringd.toml` in a new temporary directory, which the caller removes.
+    static func writeConfiguration(_ text: String) throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ringd-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let file = directory.appendingPathComponent("bad.toml")
-        try "[server]\nworkers = 1\nbogus = 2\n".write(to: file, atomically: true, encoding: .utf8)
+        let file = directory.appendingPathComponent("ringd.toml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
         return file
     }
 
