@@ -1,7 +1,6 @@
 // Clients that reset mid-stream: SO_LINGER {1, 0} and close while data is in flight both ways.
 // ringd must drop only those connections: the other clients get every byte, a new connection
 // still echoes, and ringd's descriptor count returns to what it was before.
-import Glibc
 import Testing
 
 @Suite("Connection reset by the client")
@@ -56,17 +55,9 @@ struct ConnectionResetTests {
     /// receive buffer), optionally waits for the first echoed bytes, then resets the connection.
     static func resetMidStream(_ endpoint: Endpoint, waitForEcho: Bool, random: inout SeededRandom) throws {
         let socket = try TestSocket(connectingTo: endpoint)
-        let payload = random.bytes(count: 1024 * 1024)
-        var sent = 0
-        try payload.withUnsafeBytes { bytes in
-            while sent < bytes.count, let count = try socket.sendSome(UnsafeRawBufferPointer(rebasing: bytes[sent...])) {
-                sent += count
-            }
-        }
+        _ = try socket.sendUntilFull(random.bytes(count: 1024 * 1024))
         if waitForEcho {
-            guard try socket.wait(for: Int16(POLLIN), timeout: .seconds(20)) else {
-                throw HarnessFailure("no echo within 20 s of sending \(sent) bytes to \(endpoint)")
-            }
+            try socket.requireReadable()
         }
         try socket.closeWithReset()
     }

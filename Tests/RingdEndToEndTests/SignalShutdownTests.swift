@@ -19,14 +19,8 @@ struct SignalShutdownTests {
         }
         // ...and one that sent a lot without reading, so ringd has replies it cannot deliver.
         let busy = try TestSocket(connectingTo: ringd.endpoint)
-        let payload = random.bytes(count: 1024 * 1024)
-        try payload.withUnsafeBytes { bytes in
-            var sent = 0
-            while sent < bytes.count, let count = try busy.sendSome(UnsafeRawBufferPointer(rebasing: bytes[sent...])) {
-                sent += count
-            }
-        }
-        _ = try busy.wait(for: Int16(POLLIN), timeout: .seconds(20))
+        _ = try busy.sendUntilFull(random.bytes(count: 1024 * 1024))
+        try busy.requireReadable()
 
         ringd.child.send(signal: signal)
         let status = try ringd.child.requireExit(within: .seconds(20))

@@ -109,26 +109,23 @@ final class TestSocket {
         }
     }
 
-    /// Receives until `count` bytes have arrived, the peer closes, or nothing arrives for
-    /// `idleTimeout`; returns what arrived.
-    func receive(count: Int, idleTimeout: Duration = .seconds(20)) throws -> [UInt8] {
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while received.count < count {
-            let outcome = try buffer.withUnsafeMutableBytes {
-                try receiveSome(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<min($0.count, count - received.count)]))
-            }
-            switch outcome {
-            case .bytes(let length): received.append(contentsOf: buffer[..<length])
-            case .endOfStream: return received
-            case .wouldBlock:
-                guard try wait(for: Int16(POLLIN), timeout: idleTimeout) else {
-                    throw HarnessFailure(
-                        "recv from \(endpoint): nothing for \(idleTimeout) after \(received.count) of \(count) bytes")
-                }
+    /// Sends as much of `bytes` as the kernel takes without waiting, and returns how much that
+    /// was: a client that writes and then stops reading, leaving ringd with replies it cannot send.
+    func sendUntilFull(_ bytes: [UInt8]) throws -> Int {
+        var offset = 0
+        try bytes.withUnsafeBytes { all in
+            while offset < all.count, let sent = try sendSome(UnsafeRawBufferPointer(rebasing: all[offset...])) {
+                offset += sent
             }
         }
-        return received
+        return offset
+    }
+
+    /// Waits until bytes (or end of stream) can be read, failing after `timeout`.
+    func requireReadable(within timeout: Duration = .seconds(20)) throws {
+        guard try wait(for: Int16(POLLIN), timeout: timeout) else {
+            throw HarnessFailure("nothing from \(endpoint) within \(timeout)")
+        }
     }
 
     /// Receives everything until the peer closes, failing if nothing arrives for `idleTimeout`.
