@@ -1,7 +1,8 @@
 // The lexical side of TOML-lite: which characters make keys and numbers, and the grammar of TOML
 // numbers, enough to read integers and to recognise floats, dates and times as unsupported.
 
-/// The grammar of TOML numbers, enough to read integers and to recognise what is not one.
+/// TOML's number grammar, used on the whole token so that `1.5` is reported as a float rather
+/// than as an integer followed by junk.
 enum NumberSyntax {
     enum Failure: Error {
         case dateOrTime, float, signedPrefix, notDigits, unitValue, misplacedUnderscore, leadingZero, overflow
