@@ -30,7 +30,8 @@ enum Schema {
             "least severe message that is logged"),
 
         ConfigurationKey(
-            "io", "submission_entries", .powerOfTwo(in: 8...32768), default: 512, \.io.submissionEntries,
+            // 16384 x 4 = 65536, the largest completion queue: every accepted size can meet the 4x rule.
+            "io", "submission_entries", .powerOfTwo(in: 8...16384), default: 512, \.io.submissionEntries,
             "submission queue entries per worker"),
         // 65536 is the kernel's limit (IORING_MAX_CQ_ENTRIES).
         ConfigurationKey(

@@ -51,7 +51,7 @@ import RingdConfig
         ("[server]\nworkers = 0", "t.toml:2:11: server.workers = 0 is out of range (1...1024)"),
         ("[server]\nworkers = 1025", "t.toml:2:11: server.workers = 1025 is out of range (1...1024)"),
         ("[server]\nworkers = \"all\"", "t.toml:2:11: server.workers = \"all\" is neither \"auto\" nor an integer"),
-        ("[io]\nsubmission_entries = 4", "t.toml:2:22: io.submission_entries = 4 is out of range (8...32768)"),
+        ("[io]\nsubmission_entries = 4", "t.toml:2:22: io.submission_entries = 4 is out of range (8...16384)"),
         ("[io]\nsubmission_entries = 100", "t.toml:2:22: io.submission_entries = 100 is not a power of two"),
         ("[io]\nbuffer_count = 3", "t.toml:2:16: io.buffer_count = 3 is not a power of two"),
         ("[io]\ncompletion_entries = 131072", "t.toml:2:22: io.completion_entries = 131072 is out of range (32...65536)"),
