@@ -19,7 +19,7 @@ struct PipelinedWritesTests {
         let ringd = try RunningRingd()
         defer { ringd.stop() }
         let socket = try TestSocket(connectingTo: ringd.endpoint)
-        let conversation = EchoConversation(socket: socket, payload: input, plan: .sizes(messages.map(\.count)))
+        let conversation = EchoConversation(socket: socket, payload: input, plan: .sizes(messages.map(\.count)[...]))
         EchoExchange.run([conversation])
 
         #expect(

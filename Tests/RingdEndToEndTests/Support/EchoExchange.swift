@@ -9,8 +9,9 @@ enum WritePlan {
     case fixed(Int)
     /// Each write's size is drawn log-uniformly from `range`.
     case random(SeededRandom, range: ClosedRange<Int>)
-    /// Writes of exactly these sizes, in order: one per message for pipelining.
-    case sizes([Int])
+    /// Writes of exactly these sizes, in order: one per message for pipelining. A slice, so that
+    /// taking the next size does not copy the rest.
+    case sizes(ArraySlice<Int>)
 
     /// The size of the next write, given how many bytes are left.
     mutating func nextChunkSize(remaining: Int) -> Int {
@@ -23,7 +24,7 @@ enum WritePlan {
             return min(size, remaining)
         case .sizes(let sizes):
             guard let first = sizes.first else { return remaining }
-            self = .sizes(Array(sizes.dropFirst()))
+            self = .sizes(sizes.dropFirst())
             return min(first, remaining)
         }
     }
