@@ -300,12 +300,11 @@ public struct RelayHub: Sendable {
     public mutating func receive(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> RelayActions {
         guard let name = name(ofSlot: slot) else { return RelayActions() }
         let text = line.content
+        if text.first == UInt8(ascii: "/") { return command(text, from: slot, name: name, into: &writer) }
         var actions = RelayActions()
-        if text.first == UInt8(ascii: "/") {
-            return command(text, from: slot, name: name, into: &writer)
+        if !text.isEmpty {
+            actions.append(.send(bytes: fitting(RelayFormat.writeChat(from: name, text: text, into: &writer)), to: .allExcept(slot: slot)))
         }
-        if text.isEmpty { return actions }
-        actions.append(.send(bytes: fitting(RelayFormat.writeChat(from: name, text: text, into: &writer)), to: .allExcept(slot: slot)))
         return actions
     }
 
