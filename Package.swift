@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "RingdServicesTests", dependencies: ["RingdServices"]),
         .testTarget(name: "RingClientTests", dependencies: []),
         .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig"]),
-        .testTarget(name: "RingdEndToEndTests", dependencies: []),
+        .testTarget(name: "RingdEndToEndTests", dependencies: [], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

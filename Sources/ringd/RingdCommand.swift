@@ -75,7 +75,7 @@ struct RingdCommand: ParsableCommand {
         do {
             try Server.run(configuration: configuration) { ready in
                 for address in ready.addresses {
-                    print("ringd: \(configuration.server.mode.rawValue) listening on \(address) (\(ready.workers) workers)")
+                    print("ringd: \(configuration.server.mode.rawValue) listening on \(address) (\(ready.workers) \(ready.workers == 1 ? "worker" : "workers"))")
                 }
                 fflush(nil)
             }

@@ -25,7 +25,7 @@ struct IOUringUnavailableTests {
 
     /// Compiles the launcher into a fresh temporary directory and returns the executable.
     static func compileLauncher() throws -> URL {
-        let source = RingdPaths.packageFile("Tests/RingdEndToEndTests/Fixtures/io_uring_denied_launcher.h")
+        let source = RingdPaths.packageFile("Tests/RingdEndToEndTests/Fixtures/io_uring_denied_launcher.c")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ringd-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let executable = directory.appendingPathComponent("io_uring_denied_launcher")

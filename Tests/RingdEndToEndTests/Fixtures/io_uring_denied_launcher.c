@@ -1,7 +1,8 @@
 /*
  * A launcher that runs a program with io_uring_setup(2) failing, as it does under a container
  * runtime's seccomp profile or with kernel.io_uring_disabled set. The end-to-end tests compile it
- * with `cc -x c` into a temporary directory and start ringd through it.
+ * with `cc` into a temporary directory and start ringd through it; Package.swift excludes this
+ * folder from the Swift test target.
  *
  *     io_uring_denied_launcher ERRNO PROGRAM [ARGUMENT]...
  *
