@@ -80,10 +80,9 @@ struct EchoCommand: ParsableCommand {
             requests += worker.measuredCompleted
             lastCompletion = max(lastCompletion, worker.lastMeasuredCompletion)
         }
-        // A count run is timed to its last reply; a duration run by its window.
-        let countFinished = load.count != nil && !timing.interrupted && timing.measureEnd >= lastCompletion
-            && load.duration.map { _ in requests == load.count } ?? true
-        let end = countFinished && lastCompletion > timing.measureStart ? lastCompletion : timing.measureEnd
+        // A count run that completed is timed to its last reply; any other run by its window.
+        let end = load.count != nil && requests == load.count && lastCompletion > timing.measureStart
+            ? lastCompletion : timing.measureEnd
         let seconds = Double(end &- timing.measureStart) / 1e9
         let summary = EchoSummary(
             endpoint: endpoint, connections: load.connections, size: size, depth: depth, threads: load.workerCount,
