@@ -171,6 +171,6 @@ func reportErrors(_ errors: ErrorLog) {
     var text = ""
     for description in errors.descriptions { text += "ring-client: error: \(description)\n" }
     let described = UInt64(errors.descriptions.count)
-    if errors.total > described { text += "ring-client: ... and \(errors.total - described) more errors\n" }
+    if errors.events > described { text += "ring-client: ... and \(errors.events - described) more like these (counts by kind in the summary)\n" }
     writeStandardError(text)
 }

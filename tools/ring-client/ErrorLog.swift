@@ -43,7 +43,7 @@ enum DataErrorKind: Int, CaseIterable, Sendable {
         case .malformed: "malformed"
         case .notIncreasing: "not_increasing"
         case .duplicate: "duplicate"
-        case .gap: "gap"
+        case .gap: "lost"
         case .reordered: "reordered"
         case .sendBacklog: "send_backlog"
         }
@@ -56,6 +56,8 @@ struct ErrorLog: Sendable {
 
     private(set) var counts = [UInt64](repeating: 0, count: DataErrorKind.allCases.count)
     private(set) var descriptions: [String] = []
+    /// Times `record` was called (one call may count several errors, e.g. 4 lost lines).
+    private(set) var events: UInt64 = 0
 
     var total: UInt64 { counts.reduce(0, +) }
 
@@ -64,11 +66,13 @@ struct ErrorLog: Sendable {
     /// Counts one error; `describe` runs only for the first few, so the hot path never formats.
     mutating func record(_ kind: DataErrorKind, amount: UInt64 = 1, _ describe: () -> String) {
         counts[kind.rawValue] += amount
+        events += 1
         if descriptions.count < ErrorLog.describedLimit { descriptions.append(describe()) }
     }
 
     mutating func merge(_ other: ErrorLog) {
         for index in counts.indices { counts[index] += other.counts[index] }
+        events += other.events
         for description in other.descriptions where descriptions.count < ErrorLog.describedLimit * 2 {
             descriptions.append(description)
         }

@@ -34,5 +34,5 @@ struct BenchCommand: ParsableCommand {
             second on stderr and a summary on stdout (--json for one JSON object), and exits \
             with status 2 if it saw any data error, naming what it saw.
             """,
-        subcommands: [EchoCommand.self, ConnectCommand.self])
+        subcommands: [EchoCommand.self, ConnectCommand.self, BroadcastCommand.self, RelayCommand.self])
 }
