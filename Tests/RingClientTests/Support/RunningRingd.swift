@@ -1,0 +1,36 @@
+// Starts the built `ringd` in echo mode on 127.0.0.1 port 0 and learns its port from the line
+// it prints: `ringd: echo listening on 127.0.0.1:PORT (N workers)`.
+import Foundation
+import Glibc
+
+final class RunningRingd {
+    let process: ChildProcess
+    let port: Int
+
+    init(workers: Int = 2) throws {
+        process = try ChildProcess(try Binaries.ringd(), ["--listen", "127.0.0.1:0", "--workers", String(workers)])
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            if let port = Self.port(in: process.standardOutput + process.standardError) {
+                self.port = port
+                return
+            }
+            if let termination = process.termination {
+                throw TestFailure("ringd ended (\(termination)) before listening:\n\(process.standardError)")
+            }
+            if ContinuousClock.now > deadline {
+                process.stop()
+                throw TestFailure("ringd did not report its port within 15 s:\n\(process.standardOutput)\(process.standardError)")
+            }
+            usleep(10_000)
+        }
+    }
+
+    deinit { process.stop() }
+
+    private static func port(in output: String) -> Int? {
+        guard let range = output.range(of: "listening on 127.0.0.1:") else { return nil }
+        let digits = output[range.upperBound...].prefix(while: { $0.isNumber })
+        return Int(digits)
+    }
+}
