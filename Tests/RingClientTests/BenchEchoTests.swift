@@ -74,6 +74,17 @@ struct BenchEchoTests {
         #expect(errors?["early_close"] as? Int == 3, "\(run)")
     }
 
+    @Test("a server that withholds a byte stalls the connection, and the stall is named")
+    func withheldByteIsAStall() throws {
+        let server = try TestServers.echoWithholdingLastByte(of: 512)
+        let run = try runClient(["bench", "echo", "127.0.0.1", String(server.port), "-c", "2", "-s", "512",
+                                 "--count", "10", "--timeout", "300ms", "--json", "--quiet"])
+        #expect(run.termination.status == 2, "\(run)")
+        #expect(run.standardError.contains("stalled: 1 bytes owed"), "\(run)")
+        let errors = try run.json()["errors"] as? [String: Any]
+        #expect(errors?["stalled"] as? Int == 2, "\(run)")
+    }
+
     @Test("a refused connection fails at once and says so")
     func refusedConnection() throws {
         // A listener that is closed again leaves a port nothing listens on.

@@ -139,6 +139,22 @@ enum TestServers {
         }
     }
 
+    /// An echo server that never sends the last byte of each `messageSize`-byte message, so
+    /// a ping-pong client waits forever for it.
+    static func echoWithholdingLastByte(of messageSize: Int) throws -> TestServer {
+        try TestServer { socket, _ in
+            var total = 0
+            while let bytes = receiveSome(socket) {
+                var kept: [UInt8] = []
+                for byte in bytes {
+                    if total % messageSize != messageSize - 1 { kept.append(byte) }
+                    total += 1
+                }
+                guard sendAll(socket, kept) else { return }
+            }
+        }
+    }
+
     /// Sends `lines` lines naming the connection, then waits for the client to close.
     static func linesPerConnection(_ lines: Int) throws -> TestServer {
         try TestServer { socket, number in
