@@ -53,7 +53,8 @@ struct Endpoint: Sendable, CustomStringConvertible {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_protocol = Int32(IPPROTO_TCP)
-        hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV
+        // No AI_ADDRCONFIG: with only a loopback interface it would hide 127.0.0.1 and ::1.
+        hints.ai_flags = AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &list)
         if status != 0 {
