@@ -28,6 +28,15 @@ struct BenchConnectTests {
         #expect(run.standardError.contains("more than once (first: 20)"), "\(run)")
     }
 
+    @Test("a server that never answers nor closes ends the run with a stall, not a hang")
+    func silentServerIsAStall() throws {
+        let server = try TestServer { socket, _ in drainUntilClosed(socket) }
+        let run = try runClient(["bench", "connect", "127.0.0.1", String(server.port), "-c", "2",
+                                 "--count", "1000", "--timeout", "300ms", "--quiet"])
+        #expect(run.termination.status == 2, "\(run)")
+        #expect(run.standardError.contains("the server neither sent nor closed"), "\(run)")
+    }
+
     @Test("a server that closes without a reply is an empty-reply error")
     func emptyReplyIsAnError() throws {
         let server = try TestServer { _, _ in }

@@ -350,8 +350,10 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
             for slot in 0..<plan.loops where loops[slot].isOpen && now &- loops[slot].lastProgress > limit {
                 let bytes = loops[slot].bytes
                 record(.stalled) { "loop \(globalNumber(slot)): the server neither sent nor closed for \(formatDuration(limit)) (\(bytes) bytes so far)" }
+                // A server that stalls once will stall again: retire the loop, so that a count
+                // run against a hung server ends after one --timeout instead of count of them.
                 abort(slot)
-                startConnection(ring, slot)
+                retire(slot)
             }
         }
         if !control.stop.load(ordering: .relaxed) { ring.armTickIfIdle() }
