@@ -26,7 +26,7 @@ struct ConnectPlan: Sendable {
     var stallTimeout: Duration
 }
 
-struct ConnectLoop {
+struct ConnectLoop: ReceivingConnection {
     var descriptor: Int32 = -1
     var generation: UInt32 = 0
     var isOpen = false
@@ -194,7 +194,7 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
         loop.pointee.value = 0
         loop.pointee.digits = 0
         loop.pointee.numberEnded = false
-        armReceive(ring, slot)
+        ring.armReceive(loops, slot)
     }
 
     private func retire(_ slot: Int) {
@@ -203,25 +203,11 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
         idleLoops += 1
     }
 
-    @inline(__always)
-    private func armReceive(_ ring: WorkerRing, _ slot: Int) {
-        let loop = loops + slot
-        loop.pointee.receiveArmed = true
-        ring.ring.queueMultishotReceive(socket: loop.pointee.descriptor, group: ring.bufferGroup,
-                                        userData: tag(.receive, slot, loop.pointee.generation))
-    }
-
     private func handleReceive(_ ring: WorkerRing, _ completion: Completion) {
         // Buffer life: taken here, parsed if needed, recycled before returning on every path.
+        guard let loop = ring.liveReceiver(of: completion, in: loops) else { return }
         let bufferID = completion.bufferID
-        if let bufferID { ring.buffers.take(bufferID) }
         let slot = Int(completion.userData.slot)
-        let loop = loops + slot
-        guard loop.pointee.isOpen, loop.pointee.generation == completion.userData.generation else {
-            if let bufferID { ring.buffers.recycle(bufferID) }
-            return
-        }
-        if !completion.hasMore { loop.pointee.receiveArmed = false }
         let result = completion.result
         if result > 0 {
             if let bufferID {
@@ -230,7 +216,7 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
             }
             loop.pointee.bytes &+= UInt64(result)
             loop.pointee.lastProgress = now
-            if !loop.pointee.receiveArmed { armReceive(ring, slot) }
+            if !loop.pointee.receiveArmed { ring.armReceive(loops, slot) }
             return
         }
         if result == 0 {
@@ -298,7 +284,7 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
     private func rearmWaiting(_ ring: WorkerRing) {
         for index in 0..<waitingCount {
             let slot = Int(waiting[index])
-            if loops[slot].isOpen && !loops[slot].receiveArmed { armReceive(ring, slot) }
+            if loops[slot].isOpen && !loops[slot].receiveArmed { ring.armReceive(loops, slot) }
         }
         waitingCount = 0
     }
@@ -366,8 +352,4 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
 
     private func globalNumber(_ slot: Int) -> Int { plan.firstLoop + slot + 1 }
 
-    @inline(__always)
-    private func tag(_ operation: WorkerOperation, _ slot: Int, _ generation: UInt32) -> UserData {
-        UserData(operation: operation.rawValue, slot: UInt32(truncatingIfNeeded: slot), generation: generation)
-    }
 }

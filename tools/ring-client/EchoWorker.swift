@@ -37,7 +37,7 @@ struct EchoPlan: Sendable {
 }
 
 /// One connection's state, in a fixed array indexed by slot.
-struct EchoConnection {
+struct EchoConnection: ReceivingConnection {
     var descriptor: Int32 = -1
     /// Bumped when the connection closes, so late completions for it are recognised and dropped.
     var generation: UInt32 = 0
@@ -161,7 +161,7 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
         lastStallCheck = now
         for slot in 0..<plan.connections {
             connections[slot].lastProgress = now
-            armReceive(ring, slot)
+            ring.armReceive(connections, slot)
         }
         if let rate = plan.rate {
             scheduleStart = control.startTime.load(ordering: .relaxed)
@@ -326,27 +326,13 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
         sendPending(ring, slot)
     }
 
-    @inline(__always)
-    private func armReceive(_ ring: WorkerRing, _ slot: Int) {
-        let connection = connections + slot
-        connection.pointee.receiveArmed = true
-        ring.ring.queueMultishotReceive(socket: connection.pointee.descriptor, group: ring.bufferGroup,
-                                        userData: tag(.receive, slot, connection.pointee.generation))
-    }
-
     private func handleReceive(_ ring: WorkerRing, _ completion: Completion) {
         // A buffer's life here: (1) the kernel picked it for this completion; (2) it is taken,
         // (3) compared with the pattern, (4) recycled at once on every path, published at the
         // end of the batch.
+        guard let connection = ring.liveReceiver(of: completion, in: connections) else { return }
         let bufferID = completion.bufferID
-        if let bufferID { ring.buffers.take(bufferID) }
         let slot = Int(completion.userData.slot)
-        let connection = connections + slot
-        guard connection.pointee.isOpen, connection.pointee.generation == completion.userData.generation else {
-            if let bufferID { ring.buffers.recycle(bufferID) }
-            return
-        }
-        if !completion.hasMore { connection.pointee.receiveArmed = false }
         let result = completion.result
         if result > 0, let bufferID {
             let intact = consume(ring, slot, ring.buffers.bytes(of: bufferID), length: Int(result))
@@ -379,7 +365,7 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
                 return
             }
         }
-        if !connection.pointee.receiveArmed && connection.pointee.isOpen { armReceive(ring, slot) }
+        if !connection.pointee.receiveArmed && connection.pointee.isOpen { ring.armReceive(connections, slot) }
     }
 
     /// Checks `length` received bytes, completes the messages they finish, and sends the next
@@ -449,7 +435,7 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
             let slot = Int(waiting[index])
             let connection = connections + slot
             connection.pointee.waitingForBuffers = false
-            if connection.pointee.isOpen && !connection.pointee.receiveArmed { armReceive(ring, slot) }
+            if connection.pointee.isOpen && !connection.pointee.receiveArmed { ring.armReceive(connections, slot) }
         }
         waitingCount = 0
     }
@@ -504,10 +490,6 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
 
     private func globalNumber(_ slot: Int) -> Int { plan.firstConnection + slot + 1 }
 
-    @inline(__always)
-    private func tag(_ operation: WorkerOperation, _ slot: Int, _ generation: UInt32) -> UserData {
-        UserData(operation: operation.rawValue, slot: UInt32(truncatingIfNeeded: slot), generation: generation)
-    }
 }
 
 /// Receive buffers: large when there are few connections (fewer completions for big messages),

@@ -41,7 +41,7 @@ struct LinesPlan: Sendable {
     var settle: Duration = .zero
 }
 
-struct LinesConnection {
+struct LinesConnection: ReceivingConnection {
     var descriptor: Int32 = -1
     var generation: UInt32 = 0
     var isOpen = false
@@ -168,7 +168,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
             return
         }
         // Receive from the start, so a welcome line or a tick sent before the gate opens is read.
-        for slot in 0..<plan.connections { armReceive(ring, slot) }
+        for slot in 0..<plan.connections { ring.armReceive(connections, slot) }
         settle(ring)
         control.ready.add(1, ordering: .releasing)
         guard control.waitForStart() else { return }
@@ -264,25 +264,11 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
 
     // MARK: - Receiving
 
-    @inline(__always)
-    private func armReceive(_ ring: WorkerRing, _ slot: Int) {
-        let connection = connections + slot
-        connection.pointee.receiveArmed = true
-        ring.ring.queueMultishotReceive(socket: connection.pointee.descriptor, group: ring.bufferGroup,
-                                        userData: tag(.receive, slot, connection.pointee.generation))
-    }
-
     private func handleReceive(_ ring: WorkerRing, _ completion: Completion) {
         // Buffer life: taken, scanned in place, recycled before returning on every path.
+        guard let connection = ring.liveReceiver(of: completion, in: connections) else { return }
         let bufferID = completion.bufferID
-        if let bufferID { ring.buffers.take(bufferID) }
         let slot = Int(completion.userData.slot)
-        let connection = connections + slot
-        guard connection.pointee.isOpen, connection.pointee.generation == completion.userData.generation else {
-            if let bufferID { ring.buffers.recycle(bufferID) }
-            return
-        }
-        if !completion.hasMore { connection.pointee.receiveArmed = false }
         let result = completion.result
         if result > 0, let bufferID {
             if !connection.pointee.heardFromServer {
@@ -315,7 +301,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
                 return
             }
         }
-        if !connection.pointee.receiveArmed && connection.pointee.isOpen { armReceive(ring, slot) }
+        if !connection.pointee.receiveArmed && connection.pointee.isOpen { ring.armReceive(connections, slot) }
     }
 
     /// One complete line on `slot`.
@@ -394,7 +380,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
     private func rearmWaiting(_ ring: WorkerRing) {
         for index in 0..<waitingCount {
             let slot = Int(waiting[index])
-            if connections[slot].isOpen && !connections[slot].receiveArmed { armReceive(ring, slot) }
+            if connections[slot].isOpen && !connections[slot].receiveArmed { ring.armReceive(connections, slot) }
         }
         waitingCount = 0
     }
@@ -503,10 +489,6 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
 
     private func globalNumber(_ slot: Int) -> Int { plan.firstConnection + slot + 1 }
 
-    @inline(__always)
-    private func tag(_ operation: WorkerOperation, _ slot: Int, _ generation: UInt32) -> UserData {
-        UserData(operation: operation.rawValue, slot: UInt32(truncatingIfNeeded: slot), generation: generation)
-    }
 }
 
 /// Writes ASCII into raw memory the caller has sized, without allocating.

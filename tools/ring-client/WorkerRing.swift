@@ -26,6 +26,22 @@ enum WorkerOperation: UInt8 {
     case close
 }
 
+/// The user data for `operation` on connection `slot` in its life `generation`.
+@inline(__always)
+func tag(_ operation: WorkerOperation, _ slot: Int, _ generation: UInt32) -> UserData {
+    UserData(operation: operation.rawValue, slot: UInt32(truncatingIfNeeded: slot), generation: generation)
+}
+
+/// The fields of a worker's per-connection state that the shared receive path reads and
+/// writes. Workers keep their own state types; the helpers below are generic over them and
+/// specialised, so no existential is involved.
+protocol ReceivingConnection {
+    var descriptor: Int32 { get }
+    var generation: UInt32 { get }
+    var isOpen: Bool { get }
+    var receiveArmed: Bool { get set }
+}
+
 final class WorkerRing {
     let ring: Ring
     let buffers: ProvidedBufferRing
@@ -68,6 +84,34 @@ final class WorkerRing {
     }
 
     deinit { precondition(isClosed, "WorkerRing dropped without close()") }
+
+    /// Arms a multishot recv on connection `slot` of `table`.
+    @inline(__always)
+    func armReceive<Connection: ReceivingConnection>(_ table: UnsafeMutablePointer<Connection>, _ slot: Int) {
+        let connection = table + slot
+        connection.pointee.receiveArmed = true
+        ring.queueMultishotReceive(socket: connection.pointee.descriptor, group: bufferGroup,
+                                   userData: tag(.receive, slot, connection.pointee.generation))
+    }
+
+    /// The first steps of every receive completion: the buffer it carries is taken from the
+    /// group; a completion for a closed or reused slot gives its buffer straight back and
+    /// yields nil; otherwise the connection is returned, with `receiveArmed` cleared when the
+    /// multishot recv has ended. The caller recycles the buffer on every remaining path.
+    @inline(__always)
+    func liveReceiver<Connection: ReceivingConnection>(
+        of completion: Completion, in table: UnsafeMutablePointer<Connection>
+    ) -> UnsafeMutablePointer<Connection>? {
+        let bufferID = completion.bufferID
+        if let bufferID { buffers.take(bufferID) }
+        let connection = table + Int(completion.userData.slot)
+        guard connection.pointee.isOpen, connection.pointee.generation == completion.userData.generation else {
+            if let bufferID { buffers.recycle(bufferID) }
+            return nil
+        }
+        if !completion.hasMore { connection.pointee.receiveArmed = false }
+        return connection
+    }
 
     /// Arms the tick unless one is already in flight.
     func armTickIfIdle() {
