@@ -47,7 +47,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
-            path: "tools/ring-client"
+            path: "tools/ring-client",
+            exclude: ["MEASUREMENTS.md", "measure.sh"]
         ),
         .testTarget(name: "URingTests", dependencies: ["URing"]),
         .testTarget(name: "RingdServicesTests", dependencies: ["RingdServices"]),
