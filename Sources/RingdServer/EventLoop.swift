@@ -162,8 +162,7 @@ final class EventLoop {
             return
         }
         statistics.accepted += 1
-        var one: Int32 = 1
-        _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        // TCP_NODELAY comes from the listener: accepted sockets inherit it, no syscall here.
         armReceive(slot, table[slot])
     }
 

@@ -21,7 +21,6 @@ public final class ProvidedBufferRing {
     public let group: UInt16
     public let count: Int
     public let bufferSize: Int
-    private let ring: Ring
     private let entries: UnsafeMutablePointer<io_uring_buf_ring>
     private let entriesLength: Int
     private let storage: UnsafeMutableRawPointer
@@ -37,7 +36,6 @@ public final class ProvidedBufferRing {
     /// `count` must be a power of two no larger than 32768.
     public init(ring: Ring, group: UInt16, count: Int, bufferSize: Int) throws(SystemError) {
         precondition(count > 0 && count <= 32768 && count & (count - 1) == 0, "buffer count must be a power of two up to 32768")
-        self.ring = ring
         self.group = group
         self.count = count
         self.bufferSize = bufferSize
