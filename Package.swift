@@ -30,9 +30,9 @@ let package = Package(
         ),
         .target(name: "CLinux"),
         .target(name: "URing", dependencies: ["CUring"]),
-        .target(name: "RingdConfig"),
         .target(name: "RingdServices"),
-        .target(name: "RingdServer", dependencies: ["CLinux", "URing", "RingdConfig"]),
+        .target(name: "RingdConfig", dependencies: ["RingdServices"]),
+        .target(name: "RingdServer", dependencies: ["CLinux", "URing", "RingdConfig", "RingdServices"]),
         .executableTarget(
             name: "ringd",
             dependencies: [

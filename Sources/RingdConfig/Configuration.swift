@@ -1,6 +1,8 @@
 // The typed configuration other modules read. Every field is set from one key in `Schema.keys`,
 // which also holds its default; this file only declares the shapes.
 
+import RingdServices
+
 /// The service every connection gets.
 public enum ServiceMode: String, Sendable, CaseIterable {
     case greet, counter, echo, broadcast, relay
@@ -45,6 +47,10 @@ public struct IOSettings: Sendable, Equatable {
     public var bufferSize: Int
     /// Bytes queued for sending per connection before echo stops reading; at least `bufferSize`.
     public var outputLimit: Int
+    /// Bytes queued for one client of a push service (broadcast, relay) before it is cut off.
+    public var outputCap: Int
+    /// Bytes of rendered output (replies, heartbeats, relayed lines) one worker may hold.
+    public var outputMemory: Int
 }
 
 /// `[echo]`: how the echo service replies.
@@ -59,10 +65,55 @@ public struct EchoSettings: Sendable, Equatable {
     public var accessLog: Bool
 }
 
+/// `[greet]`: the message a greet connection gets before it is closed.
+public struct GreetSettings: Sendable, Equatable {
+    public var message: MessageTemplate
+}
+
+/// `[counter]`: the message telling a client how many connections came before it.
+public struct CounterSettings: Sendable, Equatable {
+    public var message: MessageTemplate
+}
+
+/// `[broadcast]`: the heartbeat every client gets.
+public struct BroadcastSettings: Sendable, Equatable {
+    /// Time between two heartbeats.
+    public var interval: Duration
+    public var message: MessageTemplate
+    /// Sent once to a client when it connects; nil sends nothing.
+    public var greeting: MessageTemplate?
+}
+
+/// `[relay]`: the line chat hub.
+public struct RelaySettings: Sendable, Equatable {
+    /// Tell the others when a client joins, leaves or renames itself.
+    public var notices: Bool
+    /// Tell a new client its name (`* you are client7`).
+    public var welcome: Bool
+    /// Bytes in the longest chat line accepted.
+    public var maxLine: Int
+}
+
+/// `[access]`: which client addresses are served.
+public struct AccessSettings: Sendable, Equatable {
+    /// Served when empty or when the address is in one of these ranges (and in no deny range).
+    public var allow: [AddressRange]
+    /// Refused, whatever `allow` says.
+    public var deny: [AddressRange]
+
+    /// The lists as the server checks them.
+    public var list: AccessList { AccessList(allow: allow, deny: deny) }
+}
+
 public struct Configuration: Sendable, Equatable {
     public var server: ServerSettings
     public var io: IOSettings
     public var echo: EchoSettings
+    public var greet: GreetSettings
+    public var counter: CounterSettings
+    public var broadcast: BroadcastSettings
+    public var relay: RelaySettings
+    public var access: AccessSettings
 
     /// Every key at the default its schema entry gives.
     public static let defaults: Configuration = Schema.keys.reduce(into: unset) { configuration, key in
@@ -75,7 +126,17 @@ public struct Configuration: Sendable, Equatable {
         server: ServerSettings(
             mode: .echo, listen: [], workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
             logLevel: .info),
-        io: IOSettings(submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0),
-        echo: EchoSettings(lines: false, lineNumbers: false, maxLine: 0, accessLog: false)
+        io: IOSettings(submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0, outputCap: 0, outputMemory: 0),
+        echo: EchoSettings(lines: false, lineNumbers: false, maxLine: 0, accessLog: false),
+        greet: GreetSettings(message: .placeholder),
+        counter: CounterSettings(message: .placeholder),
+        broadcast: BroadcastSettings(interval: .zero, message: .placeholder, greeting: nil),
+        relay: RelaySettings(notices: false, welcome: false, maxLine: 0),
+        access: AccessSettings(allow: [], deny: [])
     )
+}
+
+extension MessageTemplate {
+    /// What `Configuration.unset` holds until the schema's default replaces it.
+    static let placeholder = try! MessageTemplate(parsing: "")
 }

@@ -5,6 +5,8 @@
 // (and its placeholder to `Configuration.unset`), then add one `ConfigurationKey` per field below,
 // with its kind, default and one line of documentation. Everything else follows from this list.
 
+import RingdServices
+
 enum Schema {
     static let keys: [ConfigurationKey] = [
         ConfigurationKey(
@@ -46,6 +48,12 @@ enum Schema {
         ConfigurationKey(
             "io", "output_limit", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputLimit,
             "bytes queued for sending per connection before echo stops reading; at least buffer_size"),
+        ConfigurationKey(
+            "io", "output_cap", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputCap,
+            "bytes queued for one broadcast or relay client before it is cut off"),
+        ConfigurationKey(
+            "io", "output_memory", .size(in: (64 << 10)...(1 << 34)), default: 64 << 20, \.io.outputMemory,
+            "rendered output one worker may hold (replies, heartbeats, relayed lines)"),
 
         ConfigurationKey(
             "echo", "lines", .boolean, default: false, \.echo.lines,
@@ -59,6 +67,40 @@ enum Schema {
         ConfigurationKey(
             "echo", "access_log", .boolean, default: false, \.echo.accessLog,
             "print \"[HOST PORT] line\" per received line"),
+
+        ConfigurationKey(
+            "greet", "message", .template, default: try! MessageTemplate(parsing: Greet.defaultMessage), \.greet.message,
+            "sent on connect before closing; placeholders {peer} {time} {clients}"),
+        ConfigurationKey(
+            "counter", "message", .template, default: try! MessageTemplate(parsing: Counter.defaultMessage), \.counter.message,
+            "sent on connect before closing; {count} = connections before this one"),
+
+        ConfigurationKey(
+            "broadcast", "interval", .duration(in: .milliseconds(1)...(.seconds(86400))), default: .seconds(1), \.broadcast.interval,
+            "time between two heartbeats"),
+        ConfigurationKey(
+            "broadcast", "message", .template, default: try! MessageTemplate(parsing: Broadcast.defaultMessage), \.broadcast.message,
+            "the heartbeat; placeholders {seq} {time} {clients}"),
+        ConfigurationKey(
+            "broadcast", "greeting", .optionalTemplate, default: nil, \.broadcast.greeting,
+            "sent once to a client when it connects"),
+
+        ConfigurationKey(
+            "relay", "notices", .boolean, default: true, \.relay.notices,
+            "tell the others when a client joins, leaves or takes a /nick"),
+        ConfigurationKey(
+            "relay", "welcome", .boolean, default: true, \.relay.welcome,
+            "tell a new client its name"),
+        ConfigurationKey(
+            "relay", "max_line", .size(in: 1...(1 << 20)), default: 4 << 10, \.relay.maxLine,
+            "longest chat line accepted; a longer one gets an error line and a close"),
+
+        ConfigurationKey(
+            "access", "allow", .addressRanges, default: [], \.access.allow,
+            "CIDR ranges served; empty = everyone not denied"),
+        ConfigurationKey(
+            "access", "deny", .addressRanges, default: [], \.access.deny,
+            "CIDR ranges refused at once, whatever allow says"),
     ]
 
     /// Rules that involve more than one key; checked after every key is valid on its own.

@@ -1,6 +1,8 @@
 // The kinds of values configuration keys take: how each is written in TOML-lite, which values are
 // allowed, and what is wrong with the others.
 
+import RingdServices
+
 /// Why a value cannot be used for a key. The message is put together by the caller, which knows
 /// the key's path and where the value was written.
 indirect enum ValueProblem: Error, Equatable {
@@ -182,6 +184,66 @@ extension ValueKind where Value == [ListenAddress] {
                 return addresses
             },
             encode: { addresses in .array(addresses.map { .string($0.description) }) },
+            bareValue: { .array([.string($0)]) })
+    }
+}
+
+extension ValueKind where Value == MessageTemplate {
+    /// A message with `{placeholder}`s, checked when the file is read.
+    static var template: Self {
+        ValueKind(
+            summary: nil,
+            decode: { value throws(ValueProblem) in
+                guard case .string(let text) = value else { throw .wrongType(expected: "a string") }
+                do {
+                    return try MessageTemplate(parsing: text)
+                } catch {
+                    throw .invalid("is not a valid message: \(error)")
+                }
+            },
+            encode: { .string($0.text) },
+            bareValue: { .string($0) })
+    }
+}
+
+extension ValueKind where Value == MessageTemplate? {
+    /// A template, or "" for none.
+    static var optionalTemplate: Self {
+        let present = ValueKind<MessageTemplate>.template
+        return ValueKind(
+            summary: "\"\" = none",
+            decode: { value throws(ValueProblem) in
+                if case .string("") = value { return nil }
+                return try present.decode(value)
+            },
+            encode: { $0.map { .string($0.text) } ?? .string("") },
+            bareValue: { .string($0) })
+    }
+}
+
+extension ValueKind where Value == [AddressRange] {
+    /// An array of CIDR ranges ("10.0.0.0/8", "::1/128"); a bare address is a one-address range.
+    static var addressRanges: Self {
+        ValueKind(
+            summary: nil,
+            decode: { value throws(ValueProblem) in
+                guard case .array(let elements) = value else {
+                    throw .wrongType(expected: "an array of ranges such as [\"10.0.0.0/8\", \"::1\"]")
+                }
+                var ranges: [AddressRange] = []
+                for (index, element) in elements.enumerated() {
+                    guard case .string(let text) = element else {
+                        throw .element(index, .wrongType(expected: "a string such as \"10.0.0.0/8\""))
+                    }
+                    do throws(AddressRangeError) {
+                        ranges.append(try AddressRange(parsing: text))
+                    } catch {
+                        throw .element(index, .invalid("is not an address range: \(error.message)"))
+                    }
+                }
+                return ranges
+            },
+            encode: { ranges in .array(ranges.map { .string($0.description) }) },
             bareValue: { .array([.string($0)]) })
     }
 }
