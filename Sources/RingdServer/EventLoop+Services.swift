@@ -107,12 +107,9 @@ extension EventLoop {
     /// connection needs nothing after the close, and the close's completion says when the chunk
     /// the message was rendered into is free again.
     func sendGreetingAndClose(_ descriptor: Int32, peer: Peer) {
-        let closeTag = { (chunk: UInt32) in
-            self.tag(.greetClose, slot: chunk, generation: UInt32(bitPattern: descriptor))
-        }
         if let fixed = services.fixedMessage {
             ring.queueSendThenClose(socket: descriptor, bytes: fixed.baseAddress!, length: fixed.count,
-                                    sendUserData: tag(.greetSend), closeUserData: closeTag(Self.fixedMessage), quietClose: true)
+                                    sendUserData: tag(.greetSend), closeUserData: greetCloseTag(Self.fixedMessage, descriptor), quietClose: true)
             return
         }
         let message = services.message!
@@ -127,7 +124,12 @@ extension EventLoop {
         let chunk = span.chunk % UInt32(arena.chunkCount)
         arena.retain(chunk)
         ring.queueSendThenClose(socket: descriptor, bytes: group.bytes(of: span), length: Int(span.length),
-                                sendUserData: tag(.greetSend), closeUserData: closeTag(chunk), quietClose: false)
+                                sendUserData: tag(.greetSend), closeUserData: greetCloseTag(chunk, descriptor), quietClose: false)
+    }
+
+    @inline(__always)
+    private func greetCloseTag(_ chunk: UInt32, _ descriptor: Int32) -> UserData {
+        tag(.greetClose, slot: chunk, generation: UInt32(bitPattern: descriptor))
     }
 
     func handleGreetClose(_ completion: Completion) {

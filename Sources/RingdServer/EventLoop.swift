@@ -495,6 +495,10 @@ final class EventLoop {
             let connection = table[slot]
             guard connection.pointee.state == .open && connection.pointee.generation == generation else { continue }
             statistics.cutOverOutputCap += 1
+            // A reset, not a FIN: the kernel drops what it still holds for the client (megabytes
+            // of socket buffer for a stalled reader) instead of trickling it out after the close.
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            _ = setsockopt(connection.pointee.descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
             beginClose(slot, connection)
         }
         cutCount = 0
