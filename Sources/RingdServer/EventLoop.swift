@@ -120,6 +120,8 @@ final class EventLoop {
 
     var stopping = false
     var statistics = EventLoopStatistics()
+    let log: ServerLog
+    var cutReport = RateLimitedReport()
     let services: ServiceState
 
     /// Builds the worker's ring and buffers. Must run on the worker's own thread: with
@@ -157,6 +159,7 @@ final class EventLoop {
         outputLimit = UInt32(clamping: io.outputLimit)
         outputCap = UInt32(clamping: io.outputCap)
         services = ServiceState(configuration: configuration, service: service, worker: index, group: group)
+        log = ServerLog(threshold: configuration.server.logLevel)
         group.register(ring: ring.descriptor, of: index)
     }
 
@@ -254,6 +257,7 @@ final class EventLoop {
             if let access = services.access, access.decide(peer.address) == .deny {
                 // Refused at once, before any byte is read or written.
                 statistics.refusedByAccessList += 1
+                if log.enabled(.debug) { log.write(.debug, "worker \(index): refused \(peer) (access.allow / access.deny)") }
                 ring.queueClose(descriptor: descriptor, userData: tag(.close), quiet: true)
                 return
             }
@@ -495,6 +499,9 @@ final class EventLoop {
             let connection = table[slot]
             guard connection.pointee.state == .open && connection.pointee.generation == generation else { continue }
             statistics.cutOverOutputCap += 1
+            if let count = cutReport.count() {
+                log.write(.info, "worker \(index): cut \(count) client\(count == 1 ? "" : "s") whose output passed io.output_cap (\(outputCap) bytes) or found output memory full; \(statistics.cutOverOutputCap) so far")
+            }
             // A reset, not a FIN: the kernel drops what it still holds for the client (megabytes
             // of socket buffer for a stalled reader) instead of trickling it out after the close.
             var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
