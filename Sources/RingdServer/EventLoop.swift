@@ -46,8 +46,8 @@ enum Operation: UInt8 {
     case messageFailed
 }
 
-/// Counters a worker keeps; read after it stops.
-struct EventLoopStatistics {
+/// Counters a worker keeps; logged when it stops.
+struct EventLoopStatistics: CustomStringConvertible {
     var accepted = 0
     var closed = 0
     var refusedTableFull = 0
@@ -60,6 +60,13 @@ struct EventLoopStatistics {
     var outputExhausted = 0
     var relayPostsDropped = 0
     var messageFailures = 0
+
+    var description: String {
+        "accepted \(accepted), closed \(closed), refused by access list \(refusedByAccessList), "
+            + "refused with every slot taken \(refusedTableFull), cut over output cap \(cutOverOutputCap), "
+            + "output memory exhausted \(outputExhausted), receive buffers ran out \(bufferStarvations) times, "
+            + "accept failures \(acceptFailures), relay posts dropped \(relayPostsDropped), ring messages failed \(messageFailures)"
+    }
 }
 
 /// What this worker serves, from `server.mode` and `echo.lines`.

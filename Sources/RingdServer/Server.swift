@@ -116,6 +116,7 @@ public enum Server {
             latch.workerFailedWhileRunning(StartupError(error))
             kill(getpid(), SIGTERM)  // wakes the main thread's sigwait to stop the others
         }
+        loop.log.write(.info, "worker \(index) stopped: \(loop.statistics)")
     }
 
     private static func wake(_ descriptor: Int32) {
