@@ -69,20 +69,24 @@ enum Schema {
             "print \"[HOST PORT] line\" per received line"),
 
         ConfigurationKey(
-            "greet", "message", .template, default: try! MessageTemplate(parsing: Greet.defaultMessage), \.greet.message,
-            "sent on connect before closing; placeholders {peer} {time} {clients}"),
+            "greet", "message", .template(filling: [.peer, .time, .clients]),
+            default: try! MessageTemplate(parsing: Greet.defaultMessage), \.greet.message,
+            "sent on connect, then the connection is closed"),
         ConfigurationKey(
-            "counter", "message", .template, default: try! MessageTemplate(parsing: Counter.defaultMessage), \.counter.message,
-            "sent on connect before closing; {count} = connections before this one"),
+            "counter", "message", .template(filling: [.count, .peer, .time, .clients]),
+            default: try! MessageTemplate(parsing: Counter.defaultMessage), \.counter.message,
+            "sent on connect, then closed; {count} = connections before this one"),
 
         ConfigurationKey(
             "broadcast", "interval", .duration(in: .milliseconds(1)...(.seconds(86400))), default: .seconds(1), \.broadcast.interval,
             "time between two heartbeats"),
         ConfigurationKey(
-            "broadcast", "message", .template, default: try! MessageTemplate(parsing: Broadcast.defaultMessage), \.broadcast.message,
-            "the heartbeat; placeholders {seq} {time} {clients}"),
+            "broadcast", "message", .template(filling: [.seq, .time, .clients]),
+            default: try! MessageTemplate(parsing: Broadcast.defaultMessage), \.broadcast.message,
+            "the heartbeat every client gets; {seq} counts this worker's ticks from 1"),
         ConfigurationKey(
-            "broadcast", "greeting", .optionalTemplate, default: nil, \.broadcast.greeting,
+            "broadcast", "greeting", .optionalTemplate(filling: [.seq, .time, .clients, .peer]), default: nil,
+            \.broadcast.greeting,
             "sent once to a client when it connects"),
 
         ConfigurationKey(
