@@ -26,6 +26,15 @@ import Testing
         }
     }
 
+    @Test func referenceFileKeyLinesAreWhatCheckPrintsForTheDefaults() throws {
+        // Comment lines and blank lines aside, the file is `ringd --check` without a file.
+        func statements(_ text: String) -> [String] {
+            text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }
+        }
+        let text = try String(contentsOf: reference, encoding: .utf8)
+        #expect(statements(text) == statements(Configuration.defaults.rendered()))
+    }
+
     @Test func echoExampleIsAnEchoServerOnLoopback() throws {
         let configuration = try Configuration.load(file: confDirectory.appendingPathComponent("echo.toml").path, overrides: [])
         #expect(configuration.server.mode == .echo)
