@@ -18,7 +18,9 @@ extension Configuration {
     /// Bytes in one chunk of a worker's output memory: the longest line ringd may render
     /// (`longestRenderedLine`) rounded up to a power of two, and at least 64 KiB.
     public var outputChunkSize: Int {
-        max(64 << 10, nextPowerOfTwo(longestRenderedLine.bytes))
+        // A relay event renders up to two lines (a notice and an error, say) in one go, and they
+        // must land in one chunk.
+        max(64 << 10, nextPowerOfTwo(max(longestRenderedLine.bytes, RelayHub.maximumOutputCount(maxLine: relay.maxLine))))
     }
 
     /// The longest line ringd may render, whatever the mode, and the key that sets it:

@@ -61,13 +61,13 @@ enum Schema {
             "react to complete lines instead of raw bytes"),
         ConfigurationKey(
             "echo", "line_numbers", .boolean, default: false, \.echo.lineNumbers,
-            "prefix replies with \"N: \" like the Perl echo server"),
+            "prefix replies with \"N: \" like the Perl echo server (implies lines)"),
         ConfigurationKey(
             "echo", "max_line", .size(in: 1...(16 << 20)), default: 64 << 10, \.echo.maxLine,
             "longest line accepted in line mode"),
         ConfigurationKey(
             "echo", "access_log", .boolean, default: false, \.echo.accessLog,
-            "print \"[HOST PORT] line\" per received line"),
+            "print \"[HOST PORT] line\" per received line on stdout (implies lines)"),
 
         ConfigurationKey(
             "greet", "message", .template(filling: [.peer, .time, .clients]),

@@ -82,7 +82,10 @@ enum Service: Equatable {
 
     init(_ configuration: Configuration) {
         switch configuration.server.mode {
-        case .echo: self = configuration.echo.lines ? .echoLines : .rawEcho
+        case .echo:
+            // Numbering and the access log are about lines, so either turns line mode on.
+            let echo = configuration.echo
+            self = echo.lines || echo.lineNumbers || echo.accessLog ? .echoLines : .rawEcho
         case .greet: self = .greet
         case .counter: self = .counter
         case .broadcast: self = .broadcast

@@ -16,8 +16,9 @@ import RingdServices
         ("[echo]\nmax_line = 65472", 64 << 10),  // + 64 = 64KiB exactly
         ("[echo]\nmax_line = 65473", 128 << 10),
         ("[echo]\nmax_line = 1\n[relay]\nmax_line = 1", 64 << 10),
-        ("[echo]\nmax_line = \"4KiB\"\n[relay]\nmax_line = \"512KiB\"", 1 << 20),
-        ("[io]\noutput_cap = \"2MiB\"\n[relay]\nmax_line = \"1MiB\"", 2 << 20),
+        // A relay event renders up to two lines into one chunk.
+        ("[echo]\nmax_line = \"4KiB\"\n[relay]\nmax_line = \"512KiB\"", 2 << 20),
+        ("[io]\noutput_cap = \"2MiB\"\n[relay]\nmax_line = \"1MiB\"", 4 << 20),
         ("[io]\noutput_memory = \"1GiB\"\n[echo]\nmax_line = \"16MiB\"", 32 << 20),
         ("[greet]\nmessage = \"" + String(repeating: "g", count: 200_000) + "\"", 256 << 10),
     ])
