@@ -28,6 +28,12 @@ enum Schema {
             "server", "max_connections", .integer(in: 1...1_048_576), default: 16384, \.server.maxConnections,
             "connection slots per worker"),
         ConfigurationKey(
+            "server", "busy_message", .optionalTemplate(filling: []), default: nil, \.server.busyMessage,
+            "sent to a client refused because max_connections are open, then it is closed"),
+        ConfigurationKey(
+            "server", "drain_timeout", .duration(in: .zero...(.seconds(3600))), default: .seconds(5), \.server.drainTimeout,
+            "on SIGTERM/SIGINT, how long queued output may drain before everything closes; a second signal exits at once"),
+        ConfigurationKey(
             "server", "log_level", .choice(LogLevel.self), default: .info, \.server.logLevel,
             "least severe message that is logged"),
 

@@ -198,7 +198,7 @@ extension ValueKind where Value == MessageTemplate {
     static func template(filling placeholders: [MessageTemplate.Placeholder]) -> Self {
         let names = placeholders.map { "{\($0.rawValue)}" }
         return ValueKind(
-            summary: "placeholders " + names.joined(separator: " "),
+            summary: names.isEmpty ? "no placeholders" : "placeholders " + names.joined(separator: " "),
             decode: { value throws(ValueProblem) in
                 guard case .string(let text) = value else { throw .wrongType(expected: "a string") }
                 guard !text.isEmpty else { throw .invalid("is empty: a message needs at least one character") }

@@ -22,6 +22,8 @@ final class WorkerGroup: @unchecked Sendable {
     let workerCount: Int
     let connectionsMade = Atomic<UInt64>(0)
     let clients = Atomic<Int>(0)
+    /// Workers whose loop has not finished; the main thread waits for zero.
+    let runningWorkers: Atomic<Int>
     let arenas: [OutputArena]
     /// Written by worker i before it reports start-up to the latch; read only after the latch
     /// has released every worker (its mutex orders the two).
@@ -31,6 +33,7 @@ final class WorkerGroup: @unchecked Sendable {
 
     init(workerCount: Int, configuration: Configuration, relayInboxes: Bool) throws(SystemError) {
         self.workerCount = workerCount
+        runningWorkers = Atomic(workerCount)
         let chunkSize = configuration.outputChunkSize
         let chunkCount = max(4, configuration.io.outputMemory / chunkSize)
         var arenas: [OutputArena] = []
