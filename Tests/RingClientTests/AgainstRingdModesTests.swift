@@ -9,7 +9,7 @@ import Testing
 struct AgainstRingdModesTests {
     // MARK: - loop
 
-    @Test("loop on broadcast: 5 rounds of 2 heartbeats, each well formed and consecutive")
+    @Test("loop on broadcast: 5 rounds of 2 heartbeats, each well formed, consecutive within a round")
     func loopOnBroadcast() throws {
         let ringd = try RunningRingd(mode: "broadcast", settings: ["broadcast.interval": "50ms"])
         let run = try runClient(["loop", "127.0.0.1", String(ringd.port), "--rounds", "5", "--lines", "2",
@@ -23,8 +23,10 @@ struct AgainstRingdModesTests {
             guard heartbeats.count == 2 else { continue }
             // One connection sees its worker's ticks one after the other.
             #expect(heartbeats[1].seq == heartbeats[0].seq + 1, "round \(round): \(run)")
-            // Each round's connection is the only client ringd holds.
-            #expect(heartbeats.allSatisfy { $0.clients == 1 }, "round \(round): \(run)")
+            // {clients} counts the connections of all workers, and the previous round's connection
+            // may not have been seen closing yet (ring-client closes it just before the next
+            // connect), so only "at least this one" holds without timing.
+            #expect(heartbeats.allSatisfy { $0.clients >= 1 }, "round \(round): \(run)")
         }
     }
 
