@@ -154,10 +154,12 @@ struct AgainstRingdModesTests {
         try expectLosslessRelay(port: ringd.port)
     }
 
+    /// `lost` counts lines still missing when the drain ends, so a loaded machine on which lines
+    /// arrive late must not pass for a lossy server: the drain is generous.
     private func expectLosslessRelay(port: Int) throws {
         let clients = 10
         let run = try runClient(["bench", "relay", "127.0.0.1", String(port), "-c", String(clients), "-t", "2",
-                                 "--rate", "500", "-d", "1s", "--drain", "500ms", "--json", "--quiet"],
+                                 "--rate", "500", "-d", "1s", "--drain", "3s", "--json", "--quiet"],
                                 timeout: .seconds(60))
         #expect(run.termination == Termination(status: 0, signal: 0), "\(run)")
         let summary = try run.json()
