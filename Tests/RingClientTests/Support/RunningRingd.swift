@@ -1,5 +1,5 @@
-// Starts the built `ringd` in echo mode on 127.0.0.1 port 0 and learns its port from the line
-// it prints: `ringd: echo listening on 127.0.0.1:PORT (N workers)`.
+// Starts the built `ringd` on 127.0.0.1 port 0 (echo mode unless told otherwise) and learns its
+// port from the line it prints: `ringd: MODE listening on 127.0.0.1:PORT (N workers)`.
 import Foundation
 import Glibc
 
@@ -7,8 +7,12 @@ final class RunningRingd {
     let process: ChildProcess
     let port: Int
 
-    init(workers: Int = 2) throws {
-        process = try ChildProcess(try Binaries.ringd(), ["--listen", "127.0.0.1:0", "--workers", String(workers)])
+    /// `mode` is passed as `--mode` when given; each setting as `--set KEY=VALUE`, in order.
+    init(workers: Int = 2, mode: String? = nil, settings: KeyValuePairs<String, String> = [:]) throws {
+        var arguments = ["--listen", "127.0.0.1:0", "--workers", String(workers)]
+        if let mode { arguments += ["--mode", mode] }
+        for (key, value) in settings { arguments += ["--set", "\(key)=\(value)"] }
+        process = try ChildProcess(try Binaries.ringd(), arguments)
         let deadline = ContinuousClock.now + .seconds(15)
         while true {
             if let port = Self.port(in: process.standardOutput + process.standardError) {
