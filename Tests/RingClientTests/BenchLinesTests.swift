@@ -22,7 +22,7 @@ struct BenchLinesTests {
     func broadcastGap() throws {
         let server = try TestServers.broadcast(skipping: 10)
         let run = try runClient(["bench", "broadcast", "127.0.0.1", String(server.port), "-c", "2",
-                                 "-d", "300ms", "--quiet"])
+                                 "-d", "2s", "--quiet"])
         #expect(run.termination.status == 2, "\(run)")
         #expect(run.standardError.contains("seq jumped from 9 to 11"), "\(run)")
     }
@@ -31,7 +31,7 @@ struct BenchLinesTests {
     func broadcastGapAllowed() throws {
         let server = try TestServers.broadcast(skipping: 10)
         let run = try runClient(["bench", "broadcast", "127.0.0.1", String(server.port), "-c", "2",
-                                 "-d", "300ms", "--allow-gaps", "--json", "--quiet"])
+                                 "-d", "2s", "--allow-gaps", "--json", "--quiet"])
         #expect(run.termination.status == 0, "\(run)")
         #expect(try run.json()["lost"] as? Int == 2, "\(run)")
     }
@@ -40,7 +40,7 @@ struct BenchLinesTests {
     func relayDeliversEverything() throws {
         let server = try TestServers.relay()
         let run = try runClient(["bench", "relay", "127.0.0.1", String(server.port), "-c", "4", "-t", "2",
-                                 "--rate", "400", "-d", "500ms", "--drain", "300ms", "--json", "--quiet"])
+                                 "--rate", "400", "-d", "500ms", "--drain", "3s", "--json", "--quiet"])
         #expect(run.termination.status == 0, "\(run)")
         let summary = try run.json()
         let sent = summary["lines_sent"] as? Int ?? 0

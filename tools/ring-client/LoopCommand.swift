@@ -47,27 +47,34 @@ struct LoopCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let endpoints = try Endpoint.resolve(host: target.host, port: target.port)
         for round in 1...rounds {
-            let descriptor: Int32
+            try readRound(round, from: endpoints)
+            // The connection is closed before the pause, as the seed's client does: a
+            // subscriber that paused while still connected would keep receiving heartbeats.
+            if round < rounds { sleepNanoseconds(pause.nanoseconds) }
+        }
+    }
+
+    /// Connects, prints `lines` lines marked with the round, and closes.
+    private func readRound(_ round: Int, from endpoints: [Endpoint]) throws {
+        let descriptor: Int32
+        do {
+            (descriptor, _) = try ClientSocket.connectWaiting(to: endpoints, timeout: timeout.duration)
+        } catch {
+            throw ClientError("round \(round): \(error)")
+        }
+        defer { _ = close(descriptor) }
+        var reader = LineReader(descriptor: descriptor)
+        for number in 1...lines {
+            let line: String?
             do {
-                (descriptor, _) = try ClientSocket.connectWaiting(to: endpoints, timeout: timeout.duration)
+                line = try reader.nextLine(timeout: timeout.duration)
             } catch {
                 throw ClientError("round \(round): \(error)")
             }
-            defer { _ = close(descriptor) }
-            var reader = LineReader(descriptor: descriptor)
-            for number in 1...lines {
-                let line: String?
-                do {
-                    line = try reader.nextLine(timeout: timeout.duration)
-                } catch {
-                    throw ClientError("round \(round): \(error)")
-                }
-                guard let line else {
-                    throw ClientError("round \(round): the server closed the connection after \(number - 1) of \(lines) lines")
-                }
-                writeStandardOutput("round \(round): \(line)\n")
+            guard let line else {
+                throw ClientError("round \(round): the server closed the connection after \(number - 1) of \(lines) lines")
             }
-            if round < rounds { sleepNanoseconds(pause.nanoseconds) }
+            writeStandardOutput("round \(round): \(line)\n")
         }
     }
 }
