@@ -52,6 +52,7 @@ let package = Package(
         ),
         .testTarget(name: "URingTests", dependencies: ["URing"]),
         .testTarget(name: "RingdServicesTests", dependencies: ["RingdServices"]),
+        .testTarget(name: "RingdServerTests", dependencies: ["RingdServer", "RingdServices"]),
         .testTarget(name: "RingClientTests", dependencies: []),
         .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig"]),
         .testTarget(name: "RingdEndToEndTests", dependencies: [], exclude: ["Fixtures"]),

@@ -26,6 +26,7 @@ enum ConnectionState: UInt8 {
 }
 
 /// One connection's state. Kept small: at 10,000 idle connections every byte here is 10 KB.
+/// Service state that only some modes need (line framers, peers) lives in side tables.
 struct Connection {
     var state: ConnectionState
     /// The multishot recv is armed: a completion without IORING_CQE_F_MORE is still to come.
@@ -38,11 +39,22 @@ struct Connection {
     var receivePaused: Bool
     /// The recv ended with ENOBUFS; it is re-armed when buffers come back.
     var waitingForBuffers: Bool
+    /// Close once everything queued is sent (greet-like replies, an error line, `/quit`).
+    var closeAfterOutput: Bool
+    /// The write side is shut down; input is read and dropped until the peer closes, so the
+    /// close never turns unread input into a reset that could destroy the last reply.
+    var lingering: Bool
+    /// Listed to be cut at the end of the iteration (over its output cap, or out of memory).
+    var cutPending: Bool
     var generation: UInt32
     var descriptor: Int32
-    /// Received buffers waiting to be sent back, as a list threaded through the buffer ids.
+    /// Received buffers waiting to be sent back, as a list threaded through the buffer ids
+    /// (raw echo, which sends straight from the receive buffers).
     var queueHead: UInt16
     var queueTail: UInt16
+    /// Rendered output waiting to be sent, as a list of SegmentPool nodes (every other service).
+    var outputHead: UInt32
+    var outputTail: UInt32
     /// Bytes of the head buffer already sent (a short send is resumed from here).
     var sentFromHead: UInt32
     var queuedBytes: UInt32
@@ -61,7 +73,7 @@ final class ConnectionTable {
     private let slots: UnsafeMutablePointer<Connection>
     private let mappingLength: Int
     /// Slots [0, highWater) have been used at least once.
-    private var highWater: UInt32 = 0
+    private(set) var highWater: UInt32 = 0
     private var freeHead: UInt32 = .max
     private(set) var openCount = 0
 
@@ -107,8 +119,10 @@ final class ConnectionTable {
         let listedAsWaiting = connection.pointee.listedAsWaiting
         connection.pointee = Connection(
             state: .open, receiveArmed: false, sendInFlight: false, peerFinished: false,
-            receivePaused: false, waitingForBuffers: false, generation: generation,
+            receivePaused: false, waitingForBuffers: false, closeAfterOutput: false, lingering: false,
+            cutPending: false, generation: generation,
             descriptor: descriptor, queueHead: noBuffer, queueTail: noBuffer,
+            outputHead: SegmentPool.none, outputTail: SegmentPool.none,
             sentFromHead: 0, queuedBytes: 0, nextFree: .max, listedAsWaiting: listedAsWaiting)
         openCount += 1
         return slot

@@ -13,6 +13,7 @@
 // by descriptor, and SINGLE_ISSUER|DEFER_TASKRUN (6.1; COOP_TASKRUN is the fallback).
 
 import RingdConfig
+import RingdServices
 import URing
 #if canImport(Glibc)
 import Glibc
@@ -27,46 +28,117 @@ enum Operation: UInt8 {
     case cancel
     case shutdownSignal
     case acceptRetry
+    /// The send of a send-and-close (greet, counter); reports only a failure.
+    case greetSend
+    /// The close of a send-and-close. Slot: the output chunk it sent from (or `fixedMessage`);
+    /// generation: the descriptor, to close by hand when a failed send cancelled the close.
+    case greetClose
+    /// A shutdown(SHUT_WR) before a lingering close; reports only a failure.
+    case shutdownWrite
+    /// The broadcast timer.
+    case tick
+    /// Another worker posted relay lines to this worker's inbox. Slot: the sender's index.
+    case relayDoorbell
+    /// Another worker is done with relayed spans of this worker's arena. Slot: the chunk
+    /// index; result: how many posted spans it releases.
+    case chunkRelease
+    /// A MSG_RING this worker sent failed.
+    case messageFailed
 }
 
-/// Counters a worker keeps; read after it stops.
-struct EventLoopStatistics {
+/// Counters a worker keeps; logged when it stops.
+struct EventLoopStatistics: CustomStringConvertible {
     var accepted = 0
     var closed = 0
     var refusedTableFull = 0
+    var refusedByAccessList = 0
     var bufferStarvations = 0
     var acceptFailures = 0
+    /// Clients closed because their queued output passed `io.output_cap`.
+    var cutOverOutputCap = 0
+    /// Output that could not be rendered because the arena or the segment pool was full.
+    var outputExhausted = 0
+    var relayPostsDropped = 0
+    var messageFailures = 0
+
+    var description: String {
+        "accepted \(accepted), closed \(closed), refused by access list \(refusedByAccessList), "
+            + "refused with every slot taken \(refusedTableFull), cut over output cap \(cutOverOutputCap), "
+            + "output memory exhausted \(outputExhausted), receive buffers ran out \(bufferStarvations) times, "
+            + "accept failures \(acceptFailures), relay posts dropped \(relayPostsDropped), ring messages failed \(messageFailures)"
+    }
+}
+
+/// What this worker serves, from `server.mode` and `echo.lines`.
+enum Service: Equatable {
+    /// Echo of raw bytes, sent straight from the receive buffers.
+    case rawEcho
+    /// Echo of complete lines, optionally numbered.
+    case echoLines
+    case greet
+    case counter
+    case broadcast
+    case relay
+
+    init(_ configuration: Configuration) {
+        switch configuration.server.mode {
+        case .echo: self = configuration.echo.lines ? .echoLines : .rawEcho
+        case .greet: self = .greet
+        case .counter: self = .counter
+        case .broadcast: self = .broadcast
+        case .relay: self = .relay
+        }
+    }
+
+    /// Input is cut into lines.
+    var framesLines: Bool { self == .echoLines || self == .relay }
+    /// Output is pushed to clients that did not ask for it, so a slow one is cut, not waited for.
+    var pushes: Bool { self == .broadcast || self == .relay }
 }
 
 final class EventLoop {
     let index: Int
-    private let ring: Ring
-    private let buffers: ProvidedBufferRing
-    private let table: ConnectionTable
-    private let listeners: [ListeningSocket]
-    private let shutdownSignal: Int32
-    private let bufferGroup: UInt16 = 0
+    let ring: Ring
+    let buffers: ProvidedBufferRing
+    let table: ConnectionTable
+    let listeners: [ListeningSocket]
+    let shutdownSignal: Int32
+    let bufferGroup: UInt16 = 0
+    let group: WorkerGroup
+    let service: Service
+    let arena: OutputArena
+    let segments: SegmentPool
 
-    /// Per-buffer links and lengths for the send queues (see Connection.queueHead).
-    private let nextInQueue: UnsafeMutablePointer<UInt16>
-    private let bufferLength: UnsafeMutablePointer<UInt32>
+    /// Per-buffer links and lengths for the raw echo send queues (see Connection.queueHead).
+    let nextInQueue: UnsafeMutablePointer<UInt16>
+    let bufferLength: UnsafeMutablePointer<UInt32>
     /// Slots whose recv stopped with ENOBUFS, re-armed when buffers are recycled.
-    private let waitingForBuffers: UnsafeMutablePointer<UInt32>
-    private var waitingCount = 0
-    /// Timeouts that re-arm an accept after EMFILE/ENFILE, one per listener.
-    private let retryTimeouts: TimeoutStorage
-    /// Bytes queued on one connection before its recv is paused; resumed below half of it.
-    private let outputLimit: UInt32
+    let waitingForBuffers: UnsafeMutablePointer<UInt32>
+    var waitingCount = 0
+    /// Timespecs: one per listener (the accept retry after EMFILE), then the broadcast timer.
+    let timeouts: TimeoutStorage
+    /// Bytes queued on one echo connection before its recv is paused; resumed below half of it.
+    let outputLimit: UInt32
+    /// Bytes queued on one broadcast or relay client before it is cut off.
+    let outputCap: UInt32
+    /// Slots (and their generations) to cut at the end of the iteration.
+    let cuts: UnsafeMutablePointer<(slot: UInt32, generation: UInt32)>
+    var cutCount = 0
 
-    private var stopping = false
-    private(set) var statistics = EventLoopStatistics()
+    var stopping = false
+    var statistics = EventLoopStatistics()
+    let log: ServerLog
+    var cutReport = RateLimitedReport()
+    let services: ServiceState
 
     /// Builds the worker's ring and buffers. Must run on the worker's own thread: with
     /// SINGLE_ISSUER the creating thread is the only one allowed to submit.
-    init(index: Int, configuration: Configuration, listeners: [ListeningSocket], shutdownSignal: Int32) throws(SystemError) {
+    init(index: Int, configuration: Configuration, group: WorkerGroup, listeners: [ListeningSocket], shutdownSignal: Int32) throws(SystemError) {
         self.index = index
         self.listeners = listeners
         self.shutdownSignal = shutdownSignal
+        self.group = group
+        service = Service(configuration)
         let io = configuration.io
         ring = try Ring(submissionEntries: UInt32(io.submissionEntries), completionEntries: UInt32(io.completionEntries))
         do throws(SystemError) {
@@ -78,21 +150,32 @@ final class EventLoop {
             ring.close()
             throw error
         }
-        table = try ConnectionTable(capacity: configuration.server.maxConnections)
+        let capacity = configuration.server.maxConnections
+        table = try ConnectionTable(capacity: capacity)
+        arena = group.arenas[index]
+        // Coalescing keeps most queues at one or two segments; a queue that needs more than its
+        // share when the pool is empty is cut like one over its output cap.
+        segments = SegmentPool(capacity: max(65536, 4 * capacity))
         nextInQueue = .allocate(capacity: io.bufferCount)
         nextInQueue.initialize(repeating: noBuffer, count: io.bufferCount)
         bufferLength = .allocate(capacity: io.bufferCount)
         bufferLength.initialize(repeating: 0, count: io.bufferCount)
-        waitingForBuffers = .allocate(capacity: configuration.server.maxConnections)
-        retryTimeouts = TimeoutStorage(count: max(1, listeners.count))
+        waitingForBuffers = .allocate(capacity: capacity)
+        cuts = .allocate(capacity: capacity)
+        timeouts = TimeoutStorage(count: listeners.count + 1)
         outputLimit = UInt32(clamping: io.outputLimit)
+        outputCap = UInt32(clamping: io.outputCap)
+        services = ServiceState(configuration: configuration, service: service, worker: index, group: group)
+        log = ServerLog(threshold: configuration.server.logLevel)
+        group.register(ring: ring.descriptor, of: index)
     }
 
     deinit {
         nextInQueue.deallocate()
         bufferLength.deallocate()
         waitingForBuffers.deallocate()
-        retryTimeouts.deallocate()
+        cuts.deallocate()
+        timeouts.deallocate()
     }
 
     var taskRunMode: TaskRunMode { ring.taskRunMode }
@@ -103,6 +186,7 @@ final class EventLoop {
     func run() throws(SystemError) {
         for listener in listeners.indices { armAccept(listener) }
         ring.queuePoll(descriptor: shutdownSignal, events: UInt32(POLLIN), userData: tag(.shutdownSignal))
+        if service == .broadcast { armTick() }
         defer { tearDown() }
         while !stopping {
             try ring.submitAndWait(1)
@@ -113,6 +197,7 @@ final class EventLoop {
                 position += 1
             }
             ring.advance(by: ready)
+            finishIteration()
             if buffers.publish() && waitingCount > 0 { rearmWaitingForBuffers() }
         }
     }
@@ -124,9 +209,22 @@ final class EventLoop {
         case .send: handleSend(completion)
         case .accept: handleAccept(completion)
         case .acceptRetry: armAccept(Int(completion.userData.slot))
+        case .greetClose: handleGreetClose(completion)
+        case .tick: handleTick(completion)
+        case .relayDoorbell: drainInbox(from: Int(completion.userData.slot))
+        case .chunkRelease: arena.release(completion.userData.slot, count: UInt32(clamping: completion.result))
+        case .messageFailed: statistics.messageFailures += 1
         case .shutdownSignal: stopping = true
-        case .close, .cancel, nil: break
+        case .close, .cancel, .greetSend, .shutdownWrite, nil: break
         }
+    }
+
+    /// Work the handlers leave for once per batch: cut the clients marked over their caps, post
+    /// relayed lines to the other workers, write the access log.
+    private func finishIteration() {
+        if cutCount > 0 { processCuts() }
+        if service == .relay { flushRelayPosts() }
+        services.accessLog?.flush()
     }
 
     // MARK: - Accept
@@ -145,7 +243,7 @@ final class EventLoop {
             // the pending connections stay in the listen backlog meanwhile.
             statistics.acceptFailures += 1
             if !completion.hasMore {
-                ring.queueTimeout(after: .milliseconds(100), storage: retryTimeouts, index: listener,
+                ring.queueTimeout(after: .milliseconds(100), storage: timeouts, index: listener,
                                   userData: tag(.acceptRetry, slot: UInt32(listener)))
             }
             return
@@ -156,20 +254,42 @@ final class EventLoop {
     }
 
     private func openConnection(descriptor: Int32) {
-        guard !stopping, let slot = table.open(descriptor: descriptor) else {
-            if !stopping { statistics.refusedTableFull += 1 }
+        guard !stopping else {
+            _ = close(descriptor)
+            return
+        }
+        var peer = Peer.unknown
+        if services.needsPeer {
+            peer = Peer(ofSocket: descriptor) ?? .unknown
+            if let access = services.access, access.decide(peer.address) == .deny {
+                // Refused at once, before any byte is read or written.
+                statistics.refusedByAccessList += 1
+                if log.enabled(.debug) { log.write(.debug, "worker \(index): refused \(peer) (access.allow / access.deny)") }
+                ring.queueClose(descriptor: descriptor, userData: tag(.close), quiet: true)
+                return
+            }
+        }
+        if service == .greet || service == .counter {
+            statistics.accepted += 1
+            sendGreetingAndClose(descriptor, peer: peer)
+            return
+        }
+        guard let slot = table.open(descriptor: descriptor) else {
+            statistics.refusedTableFull += 1
             _ = close(descriptor)
             return
         }
         statistics.accepted += 1
         // TCP_NODELAY comes from the listener: accepted sockets inherit it, no syscall here.
-        armReceive(slot, table[slot])
+        let connection = table[slot]
+        if service != .rawEcho { startService(slot, connection, peer: peer) }
+        if connection.pointee.state == .open && !connection.pointee.receiveArmed { armReceive(slot, connection) }
     }
 
     // MARK: - Receive
 
     @inline(__always)
-    private func armReceive(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+    func armReceive(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         connection.pointee.receiveArmed = true
         ring.queueMultishotReceive(socket: connection.pointee.descriptor, group: bufferGroup,
                                    userData: tag(.receive, slot: slot, generation: connection.pointee.generation))
@@ -188,13 +308,26 @@ final class EventLoop {
         if !completion.hasMore { connection.pointee.receiveArmed = false }
 
         if completion.result > 0, let bufferID {
-            if connection.pointee.state == .open {
-                enqueue(bufferID, length: UInt32(completion.result), on: slot, connection)
+            // A received buffer's life: (1) the kernel filled it; (2a) raw echo queues it to be
+            // sent back and recycles it when that send completes; (2b) every other service reads
+            // it here, copying what it keeps, and recycles it at once; (2c) input for a closing
+            // or lingering connection is dropped and recycled.
+            if connection.pointee.state == .open && !connection.pointee.lingering {
+                if service == .rawEcho {
+                    enqueue(bufferID, length: UInt32(completion.result), on: slot, connection)
+                } else {
+                    let input = UnsafeRawBufferPointer(start: buffers.bytes(of: bufferID), count: Int(completion.result))
+                    consume(input, slot, connection)
+                    buffers.recycle(bufferID)
+                }
             } else {
                 buffers.recycle(bufferID)
             }
         } else if completion.result == 0 {
             connection.pointee.peerFinished = true
+            if connection.pointee.state == .open && !connection.pointee.lingering && service == .echoLines {
+                finishLines(slot, connection)
+            }
         } else if completion.result < 0 {
             switch CompletionError(errno: -completion.result) {
             case .noBuffers:
@@ -213,7 +346,7 @@ final class EventLoop {
             finishCloseIfIdle(slot, connection)
         } else if !connection.pointee.receiveArmed {
             if connection.pointee.peerFinished {
-                if !connection.pointee.sendInFlight { beginClose(slot, connection) }
+                if !connection.pointee.sendInFlight && !hasQueuedOutput(connection) { beginClose(slot, connection) }
             } else if !connection.pointee.receivePaused && !connection.pointee.waitingForBuffers {
                 armReceive(slot, connection)
             }
@@ -270,6 +403,11 @@ final class EventLoop {
     }
 
     @inline(__always)
+    func hasQueuedOutput(_ connection: UnsafeMutablePointer<Connection>) -> Bool {
+        connection.pointee.queueHead != noBuffer || connection.pointee.outputHead != SegmentPool.none
+    }
+
+    @inline(__always)
     private func sendHead(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         let head = connection.pointee.queueHead
         let offset = Int(connection.pointee.sentFromHead)
@@ -280,6 +418,10 @@ final class EventLoop {
     }
 
     private func handleSend(_ completion: Completion) {
+        if service == .rawEcho { handleRawSend(completion) } else { handleOutputSend(completion) }
+    }
+
+    private func handleRawSend(_ completion: Completion) {
         guard let connection = table.live(completion.userData) else { return }
         let slot = completion.userData.slot
         connection.pointee.sendInFlight = false
@@ -319,9 +461,10 @@ final class EventLoop {
     // MARK: - Close
 
     /// Starts closing: cancels what is in flight; the slot is released after the last completion.
-    private func beginClose(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+    func beginClose(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         guard connection.pointee.state == .open else { return }
         connection.pointee.state = .closing
+        if service == .relay { relayDisconnect(slot) }
         if connection.pointee.receiveArmed || connection.pointee.sendInFlight {
             ring.queueCancelAll(descriptor: connection.pointee.descriptor, userData: tag(.cancel))
         } else {
@@ -329,7 +472,7 @@ final class EventLoop {
         }
     }
 
-    private func finishCloseIfIdle(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+    func finishCloseIfIdle(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         guard !connection.pointee.receiveArmed && !connection.pointee.sendInFlight else { return }
         var buffer = connection.pointee.queueHead
         while buffer != noBuffer {
@@ -337,9 +480,42 @@ final class EventLoop {
             buffers.recycle(buffer)
             buffer = next
         }
+        dropOutput(connection)
+        if service != .rawEcho { stopService(slot) }
         ring.queueClose(descriptor: connection.pointee.descriptor, userData: tag(.close), quiet: true)
         table.release(slot)
         statistics.closed += 1
+    }
+
+    /// Marks a client to be cut at the end of the iteration: it is over its output cap, or its
+    /// output could not be stored. Cutting later keeps fan-out loops free of re-entry.
+    func cut(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+        guard connection.pointee.state == .open && !connection.pointee.cutPending else { return }
+        connection.pointee.cutPending = true
+        cuts[cutCount] = (slot, connection.pointee.generation)
+        cutCount += 1
+    }
+
+    private func processCuts() {
+        // Cutting a relay client tells the others it left, which can mark more clients; the
+        // list is drained until it stays empty.
+        var position = 0
+        while position < cutCount {
+            let (slot, generation) = cuts[position]
+            position += 1
+            let connection = table[slot]
+            guard connection.pointee.state == .open && connection.pointee.generation == generation else { continue }
+            statistics.cutOverOutputCap += 1
+            if let count = cutReport.count() {
+                log.write(.info, "worker \(index): cut \(count) client\(count == 1 ? "" : "s") whose output passed io.output_cap (\(outputCap) bytes) or found output memory full; \(statistics.cutOverOutputCap) so far")
+            }
+            // A reset, not a FIN: the kernel drops what it still holds for the client (megabytes
+            // of socket buffer for a stalled reader) instead of trickling it out after the close.
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            _ = setsockopt(connection.pointee.descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            beginClose(slot, connection)
+        }
+        cutCount = 0
     }
 
     // MARK: - Shutdown
@@ -348,7 +524,10 @@ final class EventLoop {
     func tearDownWithoutRunning() { tearDown() }
 
     private func tearDown() {
-        table.forEachOpen { _, connection in _ = close(connection.pointee.descriptor) }
+        table.forEachOpen { slot, connection in
+            _ = close(connection.pointee.descriptor)
+            if service != .rawEcho { stopService(slot) }
+        }
         listeners.forEach { $0.close() }
         // Closing the ring cancels every request still in flight; only then may the buffer
         // memory those requests point into be unmapped.
@@ -360,7 +539,7 @@ final class EventLoop {
     // MARK: - User data
 
     @inline(__always)
-    private func tag(_ operation: Operation, slot: UInt32 = 0, generation: UInt32 = 0) -> UserData {
+    func tag(_ operation: Operation, slot: UInt32 = 0, generation: UInt32 = 0) -> UserData {
         UserData(operation: operation.rawValue, slot: slot, generation: generation)
     }
 }

@@ -54,12 +54,24 @@ public enum Server {
             throw StartupError(error)
         }
 
+        let group: WorkerGroup
+        do throws(SystemError) {
+            group = try WorkerGroup(workerCount: workerCount, configuration: configuration,
+                                    relayInboxes: configuration.server.mode == .relay)
+        } catch {
+            listeners.joined().forEach { $0.close() }
+            throw StartupError(error)
+        }
+        // Every worker has stopped (joined) before the arenas go: a relayed span of one worker's
+        // arena may be in a send on another worker's ring until that worker's ring is closed.
+        defer { group.close() }
+
         let latch = StartupLatch(workers: workerCount)
         var threads: [pthread_t] = []
         for worker in 0..<workerCount {
             let own = listeners.map { $0[worker] }
             let cpu = configuration.server.pinWorkers ? cpus[worker % cpus.count] : nil
-            threads.append(startThread { runWorker(worker, cpu: cpu, configuration: configuration, listeners: own, shutdownSignal: shutdownSignal, latch: latch) })
+            threads.append(startThread { runWorker(worker, cpu: cpu, configuration: configuration, group: group, listeners: own, shutdownSignal: shutdownSignal, latch: latch) })
         }
 
         let startup = latch.waitForStartup()
@@ -81,13 +93,13 @@ public enum Server {
     }
 
     private static func runWorker(
-        _ index: Int, cpu: Int?, configuration: Configuration, listeners: [ListeningSocket],
+        _ index: Int, cpu: Int?, configuration: Configuration, group: WorkerGroup, listeners: [ListeningSocket],
         shutdownSignal: Int32, latch: StartupLatch
     ) {
         if let cpu { CPUSet.pinCurrentThread(to: cpu) }
         let loop: EventLoop
         do {
-            loop = try EventLoop(index: index, configuration: configuration, listeners: listeners, shutdownSignal: shutdownSignal)
+            loop = try EventLoop(index: index, configuration: configuration, group: group, listeners: listeners, shutdownSignal: shutdownSignal)
         } catch {
             listeners.forEach { $0.close() }
             latch.workerFailed(StartupError(error))
@@ -104,6 +116,7 @@ public enum Server {
             latch.workerFailedWhileRunning(StartupError(error))
             kill(getpid(), SIGTERM)  // wakes the main thread's sigwait to stop the others
         }
+        loop.log.write(.info, "worker \(index) stopped: \(loop.statistics)")
     }
 
     private static func wake(_ descriptor: Int32) {

@@ -38,18 +38,32 @@ extension Ring {
         io_uring_sqe_set_data64(sqe, userData.rawValue)
     }
 
-    /// A send followed, in the same chain, by a close of the socket: greet-and-close in two
-    /// SQEs. Both skip their completion on success; only a failure reports back.
+    /// A send followed, in the same chain, by a close of the socket: send-and-close in two SQEs.
+    /// MSG_WAITALL makes the kernel finish a short send before the close runs, so the peer gets
+    /// every byte and then a FIN. The send reports only a failure; a failed send cancels the close
+    /// (it then completes with -ECANCELED and the descriptor is still open). The close reports
+    /// only a failure when `quietClose`, and always otherwise (the caller then learns when the
+    /// memory at `bytes` is free again).
     @inline(__always)
-    public func queueSendThenClose(socket: Int32, bytes: UnsafeRawPointer, length: Int, userData: UserData) {
+    public func queueSendThenClose(socket: Int32, bytes: UnsafeRawPointer, length: Int, sendUserData: UserData,
+                                   closeUserData: UserData, quietClose: Bool) {
         let send = nextSubmission()
-        io_uring_prep_send(send, socket, bytes, length, Int32(MSG_NOSIGNAL))
-        io_uring_sqe_set_data64(send, userData.rawValue)
+        io_uring_prep_send(send, socket, bytes, length, Int32(MSG_NOSIGNAL | MSG_WAITALL))
+        io_uring_sqe_set_data64(send, sendUserData.rawValue)
         io_uring_sqe_set_flags(send, UInt32(RINGD_IOSQE_IO_LINK | RINGD_IOSQE_CQE_SKIP_SUCCESS))
         let close = nextSubmission()
         io_uring_prep_close(close, socket)
-        io_uring_sqe_set_data64(close, userData.rawValue)
-        io_uring_sqe_set_flags(close, UInt32(RINGD_IOSQE_CQE_SKIP_SUCCESS))
+        io_uring_sqe_set_data64(close, closeUserData.rawValue)
+        if quietClose { io_uring_sqe_set_flags(close, UInt32(RINGD_IOSQE_CQE_SKIP_SUCCESS)) }
+    }
+
+    /// shutdown(2) of the write side: the peer gets a FIN after the bytes already sent.
+    @inline(__always)
+    public func queueShutdownWrite(socket: Int32, userData: UserData) {
+        let sqe = nextSubmission()
+        io_uring_prep_shutdown(sqe, socket, Int32(SHUT_WR))
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+        io_uring_sqe_set_flags(sqe, UInt32(RINGD_IOSQE_CQE_SKIP_SUCCESS))
     }
 
     /// Closes a descriptor through the ring. With `quiet`, only a failure produces a completion.
@@ -97,14 +111,27 @@ extension Ring {
         io_uring_sqe_set_data64(sqe, userData.rawValue)
     }
 
-    /// Posts a completion carrying `userData` and `value` to another ring (IORING_OP_MSG_RING,
-    /// Linux 5.18): the cross-worker wake-up that needs no lock and no eventfd.
+    /// A timeout that completes with -ETIME and IORING_CQE_F_MORE every `interval` until
+    /// cancelled (IORING_TIMEOUT_MULTISHOT, Linux 6.4). Its timespec lives in entry `index` of
+    /// `storage` until the SQE is submitted.
     @inline(__always)
-    public func queueMessage(toRing target: Int32, value: UInt32, userData: UserData, quiet: Bool) {
+    public func queueRepeatingTimeout(every interval: Duration, storage: TimeoutStorage, index: Int, userData: UserData) {
+        let timespec = storage.entries + index
+        timespec.pointee = __kernel_timespec(interval)
+        let sqe = nextSubmission()
+        ringd_prep_timeout_multishot(sqe, timespec)
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
+    /// Posts a completion carrying `userData` and `value` (as its result) to another ring
+    /// (IORING_OP_MSG_RING, Linux 5.18): the cross-worker wake-up that needs no lock and no
+    /// eventfd. This ring sees a completion tagged `failureUserData` only if the post failed.
+    @inline(__always)
+    public func queueMessage(toRing target: Int32, value: UInt32, userData: UserData, failureUserData: UserData) {
         let sqe = nextSubmission()
         io_uring_prep_msg_ring(sqe, target, value, userData.rawValue, 0)
-        io_uring_sqe_set_data64(sqe, 0)
-        if quiet { io_uring_sqe_set_flags(sqe, UInt32(RINGD_IOSQE_CQE_SKIP_SUCCESS)) }
+        io_uring_sqe_set_data64(sqe, failureUserData.rawValue)
+        io_uring_sqe_set_flags(sqe, UInt32(RINGD_IOSQE_CQE_SKIP_SUCCESS))
     }
 }
 

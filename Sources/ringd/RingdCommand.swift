@@ -17,12 +17,24 @@ struct RingdCommand: ParsableCommand {
             conf/ringd.toml for every key and its default), then the flags below, then each \
             --set in order; later ones win. Without a file ringd echoes on 127.0.0.1:7000.
 
+            Modes (server.mode; conf/ has a commented file for each):
+              greet      send [greet] message, then close
+              counter    tell each client how many connections came before it, then close
+              echo       send every byte back; echo.lines = true answers whole lines,
+                         echo.line_numbers = true numbers them "1: ..." like the Perl server
+              broadcast  send [broadcast] message to every client every broadcast.interval
+              relay      line chat: each line goes to every other client as "NAME: line";
+                         /nick NAME renames, /quit leaves
+            [access] allow and deny take CIDR ranges; a refused client is closed at once.
+
             When every worker listens, ringd prints one line per address on stdout:
               ringd: echo listening on 127.0.0.1:7000 (2 workers)
             SIGINT or SIGTERM stops accepting, closes the connections and exits 0.
 
             Examples:
               ringd --config conf/echo.toml
+              ringd --mode relay --listen 127.0.0.1:7005
+              ringd --mode broadcast --set broadcast.interval=100ms
               ringd --listen 127.0.0.1:0 --listen [::1]:0 --workers 2
               ringd --check --config conf/echo.toml --set io.buffer_count=4096
             """
@@ -63,14 +75,6 @@ struct RingdCommand: ParsableCommand {
         if check {
             print(configuration.rendered(), terminator: "")
             return
-        }
-        guard configuration.server.mode == .echo else {
-            printError("mode '\(configuration.server.mode.rawValue)' is not available in this build yet; only echo is")
-            throw ExitCode(2)
-        }
-        guard !configuration.echo.lines, !configuration.echo.lineNumbers, !configuration.echo.accessLog else {
-            printError("echo line mode (echo.lines, echo.line_numbers, echo.access_log) is not available in this build yet")
-            throw ExitCode(2)
         }
         do {
             try Server.run(configuration: configuration) { ready in

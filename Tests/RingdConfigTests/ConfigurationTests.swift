@@ -16,7 +16,8 @@ import Testing
             mode: .echo, listen: [try ListenAddress(parsing: "127.0.0.1:7000")], workers: .auto, pinWorkers: true,
             backlog: 4096, maxConnections: 16384, logLevel: .info))
         #expect(defaults.io == IOSettings(
-            submissionEntries: 512, completionEntries: 4096, bufferCount: 1024, bufferSize: 4096, outputLimit: 1 << 20))
+            submissionEntries: 512, completionEntries: 4096, bufferCount: 1024, bufferSize: 4096, outputLimit: 1 << 20,
+            outputCap: 1 << 20, outputMemory: 64 << 20))
         #expect(defaults.echo == EchoSettings(lines: false, lineNumbers: false, maxLine: 64 << 10, accessLog: false))
     }
 
@@ -72,7 +73,8 @@ import Testing
                      try ListenAddress(parsing: "[::1]:0")],
             workers: .count(8), pinWorkers: false, backlog: 128, maxConnections: 1_048_576, logLevel: .debug))
         #expect(configuration.io == IOSettings(
-            submissionEntries: 1024, completionEntries: 8192, bufferCount: 1, bufferSize: 64 << 10, outputLimit: 1 << 30))
+            submissionEntries: 1024, completionEntries: 8192, bufferCount: 1, bufferSize: 64 << 10, outputLimit: 1 << 30,
+            outputCap: 1 << 20, outputMemory: 64 << 20))
         #expect(configuration.echo == EchoSettings(lines: true, lineNumbers: true, maxLine: 16 << 20, accessLog: true))
     }
 
@@ -114,7 +116,8 @@ import Testing
             max_line = "1B"
             """)
         #expect(low.server.backlog == 1 && low.server.maxConnections == 1)
-        #expect(low.io == IOSettings(submissionEntries: 8, completionEntries: 32, bufferCount: 1, bufferSize: 512, outputLimit: 512))
+        #expect(low.io == IOSettings(submissionEntries: 8, completionEntries: 32, bufferCount: 1, bufferSize: 512, outputLimit: 512,
+                                  outputCap: 1 << 20, outputMemory: 64 << 20))
         #expect(low.echo.maxLine == 1)
         let high = try parse("""
             [server]

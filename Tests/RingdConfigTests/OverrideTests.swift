@@ -22,7 +22,8 @@ import Testing
             mode: .greet, listen: [try ListenAddress(parsing: "[::1]:7001")], workers: .count(6), pinWorkers: false,
             backlog: 1024, maxConnections: 16, logLevel: .trace))
         #expect(configuration.io == IOSettings(
-            submissionEntries: 1024, completionEntries: 8192, bufferCount: 64, bufferSize: 8192, outputLimit: 2 << 20))
+            submissionEntries: 1024, completionEntries: 8192, bufferCount: 64, bufferSize: 8192, outputLimit: 2 << 20,
+            outputCap: 1 << 20, outputMemory: 64 << 20))
         #expect(configuration.echo == EchoSettings(lines: true, lineNumbers: true, maxLine: 1024, accessLog: true))
     }
 

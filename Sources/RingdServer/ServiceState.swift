@@ -1,0 +1,225 @@
+// ServiceState: what one worker keeps for the service it runs, beside the connection table.
+//
+// Only what the configured service needs is allocated: line framers and line counters per slot
+// for the line modes, the peer per slot for the access log, the relay hub, the broadcast state.
+// Per-slot tables have the connection table's fixed capacity; a slot's entries are initialized
+// when a connection opens and deinitialized when it is released.
+
+import RingdConfig
+import RingdServices
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class ServiceState {
+    let capacity: Int
+    /// Client addresses need a getpeername(2) per connection: for the access lists, `{peer}`
+    /// and the access log.
+    let needsPeer: Bool
+    /// Nil when both lists are empty, which admits everyone without asking.
+    let access: AccessList?
+    /// The longest line accepted, in the line modes.
+    let maxLine: Int
+
+    // Line modes.
+    let framers: UnsafeMutablePointer<LineFramer>?
+    let echoLines: UnsafeMutablePointer<EchoLines>?
+    let peers: UnsafeMutablePointer<Peer>?
+    let accessLog: AccessLog?
+
+    // Greet and counter.
+    let message: MessageTemplate?
+    /// The message rendered once at start-up when it has no placeholders: sent as is, with no
+    /// output chunk and no completion per connection.
+    let fixedMessage: UnsafeMutableRawBufferPointer?
+
+    // Broadcast.
+    var broadcast: Broadcast?
+    let broadcastInterval: Duration?
+
+    /// Echo replies are numbered `N: `.
+    let echoNumbering: Bool
+
+    // Relay.
+    var relay: RelayHub?
+    let relayed: RelayedChunks?
+    /// Spans waiting to be posted to each other worker at the end of the iteration.
+    let pendingPosts: UnsafeMutablePointer<OutputSpan?>?
+
+    init(configuration: Configuration, service: Service, worker: Int, group: WorkerGroup) {
+        capacity = configuration.server.maxConnections
+        let accessList = configuration.access.list
+        access = accessList.allow.isEmpty && accessList.deny.isEmpty ? nil : accessList
+        let accessLogging = service == .echoLines && configuration.echo.accessLog
+        maxLine = service == .relay ? configuration.relay.maxLine : configuration.echo.maxLine
+
+        switch service {
+        case .greet: message = configuration.greet.message
+        case .counter: message = configuration.counter.message
+        default: message = nil
+        }
+        var templates: [MessageTemplate] = []
+        if let message { templates.append(message) }
+        if service == .broadcast, let greeting = configuration.broadcast.greeting { templates.append(greeting) }
+        needsPeer = access != nil || accessLogging || templates.contains { $0.placeholders.contains(.peer) }
+
+        if let message, message.placeholders.isEmpty {
+            let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, message.maximumRenderedCount), alignment: 8)
+            var writer = ByteWriter(storage)
+            _ = message.render(MessageTemplate.Values(), into: &writer)
+            fixedMessage = UnsafeMutableRawBufferPointer(rebasing: storage[0..<writer.count])
+        } else {
+            fixedMessage = nil
+        }
+
+        if service.framesLines {
+            framers = .allocate(capacity: capacity)
+        } else {
+            framers = nil
+        }
+        echoLines = service == .echoLines ? .allocate(capacity: capacity) : nil
+        peers = accessLogging ? .allocate(capacity: capacity) : nil
+        accessLog = accessLogging ? AccessLog() : nil
+
+        broadcastInterval = service == .broadcast ? configuration.broadcast.interval : nil
+        echoNumbering = configuration.echo.lineNumbers
+        broadcast = service == .broadcast
+            ? Broadcast(message: configuration.broadcast.message, greeting: configuration.broadcast.greeting) : nil
+
+        if service == .relay {
+            relay = RelayHub(capacity: capacity, options: RelayHub.Options(
+                notices: configuration.relay.notices, welcome: configuration.relay.welcome,
+                firstClientNumber: UInt64(worker + 1), clientNumberStride: UInt64(group.workerCount)))
+            relayed = group.workerCount > 1 ? RelayedChunks(totalChunks: group.workerCount * group.arenas[0].chunkCount) : nil
+            pendingPosts = .allocate(capacity: group.workerCount)
+            pendingPosts!.initialize(repeating: nil, count: group.workerCount)
+        } else {
+            relay = nil
+            relayed = nil
+            pendingPosts = nil
+        }
+    }
+
+    deinit {
+        framers?.deallocate()
+        echoLines?.deallocate()
+        peers?.deallocate()
+        fixedMessage.map { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
+        pendingPosts?.deallocate()
+    }
+}
+
+/// References a worker holds on chunks of other workers' arenas, which it received as relayed
+/// lines. The owner counts one reference per posted span; this side counts the segments that
+/// point into each chunk and the posts it has consumed, and sends the consumed count back when
+/// its last segment into the chunk is gone.
+final class RelayedChunks {
+    private let segmentsInChunk: UnsafeMutablePointer<UInt32>
+    private let postsConsumed: UnsafeMutablePointer<UInt32>
+
+    init(totalChunks: Int) {
+        segmentsInChunk = .allocate(capacity: totalChunks)
+        segmentsInChunk.initialize(repeating: 0, count: totalChunks)
+        postsConsumed = .allocate(capacity: totalChunks)
+        postsConsumed.initialize(repeating: 0, count: totalChunks)
+    }
+
+    deinit {
+        segmentsInChunk.deallocate()
+        postsConsumed.deallocate()
+    }
+
+    @inline(__always)
+    func retain(_ chunk: UInt32) { segmentsInChunk[Int(chunk)] += 1 }
+
+    /// Drops one segment's reference; true when the chunk can be handed back now.
+    @inline(__always)
+    func release(_ chunk: UInt32) -> Bool {
+        segmentsInChunk[Int(chunk)] -= 1
+        return segmentsInChunk[Int(chunk)] == 0 && postsConsumed[Int(chunk)] > 0
+    }
+
+    /// A post into `chunk` was fanned out; true when no segment holds the chunk, so it can be
+    /// handed back now.
+    @inline(__always)
+    func consumed(_ chunk: UInt32) -> Bool {
+        postsConsumed[Int(chunk)] += 1
+        return segmentsInChunk[Int(chunk)] == 0
+    }
+
+    /// The consumed posts to hand back, and zero from now on.
+    @inline(__always)
+    func takeConsumed(_ chunk: UInt32) -> UInt32 {
+        defer { postsConsumed[Int(chunk)] = 0 }
+        return postsConsumed[Int(chunk)]
+    }
+}
+
+/// The echo access log, `[HOST PORT] line` per line, as the Perl server prints it. Lines are
+/// gathered per loop iteration and written to standard output with one write(2).
+final class AccessLog {
+    private let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 8)
+    private var count = 0
+
+    deinit { storage.deallocate() }
+
+    func log(peer: Peer, line: Line) {
+        let needed = 1 + Peer.maximumTextCount + 2 + line.content.count + 1
+        if storage.count - count < needed { flush() }
+        if storage.count < needed {
+            // Longer than the buffer: write it on its own.
+            let large = UnsafeMutableRawBufferPointer.allocate(byteCount: needed, alignment: 8)
+            defer { large.deallocate() }
+            var writer = ByteWriter(large)
+            EchoLines.writeAccessLog(peer: peer, line: line, into: &writer)
+            writeAll(writer.written)
+            return
+        }
+        var writer = ByteWriter(UnsafeMutableRawBufferPointer(rebasing: storage[count...]))
+        EchoLines.writeAccessLog(peer: peer, line: line, into: &writer)
+        count += writer.count
+    }
+
+    func flush() {
+        guard count > 0 else { return }
+        writeAll(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
+        count = 0
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }  // standard output is gone: the log is lost, not the service
+            offset += written
+        }
+    }
+}
+
+extension Peer {
+    /// Stands in where the address is not needed.
+    static let unknown = Peer(address: IPAddress(ipv4: 0), port: 0)
+
+    /// The remote address of a connected socket, from getpeername(2).
+    init?(ofSocket descriptor: Int32) {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(descriptor, $0, &length) }
+        }
+        guard result == 0 else { return nil }
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            let address = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in.self) }
+            self.init(address: IPAddress(ipv4: UInt32(bigEndian: address.sin_addr.s_addr)), port: UInt16(bigEndian: address.sin_port))
+        case AF_INET6:
+            let address = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in6.self) }
+            let ip = withUnsafeBytes(of: address.sin6_addr) { IPAddress(bytes: $0) }
+            guard let ip else { return nil }
+            self.init(address: ip, port: UInt16(bigEndian: address.sin6_port))
+        default:
+            return nil
+        }
+    }
+}

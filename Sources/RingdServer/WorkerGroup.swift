@@ -1,0 +1,138 @@
+// WorkerGroup: the little the workers share, and how they reach each other without a lock.
+//
+// - `connectionsMade`: counter mode's number, one relaxed fetch-add per connection. An atomic
+//   read-modify-write hands every connection a distinct value, so N connections get exactly
+//   0..<N across all workers, whatever the interleaving.
+// - `clients`: the connections open in broadcast and relay modes, for `{clients}`.
+// - The arenas: every worker's OutputArena, made here so that they outlive every worker (a
+//   relayed span of worker A's arena may be in a send on worker B's ring until B stops).
+// - The ring descriptors, for IORING_OP_MSG_RING, and one relay inbox per ordered pair.
+//
+// Relay lines cross workers through RelayInbox: a single-producer, single-consumer ring of
+// spans. Order is the inbox's order, so lines from one sender reach every receiver in the order
+// sent; the MSG_RING that follows a batch is only a doorbell (it carries no data, and the
+// kernel does not promise that two messages arrive in the order they were sent).
+
+import RingdConfig
+import RingdServices
+import Synchronization
+import URing
+
+final class WorkerGroup: @unchecked Sendable {
+    let workerCount: Int
+    let connectionsMade = Atomic<UInt64>(0)
+    let clients = Atomic<Int>(0)
+    let arenas: [OutputArena]
+    /// Written by worker i before it reports start-up to the latch; read only after the latch
+    /// has released every worker (its mutex orders the two).
+    private let ringDescriptors: UnsafeMutablePointer<Int32>
+    /// Inbox for lines from worker `source` to worker `target` at `source * workerCount + target`.
+    private let inboxes: [RelayInbox]
+
+    init(workerCount: Int, configuration: Configuration, relayInboxes: Bool) throws(SystemError) {
+        self.workerCount = workerCount
+        let chunkSize = Self.outputChunkSize(for: configuration)
+        let chunkCount = max(4, configuration.io.outputMemory / chunkSize)
+        var arenas: [OutputArena] = []
+        do throws(SystemError) {
+            for worker in 0..<workerCount {
+                arenas.append(try OutputArena(owner: worker, chunkSize: chunkSize, chunkCount: chunkCount))
+            }
+        } catch {
+            arenas.forEach { $0.close() }
+            throw error
+        }
+        self.arenas = arenas
+        ringDescriptors = .allocate(capacity: workerCount)
+        ringDescriptors.initialize(repeating: -1, count: workerCount)
+        let pairs = relayInboxes && workerCount > 1 ? workerCount * workerCount : 0
+        inboxes = (0..<pairs).map { _ in RelayInbox(capacity: RelayInbox.defaultCapacity) }
+    }
+
+    /// Output chunks hold the largest message any service can render in one go, and are at
+    /// least 64 KiB, so that small messages share chunks and queues coalesce.
+    static func outputChunkSize(for configuration: Configuration) -> Int {
+        var largest = max(EchoLines.maximumReplyCount(maxLine: configuration.echo.maxLine),
+                          RelayHub.maximumOutputCount(maxLine: configuration.relay.maxLine),
+                          configuration.greet.message.maximumRenderedCount,
+                          configuration.counter.message.maximumRenderedCount,
+                          configuration.broadcast.message.maximumRenderedCount,
+                          configuration.broadcast.greeting?.maximumRenderedCount ?? 0)
+        largest = max(largest, 64 << 10)
+        var size = 1
+        while size < largest { size <<= 1 }
+        return size
+    }
+
+    /// Unmaps the arenas; after every worker thread has been joined.
+    func close() {
+        arenas.forEach { $0.close() }
+    }
+
+    deinit {
+        ringDescriptors.deallocate()
+    }
+
+    func register(ring descriptor: Int32, of worker: Int) {
+        ringDescriptors[worker] = descriptor
+    }
+
+    @inline(__always)
+    func ringDescriptor(of worker: Int) -> Int32 { ringDescriptors[worker] }
+
+    @inline(__always)
+    func inbox(from source: Int, to target: Int) -> RelayInbox {
+        inboxes[source * workerCount + target]
+    }
+
+    /// The bytes of `span`, in whichever worker's arena it lies.
+    @inline(__always)
+    func bytes(of span: OutputSpan) -> UnsafeRawPointer {
+        let arena = arenas[Int(span.chunk) / arenas[0].chunkCount]
+        let index = Int(span.chunk) % arena.chunkCount
+        return UnsafeRawPointer(arena.base + index * arena.chunkSize + Int(span.offset))
+    }
+}
+
+/// A single-producer, single-consumer queue of spans between two workers.
+final class RelayInbox: @unchecked Sendable {
+    /// Spans a worker can post to one other worker before it must wait for it. The producer
+    /// merges adjacent spans and posts at most one batch per loop iteration, so a full inbox
+    /// means the consumer has fallen thousands of iterations behind.
+    static let defaultCapacity = 16384
+
+    private let capacity: UInt32
+    private let entries: UnsafeMutablePointer<OutputSpan>
+    /// Next entry the consumer reads; written by the consumer only.
+    private let head = Atomic<UInt32>(0)
+    /// Next entry the producer writes; written by the producer only.
+    private let tail = Atomic<UInt32>(0)
+
+    init(capacity: Int) {
+        precondition(capacity > 0 && capacity & (capacity - 1) == 0, "the inbox capacity is a power of two")
+        self.capacity = UInt32(capacity)
+        entries = .allocate(capacity: capacity)
+    }
+
+    deinit { entries.deallocate() }
+
+    /// Producer: appends `span`; false when the inbox is full.
+    @inline(__always)
+    func push(_ span: OutputSpan) -> Bool {
+        let position = tail.load(ordering: .relaxed)
+        guard position &- head.load(ordering: .acquiring) < capacity else { return false }
+        entries[Int(position & (capacity - 1))] = span
+        tail.store(position &+ 1, ordering: .releasing)
+        return true
+    }
+
+    /// Consumer: the next span, or nil when the inbox is empty.
+    @inline(__always)
+    func pop() -> OutputSpan? {
+        let position = head.load(ordering: .relaxed)
+        guard position != tail.load(ordering: .acquiring) else { return nil }
+        let span = entries[Int(position & (capacity - 1))]
+        head.store(position &+ 1, ordering: .releasing)
+        return span
+    }
+}
