@@ -38,6 +38,8 @@ final class LineConnection {
     private(set) var end: ConnectionEnd?
     /// Every byte received so far, counting those already taken as lines.
     private(set) var totalBytesReceived = 0
+    /// One recv(2) buffer for the life of the connection.
+    private var receiveBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
     init(socket: TestSocket) {
         self.socket = socket
@@ -114,11 +116,10 @@ final class LineConnection {
             consumed = 0
         }
         var progressed = false
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         for _ in 0..<8 {
-            let result = buffer.withUnsafeMutableBytes { recv(socket.descriptor, $0.baseAddress, $0.count, 0) }
+            let result = receiveBuffer.withUnsafeMutableBytes { recv(socket.descriptor, $0.baseAddress, $0.count, 0) }
             if result > 0 {
-                received.append(contentsOf: buffer[..<result])
+                received.append(contentsOf: receiveBuffer[..<result])
                 totalBytesReceived += result
                 progressed = true
                 continue
@@ -141,7 +142,13 @@ final class LineConnection {
 
     /// Takes the next complete line, with its "\n", from what was received; nil if there is none.
     func nextLine() -> [UInt8]? {
-        guard let newline = received[consumed...].firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        // memchr rather than firstIndex(of:): a debug build scans megabytes of heartbeats here.
+        let newline: Int? = received.withUnsafeBytes { all in
+            let rest = UnsafeRawBufferPointer(rebasing: all[consumed...])
+            guard let base = rest.baseAddress, let found = memchr(base, 0x0A, rest.count) else { return nil }
+            return consumed + (found - UnsafeMutableRawPointer(mutating: base))
+        }
+        guard let newline else { return nil }
         let line = Array(received[consumed...newline])
         consumed = newline + 1
         return line

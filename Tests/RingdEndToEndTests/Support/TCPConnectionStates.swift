@@ -2,7 +2,7 @@
 // end of a client's connection is still established. This is what a user would check with
 // `ss`, and it is independent of how ringd holds the socket (a descriptor, or a request still in
 // flight on its ring that keeps the socket alive after close).
-import Foundation
+import Glibc
 
 enum TCPConnectionStates {
     /// The state of ringd's end of the connection from `client` (the client's local address) to
@@ -10,7 +10,7 @@ enum TCPConnectionStates {
     /// no longer has that end at all (reset and freed).
     static func serverSide(of client: Endpoint, server: Endpoint) -> String? {
         for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            guard let text = readWholeFile(table) else { continue }
             // Columns: sl local_address rem_address st ...; addresses are HEXADDR:HEXPORT.
             for line in text.split(separator: "\n").dropFirst() {
                 let columns = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -22,6 +22,26 @@ enum TCPConnectionStates {
             }
         }
         return nil
+    }
+
+    /// The whole of a /proc file. Foundation's `String(contentsOfFile:)` stops after the first
+    /// page of a /proc file, which holds only the first few dozen sockets of a busy machine.
+    private static func readWholeFile(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var contents: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                contents.append(contentsOf: buffer[..<count])
+            } else if count == 0 {
+                return String(decoding: contents, as: UTF8.self)
+            } else if errno != EINTR {
+                return nil
+            }
+        }
     }
 
     /// Whether ringd has let go of the connection: its end is closing or gone.
