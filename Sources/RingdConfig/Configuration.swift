@@ -32,6 +32,10 @@ public struct ServerSettings: Sendable, Equatable {
     public var backlog: Int
     /// Connection slots per worker, 1...1048576.
     public var maxConnections: Int
+    /// Sent to a client refused because every slot is taken, before it is closed; nil sends nothing.
+    public var busyMessage: MessageTemplate?
+    /// How long SIGTERM/SIGINT lets queued output drain before everything is closed.
+    public var drainTimeout: Duration
     public var logLevel: LogLevel
 }
 
@@ -125,7 +129,7 @@ public struct Configuration: Sendable, Equatable {
     private static let unset = Configuration(
         server: ServerSettings(
             mode: .echo, listen: [], workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
-            logLevel: .info),
+            busyMessage: nil, drainTimeout: .zero, logLevel: .info),
         io: IOSettings(submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0, outputCap: 0, outputMemory: 0),
         echo: EchoSettings(lines: false, lineNumbers: false, maxLine: 0, accessLog: false),
         greet: GreetSettings(message: .placeholder),

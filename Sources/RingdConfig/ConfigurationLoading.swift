@@ -28,17 +28,25 @@ struct Setting {
     let value: TOMLValue
     let keyLocation: SourceLocation
     let valueLocation: SourceLocation
+    /// The value as written in the source (see `TOMLEntry.valueText`); for a bare `--set` value,
+    /// the bare text.
+    let valueText: String
     /// Where each element of an array value starts, when known.
     let elementLocations: [SourceLocation]
 
-    /// The error for `problem`, at the value (or the array element) it is about.
+    /// The error for `problem`, at the value (or the array element, or the place in a string) it
+    /// is about.
     func error(for problem: ValueProblem) -> ConfigurationError {
-        Self.error(for: problem, path: key.path, value: value, at: valueLocation, elementLocations: elementLocations)
+        Self.error(
+            for: problem, path: key.path, value: value, at: valueLocation, writtenAs: valueText,
+            elementLocations: elementLocations)
     }
 
+    /// `writtenAs` is the value's source text when known. Only the outermost value has it, so a
+    /// problem inside a string that is an array element is reported at the element's start.
     private static func error(
         for problem: ValueProblem, path: String, value: TOMLValue, at location: SourceLocation,
-        elementLocations: [SourceLocation]
+        writtenAs source: String?, elementLocations: [SourceLocation]
     ) -> ConfigurationError {
         switch problem {
         case .wrongType(let expected):
@@ -49,11 +57,46 @@ struct Setting {
             return ConfigurationError(at: location, "\(path) = \(value.tomlText) \(predicate)")
         case .element(let index, let inner):
             guard case .array(let elements) = value, elements.indices.contains(index) else {
-                return error(for: inner, path: path, value: value, at: location, elementLocations: [])
+                return error(for: inner, path: path, value: value, at: location, writtenAs: nil, elementLocations: [])
             }
             // Only the outermost array's elements have their own locations.
             let elementLocation = elementLocations.indices.contains(index) ? elementLocations[index] : location
-            return error(for: inner, path: "\(path)[\(index)]", value: elements[index], at: elementLocation, elementLocations: [])
+            return error(
+                for: inner, path: "\(path)[\(index)]", value: elements[index], at: elementLocation, writtenAs: nil,
+                elementLocations: [])
+        case .inString(let offset, let inner):
+            var place = location
+            if let source { place.column += sourceOffset(ofScalar: offset, inStringWrittenAs: source) }
+            return error(for: inner, path: path, value: value, at: place, writtenAs: nil, elementLocations: [])
+        }
+    }
+
+    /// How many source scalars after the value's first one scalar `offset` of the string it
+    /// decodes to is written. `source` is a basic string (`"..."`, where an escape takes 2, 6
+    /// (`\uXXXX`) or 10 (`\UXXXXXXXX`) scalars for one), a literal string (`'...'`, as written), or
+    /// the bare text of a `--set` value (as written, without quotes). Strings never span lines, so
+    /// the offset is added to the value's column.
+    static func sourceOffset(ofScalar offset: Int, inStringWrittenAs source: String) -> Int {
+        let scalars = Array(source.unicodeScalars)
+        switch scalars.first {
+        case "\"":
+            var index = 1
+            for _ in 0..<offset where index < scalars.count {
+                guard scalars[index] == "\\", index + 1 < scalars.count else {
+                    index += 1
+                    continue
+                }
+                switch scalars[index + 1] {
+                case "u": index += 6
+                case "U": index += 10
+                default: index += 2
+                }
+            }
+            return index
+        case "'":
+            return 1 + offset
+        default:
+            return offset
         }
     }
 }
@@ -79,7 +122,8 @@ private struct KeyAssignments {
                 }
                 record(Setting(
                     key: key, value: entry.value, keyLocation: entry.keyLocation,
-                    valueLocation: entry.valueLocation, elementLocations: entry.elementLocations))
+                    valueLocation: entry.valueLocation, valueText: entry.valueText,
+                    elementLocations: entry.elementLocations))
             }
         }
     }

@@ -13,10 +13,10 @@ enum Override {
         let key = try target(&parser)
         parser.skipWhitespace()
         let valueLocation = parser.location(at: parser.index)
-        let (value, elementLocations) = try value(for: key, &parser)
+        let (value, valueText, elementLocations) = try value(for: key, &parser)
         return Setting(
             key: key, value: value, keyLocation: keyLocation, valueLocation: valueLocation,
-            elementLocations: elementLocations)
+            valueText: valueText, elementLocations: elementLocations)
     }
 
     /// `TABLE.KEY =`: the key being set, which must be in the schema.
@@ -45,18 +45,20 @@ enum Override {
     }
 
     /// The rest of the text: a TOML value or, for a key that takes strings, the text as it is
-    /// (unless it was meant as a quoted string and is broken).
+    /// (unless it was meant as a quoted string and is broken). Also returns the value as written,
+    /// so that errors can point inside it.
     private static func value(
         for key: ConfigurationKey, _ parser: inout TOMLLiteParser
-    ) throws(ConfigurationError) -> (TOMLValue, elementLocations: [SourceLocation]) {
+    ) throws(ConfigurationError) -> (TOMLValue, text: String, elementLocations: [SourceLocation]) {
         let start = parser.index
         do throws(ConfigurationError) {
             let (value, elementStarts) = try parser.parseValue()
+            let text = parser.text(start..<parser.index)
             parser.skipWhitespace()
             if !parser.isAtEnd {
                 throw parser.failure("expected the end of the override after the value, found \(parser.describe(parser.current))")
             }
-            return (value, elementStarts.map(parser.location(at:)))
+            return (value, text, elementStarts.map(parser.location(at:)))
         } catch {
             let bare = parser.text(from: start).trimmingTrailingWhitespace
             let location = parser.location(at: start)
@@ -64,7 +66,7 @@ enum Override {
                 throw wrongTypeError(for: key, bare: bare, at: location) ?? error
             }
             guard !bare.hasPrefix("\""), !bare.hasPrefix("'") else { throw error }
-            return (bareValue(bare), [location])
+            return (bareValue(bare), bare, [location])
         }
     }
 

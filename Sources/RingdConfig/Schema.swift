@@ -28,6 +28,12 @@ enum Schema {
             "server", "max_connections", .integer(in: 1...1_048_576), default: 16384, \.server.maxConnections,
             "connection slots per worker"),
         ConfigurationKey(
+            "server", "busy_message", .optionalTemplate(filling: []), default: nil, \.server.busyMessage,
+            "sent to a client refused because max_connections are open, then it is closed"),
+        ConfigurationKey(
+            "server", "drain_timeout", .duration(in: .zero...(.seconds(3600))), default: .seconds(5), \.server.drainTimeout,
+            "on SIGTERM/SIGINT, how long queued output may drain before everything closes; a second signal exits at once"),
+        ConfigurationKey(
             "server", "log_level", .choice(LogLevel.self), default: .info, \.server.logLevel,
             "least severe message that is logged"),
 
@@ -50,39 +56,44 @@ enum Schema {
             "bytes queued for sending per connection before echo stops reading; at least buffer_size"),
         ConfigurationKey(
             "io", "output_cap", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputCap,
-            "bytes queued for one broadcast or relay client before it is cut off"),
+            "bytes queued for one broadcast or relay client before it is cut off; at least buffer_size and its longest line"),
         ConfigurationKey(
-            "io", "output_memory", .size(in: (64 << 10)...(1 << 34)), default: 64 << 20, \.io.outputMemory,
-            "rendered output one worker may hold (replies, heartbeats, relayed lines)"),
+            // At least 4 chunks of the smallest chunk size, 64 KiB (see OutputChunks.swift).
+            "io", "output_memory", .size(in: (256 << 10)...(1 << 34)), default: 64 << 20, \.io.outputMemory,
+            "rendered output one worker may hold (replies, heartbeats, relayed lines); at least 4 output chunks"),
 
         ConfigurationKey(
             "echo", "lines", .boolean, default: false, \.echo.lines,
             "react to complete lines instead of raw bytes"),
         ConfigurationKey(
             "echo", "line_numbers", .boolean, default: false, \.echo.lineNumbers,
-            "prefix replies with \"N: \" like the Perl echo server"),
+            "prefix replies with \"N: \" like the Perl echo server (implies lines)"),
         ConfigurationKey(
             "echo", "max_line", .size(in: 1...(16 << 20)), default: 64 << 10, \.echo.maxLine,
             "longest line accepted in line mode"),
         ConfigurationKey(
             "echo", "access_log", .boolean, default: false, \.echo.accessLog,
-            "print \"[HOST PORT] line\" per received line"),
+            "print \"[HOST PORT] line\" per received line on stdout (implies lines)"),
 
         ConfigurationKey(
-            "greet", "message", .template, default: try! MessageTemplate(parsing: Greet.defaultMessage), \.greet.message,
-            "sent on connect before closing; placeholders {peer} {time} {clients}"),
+            "greet", "message", .template(filling: [.peer, .time, .clients]),
+            default: try! MessageTemplate(parsing: Greet.defaultMessage), \.greet.message,
+            "sent on connect, then the connection is closed"),
         ConfigurationKey(
-            "counter", "message", .template, default: try! MessageTemplate(parsing: Counter.defaultMessage), \.counter.message,
-            "sent on connect before closing; {count} = connections before this one"),
+            "counter", "message", .template(filling: [.count, .peer, .time, .clients]),
+            default: try! MessageTemplate(parsing: Counter.defaultMessage), \.counter.message,
+            "sent on connect, then closed; {count} = connections before this one"),
 
         ConfigurationKey(
             "broadcast", "interval", .duration(in: .milliseconds(1)...(.seconds(86400))), default: .seconds(1), \.broadcast.interval,
             "time between two heartbeats"),
         ConfigurationKey(
-            "broadcast", "message", .template, default: try! MessageTemplate(parsing: Broadcast.defaultMessage), \.broadcast.message,
-            "the heartbeat; placeholders {seq} {time} {clients}"),
+            "broadcast", "message", .template(filling: [.seq, .time, .clients]),
+            default: try! MessageTemplate(parsing: Broadcast.defaultMessage), \.broadcast.message,
+            "the heartbeat every client gets; {seq} counts this worker's ticks from 1"),
         ConfigurationKey(
-            "broadcast", "greeting", .optionalTemplate, default: nil, \.broadcast.greeting,
+            "broadcast", "greeting", .optionalTemplate(filling: [.seq, .time, .clients, .peer]), default: nil,
+            \.broadcast.greeting,
             "sent once to a client when it connects"),
 
         ConfigurationKey(
@@ -117,6 +128,39 @@ enum Schema {
             guard io.outputLimit < io.bufferSize else { return nil }
             return "io.output_limit (\(ByteCountText.text(bytes: io.outputLimit))) must be at least"
                 + " io.buffer_size (\(ByteCountText.text(bytes: io.bufferSize)))"
+        },
+        // One receive buffer of input may fan out to every other client at once; a client that
+        // reads promptly must not be cut off for it.
+        Constraint(["io.buffer_size", "io.output_cap"]) { configuration in
+            let io = configuration.io
+            guard io.outputCap < io.bufferSize else { return nil }
+            return "io.output_cap (\(ByteCountText.text(bytes: io.outputCap))) must be at least"
+                + " io.buffer_size (\(ByteCountText.text(bytes: io.bufferSize)))"
+        },
+        // Otherwise a client is cut off by the first line that long, however fast it reads.
+        Constraint(["io.output_cap", "relay.max_line", "broadcast.message", "broadcast.greeting"]) { configuration in
+            let cap = configuration.io.outputCap
+            let longest = configuration.longestPushedLine
+            guard cap < longest.bytes else { return nil }
+            return "io.output_cap (\(ByteCountText.text(bytes: cap))) must be at least the longest line sent to a"
+                + " broadcast or relay client, here \(ByteCountText.text(bytes: longest.bytes)) (\(longest.cause));"
+                + " that line follows relay.max_line, broadcast.message and broadcast.greeting"
+        },
+        // A rendered line must fit one chunk, and a worker needs a few chunks to keep sending
+        // while others wait for their sends to complete.
+        Constraint([
+            "io.output_memory", "echo.max_line", "relay.max_line", "greet.message", "counter.message",
+            "broadcast.message", "broadcast.greeting",
+        ]) { configuration in
+            let memory = configuration.io.outputMemory
+            let chunk = configuration.outputChunkSize
+            guard memory < 4 * chunk else { return nil }
+            let longest = configuration.longestRenderedLine
+            return "io.output_memory (\(ByteCountText.text(bytes: memory))) must be at least 4 x the output chunk size"
+                + " (4 x \(ByteCountText.text(bytes: chunk)) = \(ByteCountText.text(bytes: 4 * chunk))); a chunk is the"
+                + " longest line ringd renders rounded up to a power of two, here \(ByteCountText.text(bytes: longest.bytes))"
+                + " (\(longest.cause)); that line follows echo.max_line, relay.max_line, greet.message, counter.message,"
+                + " broadcast.message and broadcast.greeting"
         },
     ]
 

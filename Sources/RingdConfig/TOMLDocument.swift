@@ -59,6 +59,9 @@ public struct TOMLEntry: Sendable, Equatable {
     public var keyLocation: SourceLocation
     /// Where the value starts.
     public var valueLocation: SourceLocation
+    /// The value as written, from its first scalar to its last: quotes and escapes included, so
+    /// that a place inside a string can be found in the source (a string never spans lines).
+    public var valueText: String
     /// Where each element starts when the value is an array; empty otherwise.
     public var elementLocations: [SourceLocation]
 }

@@ -119,7 +119,7 @@ struct TOMLLiteParser {
         return TOMLEntry(
             key: key, value: value,
             keyLocation: location(at: keyStart), valueLocation: location(at: valueStart),
-            elementLocations: elementStarts.map(location(at:))
+            valueText: text(valueStart..<index), elementLocations: elementStarts.map(location(at:))
         )
     }
 
@@ -384,7 +384,7 @@ struct TOMLLiteParser {
         index + offset < scalars.count ? scalars[index + offset] : nil
     }
 
-    private func text(_ range: Range<Int>) -> String {
+    func text(_ range: Range<Int>) -> String {
         String(String.UnicodeScalarView(scalars[range]))
     }
 

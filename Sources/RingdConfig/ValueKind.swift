@@ -14,6 +14,9 @@ indirect enum ValueProblem: Error, Equatable {
     case invalid(String)
     /// The problem is with element INDEX of an array: "PATH[INDEX] = ..."
     case element(Int, ValueProblem)
+    /// The problem is at scalar OFFSET (0-based) of a string value, such as a bad placeholder in
+    /// a message: the error points there, inside the quotes, instead of at the value's start.
+    case inString(offset: Int, ValueProblem)
 }
 
 /// How values of one Swift type are written in TOML-lite, and which of them a key allows.
@@ -189,17 +192,17 @@ extension ValueKind where Value == [ListenAddress] {
 }
 
 extension ValueKind where Value == MessageTemplate {
-    /// A message with `{placeholder}`s, checked when the file is read.
-    static var template: Self {
-        ValueKind(
-            summary: nil,
+    /// A non-empty message with `{placeholder}`s, checked when the file is read: every
+    /// placeholder must be one of `placeholders`, the ones the service fills for this message.
+    /// Errors point at the offending brace inside the string.
+    static func template(filling placeholders: [MessageTemplate.Placeholder]) -> Self {
+        let names = placeholders.map { "{\($0.rawValue)}" }
+        return ValueKind(
+            summary: names.isEmpty ? "no placeholders" : "placeholders " + names.joined(separator: " "),
             decode: { value throws(ValueProblem) in
                 guard case .string(let text) = value else { throw .wrongType(expected: "a string") }
-                do {
-                    return try MessageTemplate(parsing: text)
-                } catch {
-                    throw .invalid("is not a valid message: \(error)")
-                }
+                guard !text.isEmpty else { throw .invalid("is empty: a message needs at least one character") }
+                return try MessageTemplate.checked(text, filling: placeholders)
             },
             encode: { .string($0.text) },
             bareValue: { .string($0) })
@@ -207,17 +210,67 @@ extension ValueKind where Value == MessageTemplate {
 }
 
 extension ValueKind where Value == MessageTemplate? {
-    /// A template, or "" for none.
-    static var optionalTemplate: Self {
-        let present = ValueKind<MessageTemplate>.template
+    /// A template as above, or "" for none.
+    static func optionalTemplate(filling placeholders: [MessageTemplate.Placeholder]) -> Self {
+        let present = ValueKind<MessageTemplate>.template(filling: placeholders)
         return ValueKind(
-            summary: "\"\" = none",
+            summary: present.summary.map { $0 + "; \"\" = none" },
             decode: { value throws(ValueProblem) in
                 if case .string("") = value { return nil }
                 return try present.decode(value)
             },
             encode: { $0.map { .string($0.text) } ?? .string("") },
             bareValue: { .string($0) })
+    }
+}
+
+extension MessageTemplate {
+    /// Parses `text` and checks that it uses only `allowed` placeholders. A problem is reported
+    /// at the 0-based offset of its brace in `text`, in Unicode scalars.
+    fileprivate static func checked(_ text: String, filling allowed: [Placeholder]) throws(ValueProblem) -> MessageTemplate {
+        let expected = "expected one of " + allowed.map { "{\($0.rawValue)}" }.joined(separator: ", ")
+        let template: MessageTemplate
+        do throws(ParseError) {
+            template = try MessageTemplate(parsing: text)
+        } catch {
+            let message: String
+            if case .unknownPlaceholder(let name) = error.kind {
+                let suggestion = nearestName(to: name, among: allowed.map(\.rawValue)).map { " (did you mean {\($0)}?)" } ?? ""
+                message = "unknown placeholder {\(name)}\(suggestion); \(expected)"
+            } else {
+                message = error.message
+            }
+            throw .inString(offset: error.column - 1, .invalid("is not a valid message: \(message)"))
+        }
+        if let (placeholder, offset) = placeholderOffsets(in: text).first(where: { !allowed.contains($0.0) }) {
+            throw .inString(
+                offset: offset,
+                .invalid("is not a valid message: {\(placeholder.rawValue)} is not filled in this message; \(expected)"))
+        }
+        return template
+    }
+
+    /// Each placeholder in `text`, a template that parses, with the 0-based offset of its `{`.
+    private static func placeholderOffsets(in text: String) -> [(Placeholder, Int)] {
+        let scalars = Array(text.unicodeScalars)
+        var found: [(Placeholder, Int)] = []
+        var index = 0
+        while index < scalars.count {
+            let next = index + 1 < scalars.count ? scalars[index + 1] : nil
+            switch scalars[index] {
+            case "{" where next == "{", "}" where next == "}":
+                index += 2
+            case "{":
+                let close = scalars[(index + 1)...].firstIndex(of: "}")!
+                var name = String.UnicodeScalarView()
+                name.append(contentsOf: scalars[(index + 1)..<close])
+                found.append((Placeholder(rawValue: String(name))!, index))
+                index = close + 1
+            default:
+                index += 1
+            }
+        }
+        return found
     }
 }
 

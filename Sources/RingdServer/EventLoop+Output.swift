@@ -128,7 +128,7 @@ extension EventLoop {
     /// Everything owed is sent: FIN now, then read and drop until the peer closes too. Closing
     /// with unread input would send a reset, and a reset can destroy the reply still in the
     /// peer's receive queue (the error line before a close, for instance).
-    private func closeGracefully(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+    func closeGracefully(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         if connection.pointee.peerFinished && !connection.pointee.receiveArmed {
             beginClose(slot, connection)
             return

@@ -132,6 +132,16 @@ extension EventLoop {
         tag(.greetClose, slot: chunk, generation: UInt32(bitPattern: descriptor))
     }
 
+    /// Every slot is taken: the client gets `server.busy_message`, if there is one, and a close.
+    func refuseBusy(_ descriptor: Int32) {
+        guard let busy = services.busyMessage else {
+            ring.queueClose(descriptor: descriptor, userData: tag(.close), quiet: true)
+            return
+        }
+        ring.queueSendThenClose(socket: descriptor, bytes: busy.baseAddress!, length: busy.count,
+                                sendUserData: tag(.greetSend), closeUserData: greetCloseTag(Self.fixedMessage, descriptor), quietClose: true)
+    }
+
     func handleGreetClose(_ completion: Completion) {
         if completion.result == -ECANCELED {
             // The send failed (the peer left), which cancelled the linked close.
@@ -164,7 +174,8 @@ extension EventLoop {
 
     /// One heartbeat: rendered once, queued to every client this worker holds.
     func handleTick(_ completion: Completion) {
-        if !completion.hasMore && !stopping { armTick() }
+        if !completion.hasMore && !draining { armTick() }
+        guard completion.result == -ETIME else { return }  // cancelled at shutdown
         let localClients = table.openCount
         guard localClients > 0 else {
             var nothing = ByteWriter(UnsafeMutableRawBufferPointer(start: nil, count: 0))

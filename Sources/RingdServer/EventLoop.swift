@@ -44,6 +44,8 @@ enum Operation: UInt8 {
     case chunkRelease
     /// A MSG_RING this worker sent failed.
     case messageFailed
+    /// `server.drain_timeout` passed after a shutdown signal.
+    case drainDeadline
 }
 
 /// Counters a worker keeps; logged when it stops.
@@ -82,7 +84,10 @@ enum Service: Equatable {
 
     init(_ configuration: Configuration) {
         switch configuration.server.mode {
-        case .echo: self = configuration.echo.lines ? .echoLines : .rawEcho
+        case .echo:
+            // Numbering and the access log are about lines, so either turns line mode on.
+            let echo = configuration.echo
+            self = echo.lines || echo.lineNumbers || echo.accessLog ? .echoLines : .rawEcho
         case .greet: self = .greet
         case .counter: self = .counter
         case .broadcast: self = .broadcast
@@ -115,7 +120,8 @@ final class EventLoop {
     /// Slots whose recv stopped with ENOBUFS, re-armed when buffers are recycled.
     let waitingForBuffers: UnsafeMutablePointer<UInt32>
     var waitingCount = 0
-    /// Timespecs: one per listener (the accept retry after EMFILE), then the broadcast timer.
+    /// Timespecs: one per listener (the accept retry after EMFILE), then the broadcast timer,
+    /// then the drain deadline.
     let timeouts: TimeoutStorage
     /// Bytes queued on one echo connection before its recv is paused; resumed below half of it.
     let outputLimit: UInt32
@@ -126,6 +132,9 @@ final class EventLoop {
     var cutCount = 0
 
     var stopping = false
+    /// A shutdown signal came: no more accepts, connections close as their output drains.
+    var draining = false
+    let drainTimeout: Duration
     var statistics = EventLoopStatistics()
     let log: ServerLog
     var cutReport = RateLimitedReport()
@@ -162,7 +171,8 @@ final class EventLoop {
         bufferLength.initialize(repeating: 0, count: io.bufferCount)
         waitingForBuffers = .allocate(capacity: capacity)
         cuts = .allocate(capacity: capacity)
-        timeouts = TimeoutStorage(count: listeners.count + 1)
+        timeouts = TimeoutStorage(count: listeners.count + 2)
+        drainTimeout = configuration.server.drainTimeout
         outputLimit = UInt32(clamping: io.outputLimit)
         outputCap = UInt32(clamping: io.outputCap)
         services = ServiceState(configuration: configuration, service: service, worker: index, group: group)
@@ -214,7 +224,8 @@ final class EventLoop {
         case .relayDoorbell: drainInbox(from: Int(completion.userData.slot))
         case .chunkRelease: arena.release(completion.userData.slot, count: UInt32(clamping: completion.result))
         case .messageFailed: statistics.messageFailures += 1
-        case .shutdownSignal: stopping = true
+        case .shutdownSignal: beginDrain()
+        case .drainDeadline: stopping = true
         case .close, .cancel, .greetSend, .shutdownWrite, nil: break
         }
     }
@@ -225,17 +236,47 @@ final class EventLoop {
         if cutCount > 0 { processCuts() }
         if service == .relay { flushRelayPosts() }
         services.accessLog?.flush()
+        if draining && table.openCount == 0 { stopping = true }
+    }
+
+    /// SIGTERM or SIGINT: stop accepting and ticking; close idle connections now and the others
+    /// once what is queued for them has gone out, or at `server.drain_timeout`, whichever is first.
+    private func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        for listener in listeners.indices {
+            ring.queueCancel(target: tag(.accept, slot: UInt32(listener)), userData: tag(.cancel))
+        }
+        if service == .broadcast { ring.queueCancel(target: tag(.tick), userData: tag(.cancel)) }
+        var slot: UInt32 = 0
+        while slot < table.highWater {
+            let connection = table[slot]
+            if connection.pointee.state == .open {
+                if connection.pointee.sendInFlight || hasQueuedOutput(connection) {
+                    closeAfterOutput(slot, connection)
+                } else {
+                    beginClose(slot, connection)
+                }
+            }
+            slot += 1
+        }
+        if drainTimeout == .zero {
+            stopping = true
+        } else {
+            ring.queueTimeout(after: drainTimeout, storage: timeouts, index: listeners.count + 1, userData: tag(.drainDeadline))
+        }
     }
 
     // MARK: - Accept
 
     private func armAccept(_ listener: Int) {
-        guard !stopping else { return }
+        guard !draining else { return }
         ring.queueMultishotAccept(listener: listeners[listener].descriptor, userData: tag(.accept, slot: UInt32(listener)))
     }
 
     private func handleAccept(_ completion: Completion) {
         let listener = Int(completion.userData.slot)
+        if completion.result == -ECANCELED { return }  // stopped at shutdown
         if completion.result >= 0 {
             openConnection(descriptor: completion.result)
         } else if CompletionError(errno: -completion.result) == .resourceExhausted {
@@ -254,7 +295,7 @@ final class EventLoop {
     }
 
     private func openConnection(descriptor: Int32) {
-        guard !stopping else {
+        guard !draining else {
             _ = close(descriptor)
             return
         }
@@ -276,7 +317,7 @@ final class EventLoop {
         }
         guard let slot = table.open(descriptor: descriptor) else {
             statistics.refusedTableFull += 1
-            _ = close(descriptor)
+            refuseBusy(descriptor)
             return
         }
         statistics.accepted += 1
@@ -312,7 +353,7 @@ final class EventLoop {
             // sent back and recycles it when that send completes; (2b) every other service reads
             // it here, copying what it keeps, and recycles it at once; (2c) input for a closing
             // or lingering connection is dropped and recycled.
-            if connection.pointee.state == .open && !connection.pointee.lingering {
+            if connection.pointee.state == .open && !connection.pointee.lingering && !connection.pointee.closeAfterOutput {
                 if service == .rawEcho {
                     enqueue(bufferID, length: UInt32(completion.result), on: slot, connection)
                 } else {
@@ -446,6 +487,9 @@ final class EventLoop {
         }
         if connection.pointee.queueHead != noBuffer {
             sendHead(slot, connection)   // a short send resumes where it stopped
+        } else if connection.pointee.closeAfterOutput {
+            closeGracefully(slot, connection)
+            return
         } else if connection.pointee.peerFinished && !connection.pointee.receiveArmed {
             beginClose(slot, connection)  // half-close: everything owed is sent
             return

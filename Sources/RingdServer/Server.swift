@@ -7,6 +7,7 @@
 
 import CLinux
 import RingdConfig
+import Synchronization
 import URing
 #if canImport(Glibc)
 import Glibc
@@ -88,6 +89,7 @@ public enum Server {
         var received: Int32 = 0
         while sigwait(&signals, &received) != 0 {}
         wake(shutdownSignal)
+        waitForWorkersOrSecondSignal(group, signals: &signals)
         threads.forEach { pthread_join($0, nil) }
         if let failure = latch.runFailure { throw failure }
     }
@@ -117,6 +119,20 @@ public enum Server {
             kill(getpid(), SIGTERM)  // wakes the main thread's sigwait to stop the others
         }
         loop.log.write(.info, "worker \(index) stopped: \(loop.statistics)")
+        group.runningWorkers.subtract(1, ordering: .releasing)
+    }
+
+    /// The workers drain for up to `server.drain_timeout`; a second SIGINT or SIGTERM in the
+    /// meantime means "now": ringd exits at once, without waiting for them.
+    private static func waitForWorkersOrSecondSignal(_ group: WorkerGroup, signals: inout sigset_t) {
+        var pollInterval = timespec(tv_sec: 0, tv_nsec: 50_000_000)
+        while group.runningWorkers.load(ordering: .acquiring) > 0 {
+            if sigtimedwait(&signals, nil, &pollInterval) > 0 {
+                let message = "ringd: notice: second signal: exiting without waiting for output to drain\n"
+                _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+                _exit(1)
+            }
+        }
     }
 
     private static func wake(_ descriptor: Int32) {

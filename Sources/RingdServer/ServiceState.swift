@@ -32,6 +32,8 @@ final class ServiceState {
     /// The message rendered once at start-up when it has no placeholders: sent as is, with no
     /// output chunk and no completion per connection.
     let fixedMessage: UnsafeMutableRawBufferPointer?
+    /// `server.busy_message`, rendered once.
+    let busyMessage: UnsafeMutableRawBufferPointer?
 
     // Broadcast.
     var broadcast: Broadcast?
@@ -63,14 +65,8 @@ final class ServiceState {
         if service == .broadcast, let greeting = configuration.broadcast.greeting { templates.append(greeting) }
         needsPeer = access != nil || accessLogging || templates.contains { $0.placeholders.contains(.peer) }
 
-        if let message, message.placeholders.isEmpty {
-            let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, message.maximumRenderedCount), alignment: 8)
-            var writer = ByteWriter(storage)
-            _ = message.render(MessageTemplate.Values(), into: &writer)
-            fixedMessage = UnsafeMutableRawBufferPointer(rebasing: storage[0..<writer.count])
-        } else {
-            fixedMessage = nil
-        }
+        fixedMessage = message.flatMap { $0.placeholders.isEmpty ? Self.renderOnce($0) : nil }
+        busyMessage = configuration.server.busyMessage.flatMap(Self.renderOnce)
 
         if service.framesLines {
             framers = .allocate(capacity: capacity)
@@ -105,7 +101,18 @@ final class ServiceState {
         echoLines?.deallocate()
         peers?.deallocate()
         fixedMessage.map { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
+        busyMessage.map { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
         pendingPosts?.deallocate()
+    }
+}
+
+extension ServiceState {
+    /// A message without placeholders, rendered into memory of its own for the life of the worker.
+    fileprivate static func renderOnce(_ message: MessageTemplate) -> UnsafeMutableRawBufferPointer {
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, message.maximumRenderedCount), alignment: 8)
+        var writer = ByteWriter(storage)
+        _ = message.render(MessageTemplate.Values(), into: &writer)
+        return UnsafeMutableRawBufferPointer(rebasing: storage[0..<writer.count])
     }
 }
 

@@ -22,6 +22,8 @@ final class WorkerGroup: @unchecked Sendable {
     let workerCount: Int
     let connectionsMade = Atomic<UInt64>(0)
     let clients = Atomic<Int>(0)
+    /// Workers whose loop has not finished; the main thread waits for zero.
+    let runningWorkers: Atomic<Int>
     let arenas: [OutputArena]
     /// Written by worker i before it reports start-up to the latch; read only after the latch
     /// has released every worker (its mutex orders the two).
@@ -31,7 +33,8 @@ final class WorkerGroup: @unchecked Sendable {
 
     init(workerCount: Int, configuration: Configuration, relayInboxes: Bool) throws(SystemError) {
         self.workerCount = workerCount
-        let chunkSize = Self.outputChunkSize(for: configuration)
+        runningWorkers = Atomic(workerCount)
+        let chunkSize = configuration.outputChunkSize
         let chunkCount = max(4, configuration.io.outputMemory / chunkSize)
         var arenas: [OutputArena] = []
         do throws(SystemError) {
@@ -47,21 +50,6 @@ final class WorkerGroup: @unchecked Sendable {
         ringDescriptors.initialize(repeating: -1, count: workerCount)
         let pairs = relayInboxes && workerCount > 1 ? workerCount * workerCount : 0
         inboxes = (0..<pairs).map { _ in RelayInbox(capacity: RelayInbox.defaultCapacity) }
-    }
-
-    /// Output chunks hold the largest message any service can render in one go, and are at
-    /// least 64 KiB, so that small messages share chunks and queues coalesce.
-    static func outputChunkSize(for configuration: Configuration) -> Int {
-        var largest = max(EchoLines.maximumReplyCount(maxLine: configuration.echo.maxLine),
-                          RelayHub.maximumOutputCount(maxLine: configuration.relay.maxLine),
-                          configuration.greet.message.maximumRenderedCount,
-                          configuration.counter.message.maximumRenderedCount,
-                          configuration.broadcast.message.maximumRenderedCount,
-                          configuration.broadcast.greeting?.maximumRenderedCount ?? 0)
-        largest = max(largest, 64 << 10)
-        var size = 1
-        while size < largest { size <<= 1 }
-        return size
     }
 
     /// Unmaps the arenas; after every worker thread has been joined.

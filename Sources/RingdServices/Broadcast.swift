@@ -5,8 +5,9 @@
 // renders the message ONCE into the worker's shared tick buffer; the loop then sends that same
 // buffer to every client it holds (one send per client, no copy per client), and must not reuse
 // the buffer until those sends complete. Workers tick independently, so `seq` counts this
-// worker's ticks: the first tick is seq 1, and a client sees consecutive numbers unless its
-// output was over budget and a tick was skipped for it (see OutputBudget).
+// worker's ticks: the first tick is seq 1, and every client sees consecutive numbers. A client
+// that cannot keep up is cut off once its queued output passes `io.output_cap`, never skipped,
+// so a gap in `seq` always means loss somewhere.
 //
 // The default message carries the fields ring-client's broadcast benchmark parses, `seq=` and
 // `time=` (the send time, for latency): `seq=42 time=1732212345.123456 clients=3`.

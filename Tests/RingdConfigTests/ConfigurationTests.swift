@@ -4,6 +4,7 @@
 import Foundation
 import Testing
 @testable import RingdConfig
+import RingdServices
 
 @Suite struct ConfigurationTests {
     private func parse(_ text: String, overrides: [String] = []) throws -> Configuration {
@@ -14,11 +15,20 @@ import Testing
         let defaults = Configuration.defaults
         #expect(defaults.server == ServerSettings(
             mode: .echo, listen: [try ListenAddress(parsing: "127.0.0.1:7000")], workers: .auto, pinWorkers: true,
-            backlog: 4096, maxConnections: 16384, logLevel: .info))
+            backlog: 4096, maxConnections: 16384, busyMessage: nil, drainTimeout: .seconds(5), logLevel: .info))
         #expect(defaults.io == IOSettings(
             submissionEntries: 512, completionEntries: 4096, bufferCount: 1024, bufferSize: 4096, outputLimit: 1 << 20,
             outputCap: 1 << 20, outputMemory: 64 << 20))
         #expect(defaults.echo == EchoSettings(lines: false, lineNumbers: false, maxLine: 64 << 10, accessLog: false))
+        #expect(defaults.greet.message.text == "Hello from ringd, {peer}\n")
+        #expect(defaults.counter.message.text == "{count} connections before you\n")
+        #expect(defaults.broadcast.interval == .seconds(1))
+        #expect(defaults.broadcast.message.text == "seq={seq} time={time} clients={clients}\n")
+        #expect(defaults.broadcast.greeting == nil)
+        #expect(defaults.relay == RelaySettings(notices: true, welcome: true, maxLine: 4 << 10))
+        #expect(defaults.access == AccessSettings(allow: [], deny: []))
+        // echo.max_line (64KiB) + 64 bytes, rounded up to a power of two.
+        #expect(defaults.outputChunkSize == 128 << 10)
     }
 
     @Test func anEmptyFileAndNoFileBothGiveTheDefaults() throws {
@@ -60,22 +70,62 @@ import Testing
             buffer_count = 1
             buffer_size = "64KiB"
             output_limit = "1GiB"
+            output_cap = "2MiB"
+            output_memory = "1GiB"
 
             [echo]
             lines = true
             line_numbers = true
             max_line = "16MiB"
             access_log = true
+
+            [greet]
+            message = "hi {peer} at {time}, {clients} here\\r\\n"
+
+            [counter]
+            message = '#{count}'
+
+            [broadcast]
+            interval = "250ms"
+            message = "tick {seq}\\n"
+            greeting = "welcome {peer}, {{tick}} {seq}\\n"
+
+            [relay]
+            notices = false
+            welcome = false
+            max_line = "64KiB"
+
+            [access]
+            allow = ["10.0.0.0/8", "::1"]
+            deny = [
+                "10.0.0.66/32",
+                "2001:db8::/32",
+            ]
             """)
         #expect(configuration.server == ServerSettings(
             mode: .relay,
             listen: [try ListenAddress(parsing: "0.0.0.0:80"), try ListenAddress(parsing: "[::]:8080"),
                      try ListenAddress(parsing: "[::1]:0")],
-            workers: .count(8), pinWorkers: false, backlog: 128, maxConnections: 1_048_576, logLevel: .debug))
+            workers: .count(8), pinWorkers: false, backlog: 128, maxConnections: 1_048_576, busyMessage: nil, drainTimeout: .seconds(5), logLevel: .debug))
         #expect(configuration.io == IOSettings(
             submissionEntries: 1024, completionEntries: 8192, bufferCount: 1, bufferSize: 64 << 10, outputLimit: 1 << 30,
-            outputCap: 1 << 20, outputMemory: 64 << 20))
+            outputCap: 2 << 20, outputMemory: 1 << 30))
         #expect(configuration.echo == EchoSettings(lines: true, lineNumbers: true, maxLine: 16 << 20, accessLog: true))
+        #expect(configuration.greet.message.text == "hi {peer} at {time}, {clients} here\r\n")
+        #expect(configuration.counter.message.text == "#{count}")
+        #expect(configuration.broadcast.interval == .milliseconds(250))
+        #expect(configuration.broadcast.message.text == "tick {seq}\n")
+        #expect(configuration.broadcast.greeting?.text == "welcome {peer}, {{tick}} {seq}\n")
+        #expect(configuration.relay == RelaySettings(notices: false, welcome: false, maxLine: 64 << 10))
+        #expect(configuration.access == AccessSettings(
+            allow: [try AddressRange(parsing: "10.0.0.0/8"), try AddressRange(parsing: "::1/128")],
+            deny: [try AddressRange(parsing: "10.0.0.66"), try AddressRange(parsing: "2001:db8::/32")]))
+        #expect(configuration.access.list.decide(try IPAddress(parsing: "10.1.2.3")) == .allow)
+        #expect(configuration.access.list.decide(try IPAddress(parsing: "10.0.0.66")) == .deny)
+        #expect(configuration.access.list.decide(try IPAddress(parsing: "192.168.0.1")) == .deny)
+        #expect(configuration.access.list.decide(try IPAddress(parsing: "::1")) == .allow)
+        // echo.max_line (16MiB) + 64 bytes, rounded up.
+        #expect(configuration.outputChunkSize == 32 << 20)
     }
 
     @Test(arguments: [
@@ -112,13 +162,23 @@ import Testing
             buffer_count = 1
             buffer_size = "512B"
             output_limit = 512
+            output_cap = 512
+            output_memory = "256KiB"
             [echo]
             max_line = "1B"
+            [broadcast]
+            interval = "1ms"
+            message = "."
+            [relay]
+            max_line = 1
             """)
         #expect(low.server.backlog == 1 && low.server.maxConnections == 1)
         #expect(low.io == IOSettings(submissionEntries: 8, completionEntries: 32, bufferCount: 1, bufferSize: 512, outputLimit: 512,
-                                  outputCap: 1 << 20, outputMemory: 64 << 20))
+                                  outputCap: 512, outputMemory: 256 << 10))
         #expect(low.echo.maxLine == 1)
+        #expect(low.broadcast.interval == .milliseconds(1) && low.broadcast.message.text == ".")
+        #expect(low.relay.maxLine == 1)
+        #expect(low.outputChunkSize == 64 << 10)
         let high = try parse("""
             [server]
             backlog = 65535
@@ -127,9 +187,20 @@ import Testing
             completion_entries = 65536
             buffer_count = 32768
             buffer_size = "1MiB"
+            output_cap = "1GiB"
+            output_memory = "16GiB"
+            [echo]
+            max_line = "16MiB"
+            [broadcast]
+            interval = "24h"
+            [relay]
+            max_line = "1MiB"
             """)
         #expect(high.server.backlog == 65535)
         #expect(high.io.completionEntries == 65536 && high.io.bufferCount == 32768 && high.io.bufferSize == 1 << 20)
+        #expect(high.io.outputCap == 1 << 30 && high.io.outputMemory == 1 << 34)
+        #expect(high.echo.maxLine == 16 << 20 && high.relay.maxLine == 1 << 20)
+        #expect(high.broadcast.interval == .seconds(86400))
     }
 
     @Test func renderedDefaultsParseBackToTheDefaults() throws {
@@ -150,8 +221,18 @@ import Testing
         configuration.io.outputLimit = 3 << 20
         configuration.echo.maxLine = 1
         configuration.echo.accessLog = true
+        configuration.greet.message = try MessageTemplate(parsing: "\"quoted\" \\ {peer}\t{{}}\u{7}\n")
+        configuration.broadcast.interval = .milliseconds(1500)
+        configuration.broadcast.greeting = try MessageTemplate(parsing: "hello {peer}\n")
+        configuration.relay.welcome = false
+        configuration.access.deny = [try AddressRange(parsing: "192.168.0.0/16"), try AddressRange(parsing: "fe80::/10")]
         let text = configuration.rendered()
         #expect(try parse(text) == configuration)
+        #expect(try parse(text).greet.message.text == configuration.greet.message.text)
+        #expect(text.contains(#"message = "\"quoted\" \\ {peer}\t{{}}\u0007\n""#))
+        #expect(text.contains("interval = \"1500ms\""))
+        #expect(text.contains("greeting = \"hello {peer}\\n\""))
+        #expect(text.contains("deny = [\"192.168.0.0/16\", \"fe80::/10\"]"))
         #expect(text.contains("listen = [\"[fe80::1]:1\", \"10.0.0.1:65535\"]"))
         #expect(text.contains("workers = 3 "))
         #expect(text.contains("buffer_size = \"1000B\""))

@@ -4,6 +4,7 @@
 
 import Testing
 @testable import RingdConfig
+import RingdServices
 
 @Suite struct OverrideTests {
     private func configuration(_ overrides: [String], file text: String = "") throws -> Configuration {
@@ -16,15 +17,28 @@ import Testing
             "server.backlog=1_024", "server.max_connections=0x10", "server.log_level=trace",
             "io.submission_entries=1024", "io.completion_entries=8192", "io.buffer_count=64",
             "io.buffer_size=8KiB", "io.output_limit=2MiB",
+            "io.output_cap=4MiB", "io.output_memory=512MiB",
             "echo.lines=true", "echo.line_numbers=true", "echo.max_line=1KiB", "echo.access_log=true",
+            "greet.message=hello {peer}", "counter.message=\"{count}\\n\"", "broadcast.interval=2s",
+            "broadcast.message='{seq}'", "broadcast.greeting=hi", "relay.notices=false", "relay.welcome=false",
+            "relay.max_line=100", "access.allow=127.0.0.0/8", "access.deny=[\"127.0.0.2\", \"::/0\"]",
         ])
         #expect(configuration.server == ServerSettings(
             mode: .greet, listen: [try ListenAddress(parsing: "[::1]:7001")], workers: .count(6), pinWorkers: false,
-            backlog: 1024, maxConnections: 16, logLevel: .trace))
+            backlog: 1024, maxConnections: 16, busyMessage: nil, drainTimeout: .seconds(5), logLevel: .trace))
         #expect(configuration.io == IOSettings(
             submissionEntries: 1024, completionEntries: 8192, bufferCount: 64, bufferSize: 8192, outputLimit: 2 << 20,
-            outputCap: 1 << 20, outputMemory: 64 << 20))
+            outputCap: 4 << 20, outputMemory: 512 << 20))
         #expect(configuration.echo == EchoSettings(lines: true, lineNumbers: true, maxLine: 1024, accessLog: true))
+        #expect(configuration.greet.message.text == "hello {peer}")
+        #expect(configuration.counter.message.text == "{count}\n")
+        #expect(configuration.broadcast.interval == .seconds(2))
+        #expect(configuration.broadcast.message.text == "{seq}")
+        #expect(configuration.broadcast.greeting?.text == "hi")
+        #expect(configuration.relay == RelaySettings(notices: false, welcome: false, maxLine: 100))
+        #expect(configuration.access == AccessSettings(
+            allow: [try AddressRange(parsing: "127.0.0.0/8")],
+            deny: [try AddressRange(parsing: "127.0.0.2/32"), try AddressRange(parsing: "::/0")]))
     }
 
     @Test func stringsMayBeBareOrQuoted() throws {
@@ -36,6 +50,11 @@ import Testing
         #expect(try configuration(["io.buffer_size=\"16KiB\""]).io.bufferSize == 16384)
         #expect(try configuration(["io.buffer_size=2048"]).io.bufferSize == 2048)
         #expect(try configuration(["  server.backlog = 10  "]).server.backlog == 10)
+        // Messages: bare text is taken as written; a quoted one is a TOML string, escapes and all.
+        #expect(try configuration(["greet.message=hi {peer}\\n"]).greet.message.text == "hi {peer}\\n")
+        #expect(try configuration(["greet.message=\"hi {peer}\\n\""]).greet.message.text == "hi {peer}\n")
+        #expect(try configuration(["greet.message={peer} says hi"]).greet.message.text == "{peer} says hi")
+        #expect(try configuration(["broadcast.greeting=\"\""], file: "[broadcast]\ngreeting = \"hi\"").broadcast.greeting == nil)
     }
 
     @Test func listenTakesOneBareAddressOrATOMLArray() throws {
