@@ -117,7 +117,13 @@ struct BroadcastModeTests {
                 "--set", "io.output_cap=64KiB", "--set", "broadcast.message=\"seq={seq} \(Self.padding)\\n\"",
             ])
         defer { ringd.stop() }
-        let readers = try (0..<Self.readerCount).map { _ in try LineConnection(connectingTo: ringd.endpoint) }
+        // Readers get the largest receive buffer the kernel allows (net.core.rmem_max, 4 MiB by
+        // default), set before connecting so the window scale fits it: a reader that this busy
+        // test process leaves unscheduled for a while must not fall io.output_cap behind before
+        // the slow client, whose receive buffer is small, does.
+        let readers = try (0..<Self.readerCount).map { _ in
+            try LineConnection(connectingTo: ringd.endpoint, receiveBufferSize: 4 * 1024 * 1024)
+        }
         // A small receive buffer (a few heartbeats), so that the kernel holds little for it and
         // ringd's own queue for it reaches the cap soon.
         let slow = try LineConnection(connectingTo: ringd.endpoint, receiveBufferSize: 64 * 1024)
