@@ -36,6 +36,9 @@ public struct ServerSettings: Sendable, Equatable {
     public var busyMessage: MessageTemplate?
     /// How long SIGTERM/SIGINT lets queued output drain before everything is closed.
     public var drainTimeout: Duration
+    /// A client that sends nothing for this long is closed; zero never closes one. Broadcast
+    /// subscribers have their own, `broadcast.idle_timeout`.
+    public var idleTimeout: Duration
     public var logLevel: LogLevel
 }
 
@@ -86,6 +89,9 @@ public struct BroadcastSettings: Sendable, Equatable {
     public var message: MessageTemplate
     /// Sent once to a client when it connects; nil sends nothing.
     public var greeting: MessageTemplate?
+    /// A subscriber that sends nothing for this long is closed; zero (the default) never closes
+    /// one, since subscribers usually only listen.
+    public var idleTimeout: Duration
 }
 
 /// `[relay]`: the line chat hub.
@@ -129,12 +135,12 @@ public struct Configuration: Sendable, Equatable {
     private static let unset = Configuration(
         server: ServerSettings(
             mode: .echo, listen: [], workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
-            busyMessage: nil, drainTimeout: .zero, logLevel: .info),
+            busyMessage: nil, drainTimeout: .zero, idleTimeout: .zero, logLevel: .info),
         io: IOSettings(submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0, outputCap: 0, outputMemory: 0),
         echo: EchoSettings(lines: false, lineNumbers: false, maxLine: 0, accessLog: false),
         greet: GreetSettings(message: .placeholder),
         counter: CounterSettings(message: .placeholder),
-        broadcast: BroadcastSettings(interval: .zero, message: .placeholder, greeting: nil),
+        broadcast: BroadcastSettings(interval: .zero, message: .placeholder, greeting: nil, idleTimeout: .zero),
         relay: RelaySettings(notices: false, welcome: false, maxLine: 0),
         access: AccessSettings(allow: [], deny: [])
     )

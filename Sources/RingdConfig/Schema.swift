@@ -34,6 +34,9 @@ enum Schema {
             "server", "drain_timeout", .duration(in: .zero...(.seconds(3600))), default: .seconds(5), \.server.drainTimeout,
             "on SIGTERM/SIGINT, how long queued output may drain before everything closes; a second signal exits at once"),
         ConfigurationKey(
+            "server", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .seconds(300), \.server.idleTimeout,
+            "close a client that sends nothing for this long; \"0s\" = never (broadcast: see broadcast.idle_timeout)"),
+        ConfigurationKey(
             "server", "log_level", .choice(LogLevel.self), default: .info, \.server.logLevel,
             "least severe message that is logged"),
 
@@ -95,6 +98,9 @@ enum Schema {
             "broadcast", "greeting", .optionalTemplate(filling: [.seq, .time, .clients, .peer]), default: nil,
             \.broadcast.greeting,
             "sent once to a client when it connects"),
+        ConfigurationKey(
+            "broadcast", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .zero, \.broadcast.idleTimeout,
+            "close a subscriber that sends nothing for this long; \"0s\" = never"),
 
         ConfigurationKey(
             "relay", "notices", .boolean, default: true, \.relay.notices,

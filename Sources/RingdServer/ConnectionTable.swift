@@ -46,6 +46,8 @@ struct Connection {
     var lingering: Bool
     /// Listed to be cut at the end of the iteration (over its output cap, or out of memory).
     var cutPending: Bool
+    /// When input last arrived (or lingering began), in the worker's coarse milliseconds.
+    var lastActivity: UInt32
     var generation: UInt32
     var descriptor: Int32
     /// Received buffers waiting to be sent back, as a list threaded through the buffer ids
@@ -120,7 +122,7 @@ final class ConnectionTable {
         connection.pointee = Connection(
             state: .open, receiveArmed: false, sendInFlight: false, peerFinished: false,
             receivePaused: false, waitingForBuffers: false, closeAfterOutput: false, lingering: false,
-            cutPending: false, generation: generation,
+            cutPending: false, lastActivity: 0, generation: generation,
             descriptor: descriptor, queueHead: noBuffer, queueTail: noBuffer,
             outputHead: SegmentPool.none, outputTail: SegmentPool.none,
             sentFromHead: 0, queuedBytes: 0, nextFree: .max, listedAsWaiting: listedAsWaiting)

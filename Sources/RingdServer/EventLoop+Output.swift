@@ -135,6 +135,7 @@ extension EventLoop {
         }
         guard !connection.pointee.lingering else { return }
         connection.pointee.lingering = true
+        connection.pointee.lastActivity = now  // the linger limit counts from here
         ring.queueShutdownWrite(socket: connection.pointee.descriptor, userData: tag(.shutdownWrite))
         if connection.pointee.receivePaused {
             connection.pointee.receivePaused = false

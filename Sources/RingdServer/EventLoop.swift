@@ -46,6 +46,8 @@ enum Operation: UInt8 {
     case messageFailed
     /// `server.drain_timeout` passed after a shutdown signal.
     case drainDeadline
+    /// The periodic look for idle and lingering connections.
+    case sweep
 }
 
 /// Counters a worker keeps; logged when it stops.
@@ -54,6 +56,8 @@ struct EventLoopStatistics: CustomStringConvertible {
     var closed = 0
     var refusedTableFull = 0
     var refusedByAccessList = 0
+    /// Closed after `idle_timeout` without input.
+    var closedIdle = 0
     var bufferStarvations = 0
     var acceptFailures = 0
     /// Clients closed because their queued output passed `io.output_cap`.
@@ -64,7 +68,7 @@ struct EventLoopStatistics: CustomStringConvertible {
     var messageFailures = 0
 
     var description: String {
-        "accepted \(accepted), closed \(closed), refused by access list \(refusedByAccessList), "
+        "accepted \(accepted), closed \(closed), closed idle \(closedIdle), refused by access list \(refusedByAccessList), "
             + "refused with every slot taken \(refusedTableFull), cut over output cap \(cutOverOutputCap), "
             + "output memory exhausted \(outputExhausted), receive buffers ran out \(bufferStarvations) times, "
             + "accept failures \(acceptFailures), relay posts dropped \(relayPostsDropped), ring messages failed \(messageFailures)"
@@ -121,7 +125,7 @@ final class EventLoop {
     let waitingForBuffers: UnsafeMutablePointer<UInt32>
     var waitingCount = 0
     /// Timespecs: one per listener (the accept retry after EMFILE), then the broadcast timer,
-    /// then the drain deadline.
+    /// then the drain deadline, then the idle sweep.
     let timeouts: TimeoutStorage
     /// Bytes queued on one echo connection before its recv is paused; resumed below half of it.
     let outputLimit: UInt32
@@ -135,6 +139,10 @@ final class EventLoop {
     /// A shutdown signal came: no more accepts, connections close as their output drains.
     var draining = false
     let drainTimeout: Duration
+    /// Milliseconds without input after which a client is closed; 0 = never.
+    let idleTimeout: UInt32
+    /// The worker's coarse clock in milliseconds, read once per iteration.
+    var now: UInt32 = 0
     var statistics = EventLoopStatistics()
     let log: ServerLog
     var cutReport = RateLimitedReport()
@@ -171,7 +179,9 @@ final class EventLoop {
         bufferLength.initialize(repeating: 0, count: io.bufferCount)
         waitingForBuffers = .allocate(capacity: capacity)
         cuts = .allocate(capacity: capacity)
-        timeouts = TimeoutStorage(count: listeners.count + 2)
+        timeouts = TimeoutStorage(count: listeners.count + 3)
+        let idle = configuration.server.mode == .broadcast ? configuration.broadcast.idleTimeout : configuration.server.idleTimeout
+        idleTimeout = UInt32(clamping: idle.components.seconds * 1000 + idle.components.attoseconds / 1_000_000_000_000_000)
         drainTimeout = configuration.server.drainTimeout
         outputLimit = UInt32(clamping: io.outputLimit)
         outputCap = UInt32(clamping: io.outputCap)
@@ -197,9 +207,11 @@ final class EventLoop {
         for listener in listeners.indices { armAccept(listener) }
         ring.queuePoll(descriptor: shutdownSignal, events: UInt32(POLLIN), userData: tag(.shutdownSignal))
         if service == .broadcast { armTick() }
+        armSweep()
         defer { tearDown() }
         while !stopping {
             try ring.submitAndWait(1)
+            now = CoarseClock.milliseconds()
             let ready = ring.readyCompletions
             var position: UInt32 = 0
             while position < ready {
@@ -226,6 +238,7 @@ final class EventLoop {
         case .messageFailed: statistics.messageFailures += 1
         case .shutdownSignal: beginDrain()
         case .drainDeadline: stopping = true
+        case .sweep: sweep(completion)
         case .close, .cancel, .greetSend, .shutdownWrite, nil: break
         }
     }
@@ -264,6 +277,42 @@ final class EventLoop {
             stopping = true
         } else {
             ring.queueTimeout(after: drainTimeout, storage: timeouts, index: listeners.count + 1, userData: tag(.drainDeadline))
+        }
+    }
+
+    // MARK: - Idle connections
+
+    /// How long a connection may linger after its FIN (waiting for the peer's) before it is closed.
+    static let lingerLimit: UInt32 = 5000
+
+    private func armSweep() {
+        // Often enough that a client is closed within a quarter of idle_timeout past it.
+        let interval: Duration = idleTimeout == 0 ? .seconds(1) : .milliseconds(max(10, min(1000, Int(idleTimeout / 4))))
+        ring.queueRepeatingTimeout(every: interval, storage: timeouts, index: listeners.count + 2, userData: tag(.sweep))
+    }
+
+    /// Closes clients idle past `idleTimeout` and lingering past `lingerLimit`.
+    private func sweep(_ completion: Completion) {
+        if !completion.hasMore && !stopping { armSweep() }
+        guard completion.result == -ETIME else { return }
+        var slot: UInt32 = 0
+        let end = table.highWater
+        while slot < end {
+            let connection = table[slot]
+            if connection.pointee.state == .open && !connection.pointee.cutPending {
+                let quiet = now &- connection.pointee.lastActivity
+                if connection.pointee.lingering {
+                    if quiet >= Self.lingerLimit { beginClose(slot, connection) }
+                } else if idleTimeout > 0 && quiet >= idleTimeout {
+                    statistics.closedIdle += 1
+                    if connection.pointee.sendInFlight || hasQueuedOutput(connection) {
+                        beginClose(slot, connection)  // it neither sends nor reads: no reason to wait
+                    } else {
+                        closeAfterOutput(slot, connection)
+                    }
+                }
+            }
+            slot += 1
         }
     }
 
@@ -323,6 +372,7 @@ final class EventLoop {
         statistics.accepted += 1
         // TCP_NODELAY comes from the listener: accepted sockets inherit it, no syscall here.
         let connection = table[slot]
+        connection.pointee.lastActivity = now
         if service != .rawEcho { startService(slot, connection, peer: peer) }
         if connection.pointee.state == .open && !connection.pointee.receiveArmed { armReceive(slot, connection) }
     }
@@ -354,6 +404,7 @@ final class EventLoop {
             // it here, copying what it keeps, and recycles it at once; (2c) input for a closing
             // or lingering connection is dropped and recycled.
             if connection.pointee.state == .open && !connection.pointee.lingering && !connection.pointee.closeAfterOutput {
+                connection.pointee.lastActivity = now
                 if service == .rawEcho {
                     enqueue(bufferID, length: UInt32(completion.result), on: slot, connection)
                 } else {
