@@ -16,8 +16,10 @@ final class TestSocket {
         case wouldBlock
     }
 
-    /// Connects to `endpoint`, waiting at most `timeout` for the handshake.
-    init(connectingTo endpoint: Endpoint, timeout: Duration = .seconds(20)) throws {
+    /// Connects to `endpoint`, waiting at most `timeout` for the handshake. A `receiveBufferSize`
+    /// is set with SO_RCVBUF before connecting, so the window ringd sees is small from the start
+    /// (a client that falls behind at once); nil keeps the kernel's autotuning.
+    init(connectingTo endpoint: Endpoint, timeout: Duration = .seconds(20), receiveBufferSize: Int? = nil) throws {
         self.endpoint = endpoint
         // CLOEXEC: a ringd started by a concurrent test must not inherit this socket, or closing
         // it here would not close the connection.
@@ -27,6 +29,12 @@ final class TestSocket {
             throw HarnessFailure("socket for \(endpoint): \(errnoName(errno))")
         }
         do {
+            if let receiveBufferSize {
+                var size = Int32(clamping: receiveBufferSize)
+                guard setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+                    throw HarnessFailure("setsockopt(SO_RCVBUF): \(errnoName(errno))")
+                }
+            }
             try connect(timeout: timeout)
         } catch {
             Glibc.close(descriptor)
