@@ -122,6 +122,8 @@ extension EventLoop {
     func closeAfterOutput(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         guard connection.pointee.state == .open && !connection.pointee.closeAfterOutput else { return }
         connection.pointee.closeAfterOutput = true
+        // A relay client on its way out is gone for the others now, not when its socket closes.
+        if service == .relay { relayDisconnect(slot) }
         if !connection.pointee.sendInFlight && !hasQueuedOutput(connection) { closeGracefully(slot, connection) }
     }
 

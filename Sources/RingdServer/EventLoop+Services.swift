@@ -119,7 +119,8 @@ extension EventLoop {
             return
         }
         let count = service == .counter ? group.connectionsMade.wrappingAdd(1, ordering: .relaxed).oldValue : 0
-        _ = message.render(MessageTemplate.Values(count: count, time: .now, clients: table.openCount, peer: peer), into: &writer)
+        greetingsInFlight += 1
+        _ = message.render(MessageTemplate.Values(count: count, time: .now, clients: greetingsInFlight, peer: peer), into: &writer)
         let span = arena.keep(writer.count)
         let chunk = span.chunk % UInt32(arena.chunkCount)
         arena.retain(chunk)
@@ -149,6 +150,7 @@ extension EventLoop {
         }
         if completion.userData.slot != Self.fixedMessage {
             arena.release(completion.userData.slot, count: 1)
+            greetingsInFlight -= 1
         }
     }
 

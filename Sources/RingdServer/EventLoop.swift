@@ -146,6 +146,8 @@ final class EventLoop {
     var statistics = EventLoopStatistics()
     let log: ServerLog
     var cutReport = RateLimitedReport()
+    /// Greet and counter connections whose send-and-close has not completed (`{clients}`).
+    var greetingsInFlight = 0
     let services: ServiceState
 
     /// Builds the worker's ring and buffers. Must run on the worker's own thread: with

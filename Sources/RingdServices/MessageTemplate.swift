@@ -4,7 +4,8 @@
 //     {count}    UInt64   connections accepted before this one (counter mode)
 //     {seq}      UInt64   the broadcast tick's sequence number, 1 for the first tick
 //     {time}     UnixTime seconds since the epoch with microseconds: 1732212345.123456
-//     {clients}  Int      connections open on this worker
+//     {clients}  Int      clients connected: across all workers for broadcast and relay; for greet
+//                         and counter, the connections this worker is greeting, this one included
 //     {peer}     Peer     the client as "HOST PORT" (empty when there is no single client, as
 //                         in a broadcast tick)
 //     {{  }}              a literal "{" or "}"
