@@ -168,6 +168,7 @@ extension ValueKind where Value == [ListenAddress] {
                     throw .wrongType(expected: "an array of addresses such as [\"127.0.0.1:7000\"]")
                 }
                 guard !elements.isEmpty else { throw .invalid("is empty: expected at least one HOST:PORT") }
+                guard elements.count <= 64 else { throw .invalid("has \(elements.count) addresses: at most 64") }
                 var addresses: [ListenAddress] = []
                 for (index, element) in elements.enumerated() {
                     guard case .string(let text) = element else {

@@ -146,6 +146,9 @@ final class EventLoop {
     var statistics = EventLoopStatistics()
     let log: ServerLog
     var cutReport = RateLimitedReport()
+    /// Listeners (a bit each) whose accept is paused after EMFILE/ENFILE.
+    var acceptPausedListeners: UInt64 = 0
+    var acceptFailureReport = RateLimitedReport()
     /// Greet and counter connections whose send-and-close has not completed (`{clients}`).
     var greetingsInFlight = 0
     let services: ServiceState
@@ -232,7 +235,7 @@ final class EventLoop {
         case .receive: handleReceive(completion)
         case .send: handleSend(completion)
         case .accept: handleAccept(completion)
-        case .acceptRetry: armAccept(Int(completion.userData.slot))
+        case .acceptRetry: resumeAccept(Int(completion.userData.slot))
         case .greetClose: handleGreetClose(completion)
         case .tick: handleTick(completion)
         case .relayDoorbell: drainInbox(from: Int(completion.userData.slot))
@@ -325,6 +328,14 @@ final class EventLoop {
         ring.queueMultishotAccept(listener: listeners[listener].descriptor, userData: tag(.accept, slot: UInt32(listener)))
     }
 
+    /// Re-arms an accept paused by EMFILE/ENFILE, once: from its timer or a close, whichever
+    /// comes first (the other then finds nothing to do).
+    private func resumeAccept(_ listener: Int) {
+        guard acceptPausedListeners & (1 << listener) != 0 else { return }
+        acceptPausedListeners &= ~(1 << listener)
+        armAccept(listener)
+    }
+
     private func handleAccept(_ completion: Completion) {
         let listener = Int(completion.userData.slot)
         if completion.result == -ECANCELED { return }  // stopped at shutdown
@@ -333,8 +344,13 @@ final class EventLoop {
         } else if CompletionError(errno: -completion.result) == .resourceExhausted {
             // Out of descriptors: accepting again at once would fail at once. Wait, then retry;
             // the pending connections stay in the listen backlog meanwhile.
+            // A closing connection frees a descriptor sooner than the timer: see finishCloseIfIdle.
             statistics.acceptFailures += 1
-            if !completion.hasMore {
+            if let count = acceptFailureReport.count() {
+                log.write(.warning, "worker \(index): accept failed \(count) time\(count == 1 ? "" : "s") with \(errnoName(-completion.result)) (out of descriptors); retrying in 100 ms or when a connection closes. Fix: raise `ulimit -n` or lower server.max_connections")
+            }
+            if !completion.hasMore && acceptPausedListeners & (1 << listener) == 0 {
+                acceptPausedListeners |= 1 << listener
                 ring.queueTimeout(after: .milliseconds(100), storage: timeouts, index: listener,
                                   userData: tag(.acceptRetry, slot: UInt32(listener)))
             }
@@ -582,6 +598,11 @@ final class EventLoop {
         ring.queueClose(descriptor: connection.pointee.descriptor, userData: tag(.close), quiet: true)
         table.release(slot)
         statistics.closed += 1
+        if acceptPausedListeners != 0 {
+            // The close above frees a descriptor: accepting can start again. (The close is
+            // queued before the accept, and SQEs start in order.)
+            for listener in listeners.indices { resumeAccept(listener) }
+        }
     }
 
     /// Marks a client to be cut at the end of the iteration: it is over its output cap, or its
