@@ -68,6 +68,8 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
     private var errorCount: UInt64 = 0
     private var totalCompleted: UInt64 = 0
     private var measuredStarted: UInt64 = 0
+    /// When the newest connection started as warm-up was started; see refreshControl().
+    private var newestWarmupStart: UInt64 = 0
     private var now: UInt64 = 0
     private var measureStart: UInt64 = .max
     private var measureEnd: UInt64 = .max
@@ -135,7 +137,13 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
     }
 
     private func refreshControl() {
-        measureStart = control.measureStart.load(ordering: .relaxed)
+        if measureStart == .max {
+            // Connections started while this worker still saw no window were started as warm-up,
+            // outside the --count quota, so they must finish as warm-up too: this worker's window
+            // opens after the newest of them (see EchoWorker.refreshControl).
+            let start = control.measureStart.load(ordering: .relaxed)
+            if start != .max { measureStart = max(start, newestWarmupStart &+ 1) }
+        }
         measureEnd = control.measureEnd.load(ordering: .relaxed)
         stopIssuing = control.stopIssuing.load(ordering: .relaxed)
     }
@@ -185,7 +193,11 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
             retire(slot)
             return
         }
-        if measured { measuredStarted &+= 1 }
+        if measured {
+            measuredStarted &+= 1
+        } else if now > newestWarmupStart {
+            newestWarmupStart = now
+        }
         loop.pointee.descriptor = descriptor
         loop.pointee.isOpen = true
         loop.pointee.started = now

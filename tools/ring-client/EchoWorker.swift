@@ -89,6 +89,8 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
     private var measureEnd: UInt64 = .max
     private var stopIssuing = false
     private var measuredIssued: UInt64 = 0
+    /// The newest stamp given to a request issued as warm-up; see refreshControl().
+    private var newestWarmupStamp: UInt64 = 0
     private var totalCompleted: UInt64 = 0
 
     // Open-loop schedule: request K of this worker is due at scheduleStart + K * interval and
@@ -209,7 +211,14 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
     }
 
     private func refreshControl() {
-        measureStart = control.measureStart.load(ordering: .relaxed)
+        if measureStart == .max {
+            // Requests issued while this worker still saw no window (in the batch that straddles
+            // the main thread's opening of it, their stamps can be later than its start) were
+            // issued as warm-up, outside the --count quota; they must complete as warm-up too,
+            // or a count run overshoots. So this worker's window opens after the newest of them.
+            let start = control.measureStart.load(ordering: .relaxed)
+            if start != .max { measureStart = max(start, newestWarmupStamp &+ 1) }
+        }
         measureEnd = control.measureEnd.load(ordering: .relaxed)
         stopIssuing = control.stopIssuing.load(ordering: .relaxed)
     }
@@ -251,7 +260,11 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
         let index = connection.pointee.issuedMessages
         stamps[slot &* plan.depth &+ Int(index % depth)] = stamp
         connection.pointee.issuedMessages = index &+ 1
-        if stamp >= measureStart { measuredIssued &+= 1 }
+        if stamp >= measureStart {
+            measuredIssued &+= 1
+        } else if stamp > newestWarmupStamp {
+            newestWarmupStamp = stamp
+        }
     }
 
     /// Sends what `slot` owes the kernel, from the pattern at the stream position reached.
