@@ -158,7 +158,8 @@ extension EventLoop {
 
     func armTick() {
         guard let interval = services.broadcastInterval else { return }
-        ring.queueRepeatingTimeout(every: interval, storage: timeouts, index: listeners.count, userData: tag(.tick))
+        ring.queueRepeatingTimeout(every: interval, storage: timeouts, index: listeners.count,
+                                   userData: tag(.tick, generation: timerGeneration))
     }
 
     private func sendBroadcastGreeting(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, peer: Peer) {
@@ -176,6 +177,7 @@ extension EventLoop {
 
     /// One heartbeat: rendered once, queued to every client this worker holds.
     func handleTick(_ completion: Completion) {
+        guard completion.userData.generation == timerGeneration else { return }  // replaced by a reload
         if !completion.hasMore && !draining { armTick() }
         guard completion.result == -ETIME else { return }  // cancelled at shutdown
         let localClients = table.openCount

@@ -48,6 +48,8 @@ enum Operation: UInt8 {
     case drainDeadline
     /// The periodic look for idle and lingering connections.
     case sweep
+    /// SIGHUP reloaded the configuration (this worker's eventfd became readable).
+    case reload
 }
 
 /// Counters a worker keeps; logged when it stops.
@@ -128,9 +130,9 @@ final class EventLoop {
     /// then the drain deadline, then the idle sweep.
     let timeouts: TimeoutStorage
     /// Bytes queued on one echo connection before its recv is paused; resumed below half of it.
-    let outputLimit: UInt32
+    var outputLimit: UInt32
     /// Bytes queued on one broadcast or relay client before it is cut off.
-    let outputCap: UInt32
+    var outputCap: UInt32
     /// Slots (and their generations) to cut at the end of the iteration.
     let cuts: UnsafeMutablePointer<(slot: UInt32, generation: UInt32)>
     var cutCount = 0
@@ -140,12 +142,15 @@ final class EventLoop {
     var draining = false
     let drainTimeout: Duration
     /// Milliseconds without input after which a client is closed; 0 = never.
-    let idleTimeout: UInt32
+    var idleTimeout: UInt32
     /// The worker's coarse clock in milliseconds, read once per iteration.
     var now: UInt32 = 0
     var statistics = EventLoopStatistics()
-    let log: ServerLog
+    var log: ServerLog
     var cutReport = RateLimitedReport()
+    /// Generations of the broadcast and sweep timers, bumped when a reload replaces them.
+    var timerGeneration: UInt32 = 0
+    var sweepGeneration: UInt32 = 0
     /// Listeners (a bit each) whose accept is paused after EMFILE/ENFILE.
     var acceptPausedListeners: UInt64 = 0
     var acceptFailureReport = RateLimitedReport()
@@ -185,8 +190,7 @@ final class EventLoop {
         waitingForBuffers = .allocate(capacity: capacity)
         cuts = .allocate(capacity: capacity)
         timeouts = TimeoutStorage(count: listeners.count + 3)
-        let idle = configuration.server.mode == .broadcast ? configuration.broadcast.idleTimeout : configuration.server.idleTimeout
-        idleTimeout = UInt32(clamping: idle.components.seconds * 1000 + idle.components.attoseconds / 1_000_000_000_000_000)
+        idleTimeout = Self.idleMilliseconds(configuration)
         drainTimeout = configuration.server.drainTimeout
         outputLimit = UInt32(clamping: io.outputLimit)
         outputCap = UInt32(clamping: io.outputCap)
@@ -213,6 +217,7 @@ final class EventLoop {
         ring.queuePoll(descriptor: shutdownSignal, events: UInt32(POLLIN), userData: tag(.shutdownSignal))
         if service == .broadcast { armTick() }
         armSweep()
+        armReloadWatch()
         defer { tearDown() }
         while !stopping {
             try ring.submitAndWait(1)
@@ -244,6 +249,7 @@ final class EventLoop {
         case .shutdownSignal: beginDrain()
         case .drainDeadline: stopping = true
         case .sweep: sweep(completion)
+        case .reload: reload()
         case .close, .cancel, .greetSend, .shutdownWrite, nil: break
         }
     }
@@ -265,7 +271,7 @@ final class EventLoop {
         for listener in listeners.indices {
             ring.queueCancel(target: tag(.accept, slot: UInt32(listener)), userData: tag(.cancel))
         }
-        if service == .broadcast { ring.queueCancel(target: tag(.tick), userData: tag(.cancel)) }
+        if service == .broadcast { ring.queueCancel(target: tag(.tick, generation: timerGeneration), userData: tag(.cancel)) }
         var slot: UInt32 = 0
         while slot < table.highWater {
             let connection = table[slot]
@@ -285,6 +291,44 @@ final class EventLoop {
         }
     }
 
+    // MARK: - Reloading
+
+    private static func idleMilliseconds(_ configuration: Configuration) -> UInt32 {
+        let idle = configuration.server.mode == .broadcast ? configuration.broadcast.idleTimeout : configuration.server.idleTimeout
+        return UInt32(clamping: idle.components.seconds * 1000 + idle.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    private func armReloadWatch() {
+        ring.queuePoll(descriptor: group.reloadDescriptor(of: index), events: UInt32(POLLIN), userData: tag(.reload))
+    }
+
+    /// SIGHUP: takes the configuration the main thread checked and published. Timers whose
+    /// interval changed are cancelled and armed again under a new generation, so the cancelled
+    /// one's last completion is recognised and dropped.
+    private func reload() {
+        group.acknowledgeReload(of: index)
+        if !draining { armReloadWatch() }
+        guard let configuration = group.publishedConfiguration else { return }
+        log = ServerLog(threshold: configuration.server.logLevel)
+        outputLimit = UInt32(clamping: configuration.io.outputLimit)
+        outputCap = UInt32(clamping: configuration.io.outputCap)
+        let oldIdle = idleTimeout
+        idleTimeout = Self.idleMilliseconds(configuration)
+        let oldInterval = services.broadcastInterval
+        services.reconfigure(configuration, service: service)
+        if service == .broadcast && services.broadcastInterval != oldInterval && !draining {
+            ring.queueCancel(target: tag(.tick, generation: timerGeneration), userData: tag(.cancel))
+            timerGeneration &+= 1
+            armTick()
+        }
+        if idleTimeout != oldIdle && !draining {
+            ring.queueCancel(target: tag(.sweep, generation: sweepGeneration), userData: tag(.cancel))
+            sweepGeneration &+= 1
+            armSweep()
+        }
+        log.write(.info, "worker \(index): configuration reloaded")
+    }
+
     // MARK: - Idle connections
 
     /// How long a connection may linger after its FIN (waiting for the peer's) before it is closed.
@@ -293,11 +337,13 @@ final class EventLoop {
     private func armSweep() {
         // Often enough that a client is closed within a quarter of idle_timeout past it.
         let interval: Duration = idleTimeout == 0 ? .seconds(1) : .milliseconds(max(10, min(1000, Int(idleTimeout / 4))))
-        ring.queueRepeatingTimeout(every: interval, storage: timeouts, index: listeners.count + 2, userData: tag(.sweep))
+        ring.queueRepeatingTimeout(every: interval, storage: timeouts, index: listeners.count + 2,
+                                   userData: tag(.sweep, generation: sweepGeneration))
     }
 
     /// Closes clients idle past `idleTimeout` and lingering past `lingerLimit`.
     private func sweep(_ completion: Completion) {
+        guard completion.userData.generation == sweepGeneration else { return }  // replaced by a reload
         if !completion.hasMore && !stopping { armSweep() }
         guard completion.result == -ETIME else { return }
         var slot: UInt32 = 0

@@ -25,7 +25,12 @@ public struct ServerReady: Sendable {
 public enum Server {
     /// Runs the server until SIGINT or SIGTERM. Calls `ready` once every worker listens.
     /// Throws a StartupError, whose text names the cause and the fix, when it cannot start.
-    public static func run(configuration: Configuration, ready: (ServerReady) -> Void) throws(StartupError) {
+    /// Runs until SIGINT or SIGTERM. On SIGHUP, `reload` reads the configuration again; what it
+    /// may change takes effect in every worker, and an invalid file keeps the running one.
+    public static func run(
+        configuration: Configuration, reload: () throws -> Configuration = { throw ReloadUnavailable() },
+        ready: (ServerReady) -> Void
+    ) throws(StartupError) {
         try checkKernelRelease()
         let cpus = CPUSet.allowed()
         let workerCount = switch configuration.server.workers {
@@ -37,6 +42,7 @@ public enum Server {
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGHUP)
         // Blocked before any thread starts, so every worker inherits the mask.
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
@@ -86,8 +92,14 @@ public enum Server {
             workers: workerCount,
             taskRunMode: startup.taskRunMode.rawValue))
 
+        let log = ServerLog(threshold: configuration.server.logLevel)
+        var running = configuration
         var received: Int32 = 0
-        while sigwait(&signals, &received) != 0 {}
+        while true {
+            while sigwait(&signals, &received) != 0 {}
+            guard received == SIGHUP else { break }
+            running = reloadConfiguration(running, reload, group: group, log: log)
+        }
         wake(shutdownSignal)
         waitForWorkersOrSecondSignal(group, signals: &signals)
         threads.forEach { pthread_join($0, nil) }
@@ -120,6 +132,55 @@ public enum Server {
         }
         loop.log.write(.info, "worker \(index) stopped: \(loop.statistics)")
         group.runningWorkers.subtract(1, ordering: .releasing)
+    }
+
+    /// SIGHUP: reads the configuration again and publishes what may change without a restart.
+    /// Keys that would need new sockets, threads or memory keep their running values, and the
+    /// log says which ones were left.
+    private static func reloadConfiguration(
+        _ running: Configuration, _ reload: () throws -> Configuration, group: WorkerGroup, log: ServerLog
+    ) -> Configuration {
+        var next: Configuration
+        do {
+            next = try reload()
+        } catch {
+            log.write(.error, "reload failed, the running configuration stays: \(error)")
+            return running
+        }
+        var kept: [String] = []
+        func keep<Value: Equatable>(_ path: String, _ field: WritableKeyPath<Configuration, Value>) {
+            if next[keyPath: field] != running[keyPath: field] {
+                kept.append(path)
+                next[keyPath: field] = running[keyPath: field]
+            }
+        }
+        keep("server.mode", \.server.mode)
+        keep("server.listen", \.server.listen)
+        keep("server.workers", \.server.workers)
+        keep("server.pin_workers", \.server.pinWorkers)
+        keep("server.backlog", \.server.backlog)
+        keep("server.max_connections", \.server.maxConnections)
+        keep("io.submission_entries", \.io.submissionEntries)
+        keep("io.completion_entries", \.io.completionEntries)
+        keep("io.buffer_count", \.io.bufferCount)
+        keep("io.buffer_size", \.io.bufferSize)
+        keep("io.output_memory", \.io.outputMemory)
+        keep("echo.lines", \.echo.lines)
+        keep("echo.line_numbers", \.echo.lineNumbers)
+        keep("echo.access_log", \.echo.accessLog)
+        keep("echo.max_line", \.echo.maxLine)
+        keep("relay.max_line", \.relay.maxLine)
+        if next.outputChunkSize != running.outputChunkSize {
+            log.write(.error, "reload refused: its messages need output chunks of \(next.outputChunkSize) bytes, "
+                + "and the running ones are \(running.outputChunkSize); restart ringd to use them")
+            return running
+        }
+        if !kept.isEmpty {
+            log.write(.warning, "reload: \(kept.joined(separator: ", ")) only change on a restart; the running values stay")
+        }
+        group.publish(next)
+        log.write(.notice, "configuration reloaded")
+        return next
     }
 
     /// The workers drain for up to `server.drain_timeout`; a second SIGINT or SIGTERM in the
@@ -165,6 +226,12 @@ public enum Server {
 }
 
 /// Why ringd could not start or had to stop, in words that name the cause and the fix.
+/// `Server.run` was not told how to read the configuration again.
+public struct ReloadUnavailable: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "ringd was started without a configuration file, so there is nothing to reload" }
+}
+
 public struct StartupError: Error, CustomStringConvertible, Sendable {
     public let message: String
 

@@ -15,9 +15,9 @@ final class ServiceState {
     let capacity: Int
     /// Client addresses need a getpeername(2) per connection: for the access lists, `{peer}`
     /// and the access log.
-    let needsPeer: Bool
+    var needsPeer: Bool
     /// Nil when both lists are empty, which admits everyone without asking.
-    let access: AccessList?
+    var access: AccessList?
     /// The longest line accepted, in the line modes.
     let maxLine: Int
 
@@ -28,16 +28,16 @@ final class ServiceState {
     let accessLog: AccessLog?
 
     // Greet and counter.
-    let message: MessageTemplate?
+    var message: MessageTemplate?
     /// The message rendered once at start-up when it has no placeholders: sent as is, with no
     /// output chunk and no completion per connection.
-    let fixedMessage: UnsafeMutableRawBufferPointer?
+    var fixedMessage: UnsafeMutableRawBufferPointer?
     /// `server.busy_message`, rendered once.
-    let busyMessage: UnsafeMutableRawBufferPointer?
+    var busyMessage: UnsafeMutableRawBufferPointer?
 
     // Broadcast.
     var broadcast: Broadcast?
-    let broadcastInterval: Duration?
+    var broadcastInterval: Duration?
 
     /// Echo replies are numbered `N: `.
     let echoNumbering: Bool
@@ -107,6 +107,33 @@ final class ServiceState {
 }
 
 extension ServiceState {
+    /// Takes what a reloaded configuration may change without a restart: messages, the access
+    /// lists, the broadcast interval, relay notices. The service, the slot count and the line
+    /// limits stay (the server refuses a reload that changes them).
+    func reconfigure(_ configuration: Configuration, service: Service) {
+        let accessList = configuration.access.list
+        access = accessList.allow.isEmpty && accessList.deny.isEmpty ? nil : accessList
+        switch service {
+        case .greet: message = configuration.greet.message
+        case .counter: message = configuration.counter.message
+        default: break
+        }
+        fixedMessage.map { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
+        fixedMessage = message.flatMap { $0.placeholders.isEmpty ? Self.renderOnce($0) : nil }
+        busyMessage.map { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
+        busyMessage = configuration.server.busyMessage.flatMap(Self.renderOnce)
+        if service == .broadcast {
+            broadcast!.reconfigure(message: configuration.broadcast.message, greeting: configuration.broadcast.greeting)
+            broadcastInterval = configuration.broadcast.interval
+        }
+        let peerInMessage = [message, broadcast?.greeting].contains { $0?.placeholders.contains(.peer) == true }
+        needsPeer = access != nil || peers != nil || peerInMessage
+        if service == .relay {
+            relay!.options.notices = configuration.relay.notices
+            relay!.options.welcome = configuration.relay.welcome
+        }
+    }
+
     /// A message without placeholders, rendered into memory of its own for the life of the worker.
     fileprivate static func renderOnce(_ message: MessageTemplate) -> UnsafeMutableRawBufferPointer {
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, message.maximumRenderedCount), alignment: 8)

@@ -13,10 +13,14 @@
 // sent; the MSG_RING that follows a batch is only a doorbell (it carries no data, and the
 // kernel does not promise that two messages arrive in the order they were sent).
 
+import CLinux
 import RingdConfig
 import RingdServices
 import Synchronization
 import URing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 final class WorkerGroup: @unchecked Sendable {
     let workerCount: Int
@@ -30,6 +34,11 @@ final class WorkerGroup: @unchecked Sendable {
     private let ringDescriptors: UnsafeMutablePointer<Int32>
     /// Inbox for lines from worker `source` to worker `target` at `source * workerCount + target`.
     private let inboxes: [RelayInbox]
+    /// One eventfd per worker, written when SIGHUP published a new configuration.
+    private let reloadDescriptors: [Int32]
+    /// The configuration SIGHUP published. Read by a worker only after its eventfd fired, so
+    /// the lock is taken once per reload, never on a connection's path.
+    private let published = Mutex<Configuration?>(nil)
 
     init(workerCount: Int, configuration: Configuration, relayInboxes: Bool) throws(SystemError) {
         self.workerCount = workerCount
@@ -50,11 +59,43 @@ final class WorkerGroup: @unchecked Sendable {
         ringDescriptors.initialize(repeating: -1, count: workerCount)
         let pairs = relayInboxes && workerCount > 1 ? workerCount * workerCount : 0
         inboxes = (0..<pairs).map { _ in RelayInbox(capacity: RelayInbox.defaultCapacity) }
+        var reloadDescriptors: [Int32] = []
+        for _ in 0..<workerCount {
+            let descriptor = ringd_eventfd()
+            guard descriptor >= 0 else {
+                let error = errno
+                reloadDescriptors.forEach { _ = Glibc.close($0) }
+                arenas.forEach { $0.close() }
+                throw SystemError("eventfd", errno: error)
+            }
+            _ = fcntl(descriptor, F_SETFL, O_NONBLOCK)  // a spurious wake-up must not block the worker
+            reloadDescriptors.append(descriptor)
+        }
+        self.reloadDescriptors = reloadDescriptors
+    }
+
+    /// Hands a reloaded configuration to every worker.
+    func publish(_ configuration: Configuration) {
+        published.withLock { $0 = configuration }
+        var one: UInt64 = 1
+        for descriptor in reloadDescriptors { _ = write(descriptor, &one, MemoryLayout<UInt64>.size) }
+    }
+
+    var publishedConfiguration: Configuration? { published.withLock { $0 } }
+
+    @inline(__always)
+    func reloadDescriptor(of worker: Int) -> Int32 { reloadDescriptors[worker] }
+
+    /// Empties worker `worker`'s eventfd, so its next poll waits for the next reload.
+    func acknowledgeReload(of worker: Int) {
+        var value: UInt64 = 0
+        _ = read(reloadDescriptors[worker], &value, MemoryLayout<UInt64>.size)
     }
 
     /// Unmaps the arenas; after every worker thread has been joined.
     func close() {
         arenas.forEach { $0.close() }
+        reloadDescriptors.forEach { _ = Glibc.close($0) }
     }
 
     deinit {

@@ -28,9 +28,9 @@ public struct Broadcast: Sendable {
         case skipped(seq: UInt64)
     }
 
-    public let message: MessageTemplate
+    public private(set) var message: MessageTemplate
     /// Sent to a client when it connects; nil sends nothing.
-    public let greeting: MessageTemplate?
+    public private(set) var greeting: MessageTemplate?
     /// The last tick's sequence number; 0 before the first tick.
     public private(set) var seq: UInt64 = 0
     /// Bytes received from clients and dropped.
@@ -43,6 +43,12 @@ public struct Broadcast: Sendable {
 
     public init() {
         self.init(message: try! MessageTemplate(parsing: Self.defaultMessage))
+    }
+
+    /// New messages from a reloaded configuration; `seq` carries on, so clients see no gap.
+    public mutating func reconfigure(message: MessageTemplate, greeting: MessageTemplate?) {
+        self.message = message
+        self.greeting = greeting
     }
 
     /// Advances `seq` and renders the tick's message into `writer`, the shared tick buffer.

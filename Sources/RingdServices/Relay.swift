@@ -250,7 +250,8 @@ public struct RelayHub: Sendable {
         }
     }
 
-    public let options: Options
+    /// Notices and welcome can change (a reloaded configuration); the numbering does not.
+    public var options: Options
     /// Names by connection slot; nil for a slot with no client.
     private var names: [RelayName?]
     /// Clients in the table.

@@ -29,7 +29,10 @@ struct RingdCommand: ParsableCommand {
 
             When every worker listens, ringd prints one line per address on stdout:
               ringd: echo listening on 127.0.0.1:7000 (2 workers)
-            SIGINT or SIGTERM stops accepting, closes the connections and exits 0.
+            SIGINT or SIGTERM stops accepting, lets queued output drain (server.drain_timeout) and
+            exits 0; a second signal exits at once. SIGHUP reads the --config file again:
+            messages, intervals, limits, access lists and the log level change at once; an
+            invalid file keeps the running configuration and logs the error with its position.
 
             Examples:
               ringd --config conf/echo.toml
@@ -77,7 +80,7 @@ struct RingdCommand: ParsableCommand {
             return
         }
         do {
-            try Server.run(configuration: configuration) { ready in
+            try Server.run(configuration: configuration, reload: reloadConfiguration) { ready in
                 for address in ready.addresses {
                     print("ringd: \(configuration.server.mode.rawValue) listening on \(address) (\(ready.workers) \(ready.workers == 1 ? "worker" : "workers"))")
                 }
@@ -87,6 +90,12 @@ struct RingdCommand: ParsableCommand {
             printError("\(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// SIGHUP: the file and the same flags again. Without a file there is nothing new to read.
+    private func reloadConfiguration() throws -> Configuration {
+        guard config != nil else { throw ReloadUnavailable() }
+        return try Configuration.load(file: config, overrides: overrides)
     }
 
     /// The flags as configuration overrides, applied after the file and before --set.
