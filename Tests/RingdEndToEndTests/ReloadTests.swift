@@ -1,0 +1,78 @@
+// SIGHUP reloads the --config file: a changed message reaches the next client, a broadcast
+// keeps its seq across a change of message and interval, a new deny list refuses at once, and
+// an invalid file keeps the running configuration with the error logged at its position.
+import Foundation
+import Glibc
+import Testing
+
+@Suite("SIGHUP reload")
+struct ReloadTests {
+    private func writeConfiguration(_ text: String, to path: String) throws {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    private func temporaryPath(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("ringd-reload-\(UUID().uuidString)-\(name)").path
+    }
+
+    /// Waits until ringd's stderr contains `text`; SIGHUP is handled asynchronously.
+    private func waitForLog(_ ringd: RunningRingd, containing text: String, count: Int = 1) throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ringd.child.standardError.components(separatedBy: text).count - 1 < count {
+            guard ContinuousClock.now < deadline else {
+                throw HarnessFailure("ringd's stderr never said \"\(text)\" \(count) time(s):\n\(ringd.child.standardError)")
+            }
+            usleep(20_000)
+        }
+    }
+
+    @Test("a changed greeting reaches the next client; an invalid file keeps it and names the error")
+    func greetingChangesAndInvalidFileIsRefused() throws {
+        let path = temporaryPath("greet.toml")
+        defer { unlink(path) }
+        try writeConfiguration("[server]\nmode = \"greet\"\nworkers = 2\n[greet]\nmessage = \"first\\n\"\n", to: path)
+        let ringd = try RunningRingd(extraArguments: ["--config", path])
+        defer { ringd.stop() }
+        #expect(try LineConnection(connectingTo: ringd.endpoint).readToEnd(within: .seconds(10)).bytes == Array("first\n".utf8))
+
+        try writeConfiguration("[server]\nmode = \"greet\"\nworkers = 2\n[greet]\nmessage = \"second\\n\"\n", to: path)
+        kill(ringd.pid, SIGHUP)
+        try waitForLog(ringd, containing: "configuration reloaded", count: 3)  // main thread and two workers
+        for _ in 0..<10 {
+            #expect(try LineConnection(connectingTo: ringd.endpoint).readToEnd(within: .seconds(10)).bytes == Array("second\n".utf8))
+        }
+
+        try writeConfiguration("[server]\nmode = \"greet\"\n[greet]\nmessage = \"third {nope}\\n\"\n", to: path)
+        kill(ringd.pid, SIGHUP)
+        try waitForLog(ringd, containing: "reload failed")
+        #expect(ringd.child.standardError.contains("\(path):4:18: greet.message"), "\(ringd.child.standardError)")
+        #expect(try LineConnection(connectingTo: ringd.endpoint).readToEnd(within: .seconds(10)).bytes == Array("second\n".utf8))
+    }
+
+    @Test("a broadcast keeps counting across a new message and interval; a new deny list refuses")
+    func broadcastKeepsSeqAndDenyTakesEffect() throws {
+        let path = temporaryPath("broadcast.toml")
+        defer { unlink(path) }
+        try writeConfiguration("[server]\nmode = \"broadcast\"\nworkers = 1\n[broadcast]\ninterval = \"50ms\"\nmessage = \"A {seq}\\n\"\n", to: path)
+        let ringd = try RunningRingd(extraArguments: ["--config", path])
+        defer { ringd.stop() }
+        let subscriber = try LineConnection(connectingTo: ringd.endpoint)
+        var lines = try subscriber.readLines(3).map { String(decoding: $0, as: UTF8.self) }
+
+        try writeConfiguration(
+            "[server]\nmode = \"broadcast\"\nworkers = 1\n[broadcast]\ninterval = \"20ms\"\nmessage = \"B {seq}\\n\"\n"
+                + "[access]\ndeny = [\"127.0.0.0/8\"]\n", to: path)
+        kill(ringd.pid, SIGHUP)
+        try waitForLog(ringd, containing: "configuration reloaded", count: 2)
+        while !(lines.last ?? "").hasPrefix("B ") || lines.count < 10 {
+            lines.append(String(decoding: try subscriber.readLine(), as: UTF8.self))
+        }
+        let seqs = lines.map { Int($0.split(separator: " ")[1])! }
+        #expect(seqs == Array(seqs[0]..<(seqs[0] + seqs.count)), "seq jumped: \(lines)")
+        #expect(lines.first!.hasPrefix("A ") && lines.last!.hasPrefix("B "))
+
+        let refused = try LineConnection(connectingTo: ringd.endpoint)
+        let (bytes, _) = try refused.readToEnd(within: .seconds(10))
+        #expect(bytes.isEmpty, "a denied client got \(quoted(bytes))")
+    }
+}
