@@ -56,6 +56,10 @@ public struct IOSettings: Sendable, Equatable {
     public var outputLimit: Int
     /// Bytes queued for one client of a push service (broadcast, relay) before it is cut off.
     public var outputCap: Int
+    /// A push client whose queued output stays above this for `outputSoftTime` is cut off too
+    /// (Redis's soft limit for pub/sub clients); 0 = no soft cap.
+    public var outputSoftCap: Int
+    public var outputSoftTime: Duration
     /// Bytes of rendered output (replies, heartbeats, relayed lines) one worker may hold.
     public var outputMemory: Int
 }
@@ -136,7 +140,7 @@ public struct Configuration: Sendable, Equatable {
         server: ServerSettings(
             mode: .echo, listen: [], workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
             busyMessage: nil, drainTimeout: .zero, idleTimeout: .zero, logLevel: .info),
-        io: IOSettings(submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0, outputCap: 0, outputMemory: 0),
+        io: IOSettings(submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0, outputCap: 0, outputSoftCap: 0, outputSoftTime: .zero, outputMemory: 0),
         echo: EchoSettings(lines: false, lineNumbers: false, maxLine: 0, accessLog: false),
         greet: GreetSettings(message: .placeholder),
         counter: CounterSettings(message: .placeholder),

@@ -61,6 +61,12 @@ enum Schema {
             "io", "output_cap", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputCap,
             "bytes queued for one broadcast or relay client before it is cut off; at least buffer_size and its longest line"),
         ConfigurationKey(
+            "io", "output_soft_cap", .size(in: 0...(1 << 30)), default: 256 << 10, \.io.outputSoftCap,
+            "a broadcast or relay client above this for io.output_soft_time is cut off too; 0 = none"),
+        ConfigurationKey(
+            "io", "output_soft_time", .duration(in: .seconds(1)...(.seconds(86400))), default: .seconds(30), \.io.outputSoftTime,
+            "how long a client may stay above io.output_soft_cap"),
+        ConfigurationKey(
             // At least 4 chunks of the smallest chunk size, 64 KiB (see OutputChunks.swift).
             "io", "output_memory", .size(in: (256 << 10)...(1 << 34)), default: 64 << 20, \.io.outputMemory,
             "rendered output one worker may hold (replies, heartbeats, relayed lines); at least 4 output chunks"),

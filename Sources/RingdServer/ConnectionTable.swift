@@ -48,6 +48,9 @@ struct Connection {
     var cutPending: Bool
     /// When input last arrived (or lingering began), in the worker's coarse milliseconds.
     var lastActivity: UInt32
+    /// When queued output last rose above `io.output_soft_cap` and has stayed there (push
+    /// services); 0 while below it.
+    var overSoftCapSince: UInt32
     var generation: UInt32
     var descriptor: Int32
     /// Received buffers waiting to be sent back, as a list threaded through the buffer ids
@@ -122,7 +125,7 @@ final class ConnectionTable {
         connection.pointee = Connection(
             state: .open, receiveArmed: false, sendInFlight: false, peerFinished: false,
             receivePaused: false, waitingForBuffers: false, closeAfterOutput: false, lingering: false,
-            cutPending: false, lastActivity: 0, generation: generation,
+            cutPending: false, lastActivity: 0, overSoftCapSince: 0, generation: generation,
             descriptor: descriptor, queueHead: noBuffer, queueTail: noBuffer,
             outputHead: SegmentPool.none, outputTail: SegmentPool.none,
             sentFromHead: 0, queuedBytes: 0, nextFree: .max, listedAsWaiting: listedAsWaiting)

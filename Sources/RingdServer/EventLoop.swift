@@ -133,6 +133,9 @@ final class EventLoop {
     var outputLimit: UInt32
     /// Bytes queued on one broadcast or relay client before it is cut off.
     var outputCap: UInt32
+    /// A push client above this for `outputSoftTime` milliseconds is cut too; 0 = no soft cap.
+    var outputSoftCap: UInt32
+    var outputSoftTime: UInt32
     /// Slots (and their generations) to cut at the end of the iteration.
     let cuts: UnsafeMutablePointer<(slot: UInt32, generation: UInt32)>
     var cutCount = 0
@@ -194,6 +197,8 @@ final class EventLoop {
         drainTimeout = configuration.server.drainTimeout
         outputLimit = UInt32(clamping: io.outputLimit)
         outputCap = UInt32(clamping: io.outputCap)
+        outputSoftCap = UInt32(clamping: io.outputSoftCap)
+        outputSoftTime = Self.milliseconds(io.outputSoftTime)
         services = ServiceState(configuration: configuration, service: service, worker: index, group: group)
         log = ServerLog(threshold: configuration.server.logLevel)
         group.register(ring: ring.descriptor, of: index)
@@ -294,8 +299,11 @@ final class EventLoop {
     // MARK: - Reloading
 
     private static func idleMilliseconds(_ configuration: Configuration) -> UInt32 {
-        let idle = configuration.server.mode == .broadcast ? configuration.broadcast.idleTimeout : configuration.server.idleTimeout
-        return UInt32(clamping: idle.components.seconds * 1000 + idle.components.attoseconds / 1_000_000_000_000_000)
+        milliseconds(configuration.server.mode == .broadcast ? configuration.broadcast.idleTimeout : configuration.server.idleTimeout)
+    }
+
+    private static func milliseconds(_ duration: Duration) -> UInt32 {
+        UInt32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
     private func armReloadWatch() {
@@ -312,6 +320,8 @@ final class EventLoop {
         log = ServerLog(threshold: configuration.server.logLevel)
         outputLimit = UInt32(clamping: configuration.io.outputLimit)
         outputCap = UInt32(clamping: configuration.io.outputCap)
+        outputSoftCap = UInt32(clamping: configuration.io.outputSoftCap)
+        outputSoftTime = Self.milliseconds(configuration.io.outputSoftTime)
         let oldIdle = idleTimeout
         idleTimeout = Self.idleMilliseconds(configuration)
         let oldInterval = services.broadcastInterval
@@ -341,7 +351,8 @@ final class EventLoop {
                                    userData: tag(.sweep, generation: sweepGeneration))
     }
 
-    /// Closes clients idle past `idleTimeout` and lingering past `lingerLimit`.
+    /// Closes clients idle past `idleTimeout` and lingering past `lingerLimit`, and cuts push
+    /// clients that stayed above the soft output cap for `outputSoftTime`.
     private func sweep(_ completion: Completion) {
         guard completion.userData.generation == sweepGeneration else { return }  // replaced by a reload
         if !completion.hasMore && !stopping { armSweep() }
@@ -351,6 +362,7 @@ final class EventLoop {
         while slot < end {
             let connection = table[slot]
             if connection.pointee.state == .open && !connection.pointee.cutPending {
+                if service.pushes && outputSoftCap > 0 { checkSoftCap(slot, connection) }
                 let quiet = now &- connection.pointee.lastActivity
                 if connection.pointee.lingering {
                     if quiet >= Self.lingerLimit { beginClose(slot, connection) }
@@ -364,6 +376,18 @@ final class EventLoop {
                 }
             }
             slot += 1
+        }
+    }
+
+    private func checkSoftCap(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+        guard connection.pointee.queuedBytes > outputSoftCap else {
+            connection.pointee.overSoftCapSince = 0
+            return
+        }
+        if connection.pointee.overSoftCapSince == 0 {
+            connection.pointee.overSoftCapSince = now | 1  // never 0 while over
+        } else if now &- connection.pointee.overSoftCapSince >= outputSoftTime {
+            cut(slot, connection)
         }
     }
 
@@ -671,7 +695,7 @@ final class EventLoop {
             guard connection.pointee.state == .open && connection.pointee.generation == generation else { continue }
             statistics.cutOverOutputCap += 1
             if let count = cutReport.count() {
-                log.write(.info, "worker \(index): cut \(count) client\(count == 1 ? "" : "s") whose output passed io.output_cap (\(outputCap) bytes) or found output memory full; \(statistics.cutOverOutputCap) so far")
+                log.write(.info, "worker \(index): cut \(count) client\(count == 1 ? "" : "s") whose queued output passed io.output_cap (\(outputCap) bytes), stayed above io.output_soft_cap too long, or found output memory full; \(statistics.cutOverOutputCap) so far")
             }
             // A reset, not a FIN: the kernel drops what it still holds for the client (megabytes
             // of socket buffer for a stalled reader) instead of trickling it out after the close.

@@ -18,7 +18,7 @@ import RingdServices
             backlog: 4096, maxConnections: 16384, busyMessage: nil, drainTimeout: .seconds(5), idleTimeout: .seconds(300), logLevel: .info))
         #expect(defaults.io == IOSettings(
             submissionEntries: 512, completionEntries: 4096, bufferCount: 1024, bufferSize: 4096, outputLimit: 1 << 20,
-            outputCap: 1 << 20, outputMemory: 64 << 20))
+            outputCap: 1 << 20, outputSoftCap: 256 << 10, outputSoftTime: .seconds(30), outputMemory: 64 << 20))
         #expect(defaults.echo == EchoSettings(lines: false, lineNumbers: false, maxLine: 64 << 10, accessLog: false))
         #expect(defaults.greet.message.text == "Hello from ringd, {peer}\n")
         #expect(defaults.counter.message.text == "{count} connections before you\n")
@@ -109,7 +109,7 @@ import RingdServices
             workers: .count(8), pinWorkers: false, backlog: 128, maxConnections: 1_048_576, busyMessage: nil, drainTimeout: .seconds(5), idleTimeout: .seconds(300), logLevel: .debug))
         #expect(configuration.io == IOSettings(
             submissionEntries: 1024, completionEntries: 8192, bufferCount: 1, bufferSize: 64 << 10, outputLimit: 1 << 30,
-            outputCap: 2 << 20, outputMemory: 1 << 30))
+            outputCap: 2 << 20, outputSoftCap: 256 << 10, outputSoftTime: .seconds(30), outputMemory: 1 << 30))
         #expect(configuration.echo == EchoSettings(lines: true, lineNumbers: true, maxLine: 16 << 20, accessLog: true))
         #expect(configuration.greet.message.text == "hi {peer} at {time}, {clients} here\r\n")
         #expect(configuration.counter.message.text == "#{count}")
@@ -174,7 +174,7 @@ import RingdServices
             """)
         #expect(low.server.backlog == 1 && low.server.maxConnections == 1)
         #expect(low.io == IOSettings(submissionEntries: 8, completionEntries: 32, bufferCount: 1, bufferSize: 512, outputLimit: 512,
-                                  outputCap: 512, outputMemory: 256 << 10))
+                                  outputCap: 512, outputSoftCap: 256 << 10, outputSoftTime: .seconds(30), outputMemory: 256 << 10))
         #expect(low.echo.maxLine == 1)
         #expect(low.broadcast.interval == .milliseconds(1) && low.broadcast.message.text == ".")
         #expect(low.relay.maxLine == 1)

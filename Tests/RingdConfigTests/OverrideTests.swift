@@ -28,7 +28,7 @@ import RingdServices
             backlog: 1024, maxConnections: 16, busyMessage: nil, drainTimeout: .seconds(5), idleTimeout: .seconds(300), logLevel: .trace))
         #expect(configuration.io == IOSettings(
             submissionEntries: 1024, completionEntries: 8192, bufferCount: 64, bufferSize: 8192, outputLimit: 2 << 20,
-            outputCap: 4 << 20, outputMemory: 512 << 20))
+            outputCap: 4 << 20, outputSoftCap: 256 << 10, outputSoftTime: .seconds(30), outputMemory: 512 << 20))
         #expect(configuration.echo == EchoSettings(lines: true, lineNumbers: true, maxLine: 1024, accessLog: true))
         #expect(configuration.greet.message.text == "hello {peer}")
         #expect(configuration.counter.message.text == "{count}\n")
