@@ -29,6 +29,9 @@ final class WorkerGroup: @unchecked Sendable {
     /// Workers whose loop has not finished; the main thread waits for zero.
     let runningWorkers: Atomic<Int>
     let arenas: [OutputArena]
+    private let arenaBases: UnsafeMutablePointer<UnsafeMutableRawPointer>
+    private let chunkSize: Int
+    private let chunkCount: Int
     /// Written by worker i before it reports start-up to the latch; read only after the latch
     /// has released every worker (its mutex orders the two).
     private let ringDescriptors: UnsafeMutablePointer<Int32>
@@ -55,6 +58,10 @@ final class WorkerGroup: @unchecked Sendable {
             throw error
         }
         self.arenas = arenas
+        self.chunkSize = chunkSize
+        self.chunkCount = chunkCount
+        arenaBases = .allocate(capacity: workerCount)
+        for (worker, arena) in arenas.enumerated() { (arenaBases + worker).initialize(to: arena.base) }
         ringDescriptors = .allocate(capacity: workerCount)
         ringDescriptors.initialize(repeating: -1, count: workerCount)
         let pairs = relayInboxes && workerCount > 1 ? workerCount * workerCount : 0
@@ -99,6 +106,7 @@ final class WorkerGroup: @unchecked Sendable {
     }
 
     deinit {
+        arenaBases.deallocate()
         ringDescriptors.deallocate()
     }
 
@@ -114,12 +122,14 @@ final class WorkerGroup: @unchecked Sendable {
         inboxes[source * workerCount + target]
     }
 
-    /// The bytes of `span`, in whichever worker's arena it lies.
+    /// The bytes of `span`, in whichever worker's arena it lies. Every arena has the same
+    /// geometry, so the global chunk id indexes one table of bases (no class reference is
+    /// touched, so no reference counting on the send path).
     @inline(__always)
     func bytes(of span: OutputSpan) -> UnsafeRawPointer {
-        let arena = arenas[Int(span.chunk) / arenas[0].chunkCount]
-        let index = Int(span.chunk) % arena.chunkCount
-        return UnsafeRawPointer(arena.base + index * arena.chunkSize + Int(span.offset))
+        let owner = Int(span.chunk) / chunkCount
+        let index = Int(span.chunk) % chunkCount
+        return UnsafeRawPointer(arenaBases[owner] + index * chunkSize + Int(span.offset))
     }
 }
 
