@@ -66,7 +66,10 @@ struct Setting {
                 elementLocations: [])
         case .inString(let offset, let inner):
             var place = location
-            if let source { place.column += sourceOffset(ofScalar: offset, inStringWrittenAs: source) }
+            if let source {
+                let before = source.unicodeScalars.prefix(sourceOffset(ofScalar: offset, inStringWrittenAs: source))
+                place = place.advanced(over: before)
+            }
             return error(for: inner, path: path, value: value, at: place, writtenAs: nil, elementLocations: [])
         }
     }
@@ -74,8 +77,9 @@ struct Setting {
     /// How many source scalars after the value's first one scalar `offset` of the string it
     /// decodes to is written. `source` is a basic string (`"..."`, where an escape takes 2, 6
     /// (`\uXXXX`) or 10 (`\UXXXXXXXX`) scalars for one), a literal string (`'...'`, as written), or
-    /// the bare text of a `--set` value (as written, without quotes). Strings never span lines, so
-    /// the offset is added to the value's column.
+    /// the bare text of a `--set` value (as written, without quotes). A quoted string never spans
+    /// lines, but a bare value may (`--set $'greet.message=hi\n{peer}'`), so the caller walks the
+    /// source up to this offset rather than adding it to the column.
     static func sourceOffset(ofScalar offset: Int, inStringWrittenAs source: String) -> Int {
         let scalars = Array(source.unicodeScalars)
         switch scalars.first {
@@ -98,6 +102,23 @@ struct Setting {
         default:
             return offset
         }
+    }
+}
+
+extension SourceLocation {
+    /// The place after `scalars`, written from this one on: a new line moves to column 1 of the
+    /// next line. The parser has already read CRLF as LF, so LF is the only line break.
+    func advanced(over scalars: some Sequence<Unicode.Scalar>) -> SourceLocation {
+        var place = self
+        for scalar in scalars {
+            if scalar == "\n" {
+                place.line += 1
+                place.column = 1
+            } else {
+                place.column += 1
+            }
+        }
+        return place
     }
 }
 
