@@ -34,6 +34,8 @@ final class ServiceState {
     var fixedMessage: UnsafeMutableRawBufferPointer?
     /// `server.busy_message`, rendered once.
     var busyMessage: UnsafeMutableRawBufferPointer?
+    /// Messages replaced by a reload, freed when the worker stops.
+    private var retiredMessages: [UnsafeMutableRawBufferPointer] = []
 
     // Broadcast.
     var broadcast: Broadcast?
@@ -102,6 +104,7 @@ final class ServiceState {
         peers?.deallocate()
         fixedMessage.map { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
         busyMessage.map { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
+        retiredMessages.forEach { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
         pendingPosts?.deallocate()
     }
 }
@@ -118,9 +121,11 @@ extension ServiceState {
         case .counter: message = configuration.counter.message
         default: break
         }
-        fixedMessage.map { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
+        // A send-and-close in flight may still read the old messages: they are kept until the
+        // worker stops (a few bytes per reload).
+        fixedMessage.map { retiredMessages.append($0) }
         fixedMessage = message.flatMap { $0.placeholders.isEmpty ? Self.renderOnce($0) : nil }
-        busyMessage.map { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
+        busyMessage.map { retiredMessages.append($0) }
         busyMessage = configuration.server.busyMessage.flatMap(Self.renderOnce)
         if service == .broadcast {
             broadcast!.reconfigure(message: configuration.broadcast.message, greeting: configuration.broadcast.greeting)
