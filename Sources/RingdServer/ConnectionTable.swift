@@ -57,6 +57,8 @@ struct Connection {
     /// (raw echo, which sends straight from the receive buffers).
     var queueHead: UInt16
     var queueTail: UInt16
+    /// Receive buffers in that list.
+    var heldBuffers: UInt16
     /// Rendered output waiting to be sent, as a list of SegmentPool nodes (every other service).
     var outputHead: UInt32
     var outputTail: UInt32
@@ -126,7 +128,7 @@ final class ConnectionTable {
             state: .open, receiveArmed: false, sendInFlight: false, peerFinished: false,
             receivePaused: false, waitingForBuffers: false, closeAfterOutput: false, lingering: false,
             cutPending: false, lastActivity: 0, overSoftCapSince: 0, generation: generation,
-            descriptor: descriptor, queueHead: noBuffer, queueTail: noBuffer,
+            descriptor: descriptor, queueHead: noBuffer, queueTail: noBuffer, heldBuffers: 0,
             outputHead: SegmentPool.none, outputTail: SegmentPool.none,
             sentFromHead: 0, queuedBytes: 0, nextFree: .max, listedAsWaiting: listedAsWaiting)
         openCount += 1

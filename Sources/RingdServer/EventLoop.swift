@@ -129,6 +129,9 @@ final class EventLoop {
     /// Timespecs: one per listener (the accept retry after EMFILE), then the broadcast timer,
     /// then the drain deadline, then the idle sweep.
     let timeouts: TimeoutStorage
+    /// Receive buffers one raw echo connection may hold unsent before its recv is paused: a
+    /// sixteenth of the pool, so a few clients that never read cannot take every buffer.
+    let bufferShare: UInt16
     /// Bytes queued on one echo connection before its recv is paused; resumed below half of it.
     var outputLimit: UInt32
     /// Bytes queued on one broadcast or relay client before it is cut off.
@@ -196,6 +199,7 @@ final class EventLoop {
         idleTimeout = Self.idleMilliseconds(configuration)
         drainTimeout = configuration.server.drainTimeout
         outputLimit = UInt32(clamping: io.outputLimit)
+        bufferShare = UInt16(clamping: max(2, io.bufferCount / 16))
         outputCap = UInt32(clamping: io.outputCap)
         outputSoftCap = UInt32(clamping: io.outputSoftCap)
         outputSoftTime = Self.milliseconds(io.outputSoftTime)
@@ -276,6 +280,10 @@ final class EventLoop {
         for listener in listeners.indices {
             ring.queueCancel(target: tag(.accept, slot: UInt32(listener)), userData: tag(.cancel))
         }
+        // Close the listeners too, once the cancels are in the kernel: a client that connects
+        // during the drain is refused instead of waiting in a backlog nobody accepts from.
+        try? ring.submit()
+        listeners.forEach { $0.close() }
         if service == .broadcast { ring.queueCancel(target: tag(.tick, generation: timerGeneration), userData: tag(.cancel)) }
         var slot: UInt32 = 0
         while slot < table.highWater {
@@ -522,6 +530,9 @@ final class EventLoop {
             }
         }
 
+        // The handlers above may have closed the connection and released its slot; a released
+        // slot may already belong to someone else by the next completion, so stop here.
+        guard connection.pointee.state != .free, connection.pointee.generation == completion.userData.generation else { return }
         if connection.pointee.state == .closing {
             finishCloseIfIdle(slot, connection)
         } else if !connection.pointee.receiveArmed {
@@ -573,7 +584,9 @@ final class EventLoop {
         connection.pointee.queueTail = bufferID
         connection.pointee.queuedBytes += length
         if !connection.pointee.sendInFlight { sendHead(slot, connection) }
-        if connection.pointee.queuedBytes > outputLimit && connection.pointee.receiveArmed && !connection.pointee.receivePaused {
+        connection.pointee.heldBuffers += 1
+        if (connection.pointee.queuedBytes > outputLimit || connection.pointee.heldBuffers > bufferShare)
+            && connection.pointee.receiveArmed && !connection.pointee.receivePaused {
             // Back-pressure: the client sends faster than it reads. Stop reading until the
             // queue drains; TCP flow control then slows the client down.
             connection.pointee.receivePaused = true
@@ -622,6 +635,7 @@ final class EventLoop {
             connection.pointee.queueHead = nextInQueue[Int(head)]
             if connection.pointee.queueHead == noBuffer { connection.pointee.queueTail = noBuffer }
             connection.pointee.sentFromHead = 0
+            connection.pointee.heldBuffers -= 1
             buffers.recycle(head)
         }
         if connection.pointee.queueHead != noBuffer {
@@ -633,7 +647,8 @@ final class EventLoop {
             beginClose(slot, connection)  // half-close: everything owed is sent
             return
         }
-        if connection.pointee.receivePaused && connection.pointee.queuedBytes <= outputLimit / 2 {
+        if connection.pointee.receivePaused && connection.pointee.queuedBytes <= outputLimit / 2
+            && connection.pointee.heldBuffers <= bufferShare / 2 {
             connection.pointee.receivePaused = false
             if !connection.pointee.receiveArmed && !connection.pointee.peerFinished && !connection.pointee.waitingForBuffers {
                 armReceive(slot, connection)
@@ -712,6 +727,10 @@ final class EventLoop {
     func tearDownWithoutRunning() { tearDown() }
 
     private func tearDown() {
+        // Closes queued by the last iteration (the last connections of a drain) go to the kernel
+        // before the ring does; closing the ring would otherwise drop them and leave those
+        // clients connected until the process exits.
+        try? ring.submit()
         table.forEachOpen { slot, connection in
             _ = close(connection.pointee.descriptor)
             if service != .rawEcho { stopService(slot) }
