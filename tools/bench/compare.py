@@ -77,6 +77,8 @@ GREET_SERVERS = {
     "uring_server": ("uring_server", "greet", []),
     "epoll_server": ("epoll_server", "greet", []),
     "ringd {peer}": ("ringd", "greet", []),
+    # Workers left where the scheduler puts them, as the references' threads are.
+    "ringd unpinned": ("ringd", "greet", [f'greet.message="{GREETING[:-1]}\\n"', "server.pin_workers=false"]),
 }
 
 
@@ -118,6 +120,19 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def run_nanoseconds(pid):
+    """CPU time of every thread of the process in ns (/proc/PID/task/*/schedstat), a finer
+    cross-check of cpu_seconds."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as schedstat:
+                total += int(schedstat.read().split()[0])
+        except OSError:
+            pass
+    return total
 
 
 def cpu_pressure():
@@ -167,11 +182,14 @@ GREET_SCENARIOS = {
 }
 
 
-def run_greet(scenario, servers, runs, seconds):
+def run_greet(scenario, servers, runs, seconds, count):
     """Connections/s, and the server's CPU time per 100k connections: utime+stime read just
     before loadgen starts and just after it exits (no warm-up, so every connection it made is
-    in the window), divided by the connections loadgen completed."""
+    in the window), divided by the connections loadgen completed. With `count`, every run makes
+    that many connections (at most 600 s), so each run has about 1 s of server CPU to measure,
+    well above the 10 ms resolution of utime and stime, however busy the machine is."""
     threads, server_cpu, args, client_cpu = GREET_SCENARIOS[scenario]
+    limit = ["-n", str(count), "-d", "600"] if count else ["-d", str(seconds)]
     figures = {name: {"cps": [], "cpu": []} for name in servers}
     for run in range(runs):
         for name in servers:
@@ -180,9 +198,9 @@ def run_greet(scenario, servers, runs, seconds):
             process = start(program, port, threads, server_cpu, mode, settings)
             try:
                 time.sleep(0.2)
-                before = cpu_seconds(process.pid)
-                result = loadgen(args + ["-P", str(port), "-d", str(seconds)], client_cpu)
-                after = cpu_seconds(process.pid)
+                before, before_ns = cpu_seconds(process.pid), run_nanoseconds(process.pid)
+                result = loadgen(args + ["-P", str(port)] + limit, client_cpu)
+                after, after_ns = cpu_seconds(process.pid), run_nanoseconds(process.pid)
             finally:
                 stop(process)
             if result.get("failed", "0") != "0" or result.get("empty", "0") != "0":
@@ -192,7 +210,8 @@ def run_greet(scenario, servers, runs, seconds):
             figures[name]["cps"].append(float(result["cps"]))
             figures[name]["cpu"].append(per_100k)
             print(f"  run {run + 1} {name}: {float(result['cps']):.0f} conn/s, {connections} connections, "
-                  f"server CPU {after - before:.2f} s = {per_100k:.3f} s per 100k, bytes {result['bytes']}, "
+                  f"server CPU {after - before:.2f} s = {per_100k:.3f} s per 100k "
+                  f"(schedstat {(after_ns - before_ns) / 1e9 / connections * 100_000:.3f}), bytes {result['bytes']}, "
                   f"{cpu_pressure()}", file=sys.stderr)
     return figures
 
@@ -383,6 +402,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=None,
                         help="idle-rss: idle connections (10000); broadcast: subscribers (10000); relay: clients (100)")
+    parser.add_argument("--count", type=int, default=None,
+                        help="greet: connections per run instead of --seconds (e.g. 100000)")
     parser.add_argument("--rate", type=int, default=10, help="relay: lines per second each client sends")
     parser.add_argument("--servers", default=None,
                         help="comma-separated; greet also knows 'ringd {peer}'; broadcast takes clients: "
@@ -399,7 +420,7 @@ def main():
             subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-o", TICKSPREAD, source], check=True)
     if options.scenario in GREET_SCENARIOS:
         servers = (options.servers or "ringd,uring_server,epoll_server,ringd {peer}").split(",")
-        print_greet(run_greet(options.scenario, servers, options.runs, options.seconds), servers)
+        print_greet(run_greet(options.scenario, servers, options.runs, options.seconds, options.count), servers)
         return
     if options.scenario == "broadcast":
         subscribers = options.connections or 10000
