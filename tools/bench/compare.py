@@ -9,8 +9,8 @@ each figure is the median of --runs runs. Prints a Markdown table with ratios to
     tools/bench/compare.py echo             # 2 server threads, 50 connections
     tools/bench/compare.py echo-1000        # 2 server threads, 1000 connections
     tools/bench/compare.py idle-rss         # RSS growth per idle connection at 10,000
-    tools/bench/compare.py greet            # connect/greet/close: conn/s and server CPU per 100k
-    tools/bench/compare.py greet-pinned     # the same, 1 server thread on CPU 1, loadgen on CPU 0
+    tools/bench/compare.py greet --count 100000         # connect/greet/close: conn/s, server CPU per 100k
+    tools/bench/compare.py greet-pinned --count 100000  # the same, 1 server thread on CPU 1, loadgen on CPU 0
     tools/bench/compare.py broadcast        # ringd, 10,000 subscribers, 100 ms ticks: lines/s, spread
     tools/bench/compare.py relay            # ringd, 100 clients x 10 lines/s: deliveries, latency, loss
 
