@@ -22,6 +22,12 @@ struct BroadcastCommand: ParsableCommand {
             server clocks must agree; on one machine they do). Lines without the fields are \
             counted but not checked.
 
+            Tick spread: the lines of one server tick share their `time=` and `seq=`; for each \
+            tick stamped in the measured window, the spread is its last arrival minus its first \
+            over all subscribers (monotonic clock, read once per batch of completions), reported \
+            as median, 99th percentile and largest. After the window, --drain keeps reading so \
+            that the last ticks reach every subscriber; lines read then are not counted.
+
             Errors (exit status 2): lost lines (unless --allow-gaps), reordered lines, a \
             subscriber closed by the server, a reset.
 
@@ -33,6 +39,9 @@ struct BroadcastCommand: ParsableCommand {
 
     @Flag(help: "Count lines lost to seq jumps, but do not treat them as errors (servers that drop for slow subscribers).")
     var allowGaps = false
+
+    @Option(help: ArgumentHelp("After the measured window, keep reading this long so the last ticks reach every subscriber (for the tick spread).", valueName: "duration"))
+    var drain: DurationArgument = .seconds(1)
 
     func validate() throws {
         if load.count != nil { throw ValidationError("--count applies to echo and connect; use --duration for broadcast") }
@@ -54,7 +63,8 @@ struct BroadcastCommand: ParsableCommand {
             workers.append(LinesWorker(plan: plan, control: control))
             first += connections
         }
-        let timing = try BenchRunner.run(workers, control: control, schedule: load.schedule(unit: "lines", label: "bench broadcast \(endpoint)"))
+        let timing = try BenchRunner.run(workers, control: control,
+                                         schedule: load.schedule(unit: "lines", label: "bench broadcast \(endpoint)", drain: drain.nanoseconds))
 
         var histogram = makeLatencyHistogram()
         var errors = ErrorLog()
@@ -64,7 +74,11 @@ struct BroadcastCommand: ParsableCommand {
         var unparsed: UInt64 = 0
         var future: UInt64 = 0
         var perSubscriber: [UInt64] = []
+        var ticks: [TickArrivals] = []
+        var untrackedTickLines: UInt64 = 0
         for worker in workers {
+            ticks += worker.ticks(stampedBetween: timing.measureStart, and: timing.measureEnd)
+            untrackedTickLines += worker.untrackedTickLines
             histogram.add(worker.histogram)
             errors.merge(worker.errors)
             lines += worker.measuredLines
@@ -76,6 +90,7 @@ struct BroadcastCommand: ParsableCommand {
         }
         let seconds = Double(timing.measureEnd &- timing.measureStart) / 1e9
         let latency = LatencySummary(histogram)
+        let spread = TickSpread(merging: ticks)
         let minimum = perSubscriber.min() ?? 0
         let maximum = perSubscriber.max() ?? 0
         let mean = perSubscriber.isEmpty ? 0 : Double(lines) / Double(perSubscriber.count)
@@ -101,6 +116,8 @@ struct BroadcastCommand: ParsableCommand {
                 w.field("lines_without_fields", unparsed)
                 w.field("future_stamps", future)
                 w.field("latency_us") { latency.writeFields(&$0) }
+                w.field("tick_spread_us") { spread.writeFields(&$0) }
+                w.field("untracked_tick_lines", untrackedTickLines)
                 writeErrors(&w, errors)
                 w.field("interrupted", timing.interrupted)
                 w.field("ok", errors.total == 0)
@@ -113,6 +130,7 @@ struct BroadcastCommand: ParsableCommand {
             text += "  fairness   lines per subscriber min \(minimum) mean \(formatFixed(mean, digits: 1)) max \(maximum)\n"
             text += "  sequence   \(lost) lost" + (allowGaps ? " (allowed)" : "") + ", \(errors.count(of: .reordered)) reordered" + (unparsed > 0 ? ", \(unparsed) lines without seq= or time=" : "") + "\n"
             text += "  latency    \(latency.count > 0 ? latency.text + " (time= to arrival)" : "no time= stamps")" + (future > 0 ? ", \(future) stamps in the future (clock skew?)" : "") + "\n"
+            text += "  spread     \(spread.text)" + (untrackedTickLines > 0 ? ", \(untrackedTickLines) lines past the tick table" : "") + "\n"
             text += errorText(errors)
             writeStandardOutput(text)
         }

@@ -6,7 +6,9 @@
 //
 // broadcast: every connection is a subscriber. Per subscriber, `seq` must rise by exactly one
 //   from line to line (a jump is lost lines, a step back is a reordered or repeated line), and
-//   `time` (the server's send time, wall clock) gives the delivery latency.
+//   `time` (the server's send time, wall clock) gives the delivery latency. The lines of one
+//   server tick share their `time=` and `seq=`; a fixed table records, per tick, the first and
+//   the last arrival on this worker (TickSpread merges the workers' tables after the run).
 // relay: every connection is also a sender. Lines `from=ID seq=N time=T` fall due on an open-loop
 //   schedule, like `bench echo --rate`, with T the time the line was due (wall clock, ns), so
 //   latency includes any wait behind a slow send. Each receiver tracks, per sender, the last seq
@@ -76,10 +78,18 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
     private(set) var futureStamps: UInt64 = 0
     /// Broadcast: lines missing from seq jumps, errors or not.
     private(set) var lostLines: UInt64 = 0
+    /// Broadcast: lines whose tick found no room in the tick table.
+    private(set) var untrackedTickLines: UInt64 = 0
     private(set) var errors = ErrorLog()
     private(set) var setupFailure: ClientError?
 
     static let sendBufferSize = 65536
+    /// Broadcast: ticks one worker can record (32 bytes each): 10 minutes of two server workers
+    /// ticking every 10 ms.
+    static let tickCapacity = 131_072
+    /// Broadcast: how many of the newest ticks a line's tick is looked for among. Lines of one
+    /// tick arrive close together; a tick not found here gets a second record, merged later.
+    static let tickSearchDepth = 16
 
     private let connections: UnsafeMutablePointer<LinesConnection>
     private let waiting: UnsafeMutablePointer<UInt32>
@@ -88,6 +98,9 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
     private let receivedFrom: UnsafeMutablePointer<UInt64>
     private let lastSeqFrom: UnsafeMutablePointer<UInt64>
     private let sendBuffers: UnsafeMutablePointer<UInt8>
+    /// Broadcast: the ticks seen, in order of first arrival.
+    private let ticks: UnsafeMutablePointer<TickArrivals>
+    private var tickCount = 0
     private var openConnections = 0
     private var connectionsHeardFrom = 0
     private var errorCount: UInt64 = 0
@@ -119,6 +132,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
         lastSeqFrom.initialize(repeating: 0, count: max(1, pairs))
         let sendBytes = plan.mode == .relay ? plan.connections * LinesWorker.sendBufferSize : 1
         sendBuffers = .allocate(capacity: sendBytes)
+        ticks = .allocate(capacity: plan.mode == .broadcast ? LinesWorker.tickCapacity : 1)
     }
 
     deinit {
@@ -127,6 +141,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
         receivedFrom.deallocate()
         lastSeqFrom.deallocate()
         sendBuffers.deallocate()
+        ticks.deallocate()
     }
 
     // MARK: - Results
@@ -136,6 +151,15 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
 
     /// Relay: lines each local client sent, all of them.
     var sentPerConnection: [UInt64] { (0..<plan.connections).map { connections[$0].sentLines } }
+
+    /// Broadcast: the ticks this worker saw whose `time=` stamp lies in the monotonic window
+    /// `start...end` (stamps are wall clock; the worker's offset between the clocks converts them).
+    func ticks(stampedBetween start: UInt64, and end: UInt64) -> [TickArrivals] {
+        (0..<tickCount).compactMap { index in
+            let sent = ticks[index].stamp &- wallOffset
+            return sent >= start && sent <= end ? ticks[index] : nil
+        }
+    }
 
     /// Relay: lines local receiver `receiver` got from global sender `sender`.
     func received(by receiver: Int, from sender: Int) -> UInt64 {
@@ -336,6 +360,9 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
             connection.pointee.lastSeq = fields.seq
             connection.pointee.hasSeq = true
         }
+        // Every tick is tracked, in the window or not: the command keeps those sent in the window,
+        // and their late arrivals come during --drain.
+        if fields.hasTime { noteTickArrival(stamp: fields.time, seq: fields.hasSeq ? fields.seq : 0) }
         guard inWindow else { return }
         connection.pointee.lines &+= 1
         measuredLines &+= 1
@@ -365,6 +392,28 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
             measuredLines &+= 1
             recordStamp(fields.time)
         }
+    }
+
+    /// One subscriber received the tick `(stamp, seq)` in the batch reaped at `now`.
+    @inline(__always)
+    private func noteTickArrival(stamp: UInt64, seq: UInt64) {
+        var index = tickCount
+        let oldest = max(0, tickCount - LinesWorker.tickSearchDepth)
+        while index > oldest {
+            index -= 1
+            if ticks[index].stamp == stamp && ticks[index].seq == seq {
+                ticks[index].first = min(ticks[index].first, now)
+                ticks[index].last = max(ticks[index].last, now)
+                ticks[index].deliveries &+= 1
+                return
+            }
+        }
+        guard tickCount < LinesWorker.tickCapacity else {
+            untrackedTickLines &+= 1
+            return
+        }
+        (ticks + tickCount).initialize(to: TickArrivals(stamp: stamp, seq: seq, first: now, last: now, deliveries: 1))
+        tickCount += 1
     }
 
     @inline(__always)
