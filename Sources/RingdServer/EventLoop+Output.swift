@@ -42,7 +42,7 @@ extension EventLoop {
     }
 
     @inline(__always)
-    private func sendOutputHead(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+    func sendOutputHead(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         let head = segments[connection.pointee.outputHead].pointee.span
         let offset = connection.pointee.sentFromHead
         connection.pointee.sendInFlight = true
@@ -51,42 +51,12 @@ extension EventLoop {
                        userData: tag(.send, slot: slot, generation: connection.pointee.generation))
     }
 
-    func handleOutputSend(_ completion: Completion) {
-        guard let connection = table.live(completion.userData) else { return }
-        let slot = completion.userData.slot
-        connection.pointee.sendInFlight = false
-        if connection.pointee.state == .closing {
-            finishCloseIfIdle(slot, connection)
-            return
-        }
-        guard completion.result > 0 else {
-            // EPIPE and ECONNRESET are a peer that left: a normal close.
-            beginClose(slot, connection)
-            return
-        }
-        let sent = UInt32(completion.result)
-        connection.pointee.queuedBytes -= sent
-        connection.pointee.sentFromHead += sent
-        let head = connection.pointee.outputHead
-        // The head segment may have grown while its send was in flight; it is done only when
-        // every byte it holds now has gone.
-        if connection.pointee.sentFromHead == segments[head].pointee.span.length {
+    /// Frees the head segment once all of it has been sent. The head may have grown while its
+    /// send was in flight; it is done only when every byte it holds now has gone.
+    @inline(__always)
+    func retireSentSegment(_ connection: UnsafeMutablePointer<Connection>) {
+        if connection.pointee.sentFromHead == segments[connection.pointee.outputHead].pointee.span.length {
             popHead(connection)
-        }
-        if connection.pointee.outputHead != SegmentPool.none {
-            sendOutputHead(slot, connection)
-        } else if connection.pointee.closeAfterOutput {
-            closeGracefully(slot, connection)
-            return
-        } else if connection.pointee.peerFinished && !connection.pointee.receiveArmed {
-            beginClose(slot, connection)  // half-close: everything owed is sent
-            return
-        }
-        if connection.pointee.receivePaused && connection.pointee.queuedBytes <= outputLimit / 2 {
-            connection.pointee.receivePaused = false
-            if !connection.pointee.receiveArmed && !connection.pointee.peerFinished && !connection.pointee.waitingForBuffers {
-                armReceive(slot, connection)
-            }
         }
     }
 
@@ -105,15 +75,6 @@ extension EventLoop {
     func dropOutput(_ connection: UnsafeMutablePointer<Connection>) {
         while connection.pointee.outputHead != SegmentPool.none { popHead(connection) }
         connection.pointee.queuedBytes = 0
-    }
-
-    /// Stops reading past back-pressure: an echo client that sends faster than it reads.
-    @inline(__always)
-    func pauseReceiveIfOverLimit(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        if connection.pointee.queuedBytes > outputLimit && connection.pointee.receiveArmed && !connection.pointee.receivePaused {
-            connection.pointee.receivePaused = true
-            ring.queueCancel(target: tag(.receive, slot: slot, generation: connection.pointee.generation), userData: tag(.cancel))
-        }
     }
 
     // MARK: - Closing after a reply

@@ -85,7 +85,9 @@ extension EventLoop {
     @inline(__always)
     private func deliver(_ span: OutputSpan, to slot: UInt32) {
         let connection = table[slot]
-        guard connection.pointee.state == .open, !connection.pointee.cutPending, !connection.pointee.lingering else { return }
+        // An open connection not on its way out is exactly a client the hub knows: it is named
+        // on open, and leaves the hub when it starts closing (closeAfterOutput, beginClose).
+        guard connection.pointee.state == .open, !connection.pointee.cutPending, !connection.pointee.closeAfterOutput else { return }
         if !queueOutput(span, on: slot, connection, cap: outputCap) { cut(slot, connection) }
     }
 
@@ -94,7 +96,7 @@ extension EventLoop {
         var slot: UInt32 = 0
         let end = table.highWater
         while slot < end {
-            if slot != excluded && services.relay!.name(ofSlot: Int(slot)) != nil { deliver(span, to: slot) }
+            if slot != excluded { deliver(span, to: slot) }
             slot += 1
         }
     }

@@ -20,8 +20,10 @@ extension EventLoop {
         if let framers = services.framers {
             (framers + Int(slot)).initialize(to: LineFramer(maxLine: services.maxLine))
         }
-        services.echoLines.map { ($0 + Int(slot)).initialize(to: EchoLines(numbering: services.echoNumbering)) }
-        services.peers.map { ($0 + Int(slot)).initialize(to: peer) }
+        if let echoLines = services.echoLines {
+            (echoLines + Int(slot)).initialize(to: EchoLines(numbering: services.echoNumbering))
+        }
+        if let peers = services.peers { (peers + Int(slot)).initialize(to: peer) }
         if service.pushes { group.clients.add(1, ordering: .relaxed) }
         switch service {
         case .broadcast:
@@ -36,8 +38,8 @@ extension EventLoop {
     /// Releases the slot's service state; the connection is gone.
     func stopService(_ slot: UInt32) {
         if let framers = services.framers { (framers + Int(slot)).deinitialize(count: 1) }
-        services.echoLines.map { _ = ($0 + Int(slot)).deinitialize(count: 1) }
-        services.peers.map { _ = ($0 + Int(slot)).deinitialize(count: 1) }
+        if let echoLines = services.echoLines { (echoLines + Int(slot)).deinitialize(count: 1) }
+        if let peers = services.peers { (peers + Int(slot)).deinitialize(count: 1) }
         if service.pushes { group.clients.subtract(1, ordering: .relaxed) }
     }
 
@@ -158,7 +160,7 @@ extension EventLoop {
 
     func armTick() {
         guard let interval = services.broadcastInterval else { return }
-        ring.queueRepeatingTimeout(every: interval, storage: timeouts, index: listeners.count,
+        ring.queueRepeatingTimeout(every: interval, storage: timeouts, index: timerEntry(.tick),
                                    userData: tag(.tick, generation: timerGeneration))
     }
 

@@ -126,8 +126,7 @@ final class EventLoop {
     /// Slots whose recv stopped with ENOBUFS, re-armed when buffers are recycled.
     let waitingForBuffers: UnsafeMutablePointer<UInt32>
     var waitingCount = 0
-    /// Timespecs: one per listener (the accept retry after EMFILE), then the broadcast timer,
-    /// then the drain deadline, then the idle sweep.
+    /// Timespecs: one per listener (the accept retry after EMFILE), then one per TimerEntry.
     let timeouts: TimeoutStorage
     /// Receive buffers one raw echo connection may hold unsent before its recv is paused: a
     /// sixteenth of the pool, so a few clients that never read cannot take every buffer.
@@ -195,7 +194,7 @@ final class EventLoop {
         bufferLength.initialize(repeating: 0, count: io.bufferCount)
         waitingForBuffers = .allocate(capacity: capacity)
         cuts = .allocate(capacity: capacity)
-        timeouts = TimeoutStorage(count: listeners.count + 3)
+        timeouts = TimeoutStorage(count: listeners.count + TimerEntry.allCases.count)
         idleTimeout = Self.idleMilliseconds(configuration)
         drainTimeout = configuration.server.drainTimeout
         outputLimit = UInt32(clamping: io.outputLimit)
@@ -300,9 +299,17 @@ final class EventLoop {
         if drainTimeout == .zero {
             stopping = true
         } else {
-            ring.queueTimeout(after: drainTimeout, storage: timeouts, index: listeners.count + 1, userData: tag(.drainDeadline))
+            ring.queueTimeout(after: drainTimeout, storage: timeouts, index: timerEntry(.drainDeadline), userData: tag(.drainDeadline))
         }
     }
+
+    /// The worker's own timers, after the listeners' entries in `timeouts`.
+    enum TimerEntry: Int, CaseIterable {
+        case tick, drainDeadline, sweep
+    }
+
+    @inline(__always)
+    func timerEntry(_ entry: TimerEntry) -> Int { listeners.count + entry.rawValue }
 
     // MARK: - Reloading
 
@@ -355,7 +362,7 @@ final class EventLoop {
     private func armSweep() {
         // Often enough that a client is closed within a quarter of idle_timeout past it.
         let interval: Duration = idleTimeout == 0 ? .seconds(1) : .milliseconds(max(10, min(1000, Int(idleTimeout / 4))))
-        ring.queueRepeatingTimeout(every: interval, storage: timeouts, index: listeners.count + 2,
+        ring.queueRepeatingTimeout(every: interval, storage: timeouts, index: timerEntry(.sweep),
                                    userData: tag(.sweep, generation: sweepGeneration))
     }
 
@@ -583,16 +590,9 @@ final class EventLoop {
         }
         connection.pointee.queueTail = bufferID
         connection.pointee.queuedBytes += length
-        if !connection.pointee.sendInFlight { sendHead(slot, connection) }
         connection.pointee.heldBuffers += 1
-        if (connection.pointee.queuedBytes > outputLimit || connection.pointee.heldBuffers > bufferShare)
-            && connection.pointee.receiveArmed && !connection.pointee.receivePaused {
-            // Back-pressure: the client sends faster than it reads. Stop reading until the
-            // queue drains; TCP flow control then slows the client down.
-            connection.pointee.receivePaused = true
-            ring.queueCancel(target: tag(.receive, slot: slot, generation: connection.pointee.generation),
-                             userData: tag(.cancel))
-        }
+        if !connection.pointee.sendInFlight { sendHead(slot, connection) }
+        pauseReceiveIfOverLimit(slot, connection)
     }
 
     @inline(__always)
@@ -610,11 +610,9 @@ final class EventLoop {
                        userData: tag(.send, slot: slot, generation: connection.pointee.generation))
     }
 
+    /// A send completed, from either queue: raw echo's receive buffers or the rendered
+    /// segments of every other service. Only retiring the head differs between the two.
     private func handleSend(_ completion: Completion) {
-        if service == .rawEcho { handleRawSend(completion) } else { handleOutputSend(completion) }
-    }
-
-    private func handleRawSend(_ completion: Completion) {
         guard let connection = table.live(completion.userData) else { return }
         let slot = completion.userData.slot
         connection.pointee.sendInFlight = false
@@ -630,16 +628,9 @@ final class EventLoop {
         let sent = UInt32(completion.result)
         connection.pointee.queuedBytes -= sent
         connection.pointee.sentFromHead += sent
-        let head = connection.pointee.queueHead
-        if connection.pointee.sentFromHead == bufferLength[Int(head)] {
-            connection.pointee.queueHead = nextInQueue[Int(head)]
-            if connection.pointee.queueHead == noBuffer { connection.pointee.queueTail = noBuffer }
-            connection.pointee.sentFromHead = 0
-            connection.pointee.heldBuffers -= 1
-            buffers.recycle(head)
-        }
-        if connection.pointee.queueHead != noBuffer {
-            sendHead(slot, connection)   // a short send resumes where it stopped
+        if service == .rawEcho { retireSentBuffer(connection) } else { retireSentSegment(connection) }
+        if hasQueuedOutput(connection) {
+            sendNext(slot, connection)   // a short send resumes where it stopped
         } else if connection.pointee.closeAfterOutput {
             closeGracefully(slot, connection)
             return
@@ -647,12 +638,49 @@ final class EventLoop {
             beginClose(slot, connection)  // half-close: everything owed is sent
             return
         }
-        if connection.pointee.receivePaused && connection.pointee.queuedBytes <= outputLimit / 2
-            && connection.pointee.heldBuffers <= bufferShare / 2 {
-            connection.pointee.receivePaused = false
-            if !connection.pointee.receiveArmed && !connection.pointee.peerFinished && !connection.pointee.waitingForBuffers {
-                armReceive(slot, connection)
-            }
+        resumeReceiveIfDrained(slot, connection)
+    }
+
+    @inline(__always)
+    private func sendNext(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+        if service == .rawEcho { sendHead(slot, connection) } else { sendOutputHead(slot, connection) }
+    }
+
+    /// Recycles the head receive buffer once all of it has been sent.
+    @inline(__always)
+    private func retireSentBuffer(_ connection: UnsafeMutablePointer<Connection>) {
+        let head = connection.pointee.queueHead
+        guard connection.pointee.sentFromHead == bufferLength[Int(head)] else { return }
+        connection.pointee.queueHead = nextInQueue[Int(head)]
+        if connection.pointee.queueHead == noBuffer { connection.pointee.queueTail = noBuffer }
+        connection.pointee.sentFromHead = 0
+        connection.pointee.heldBuffers -= 1
+        buffers.recycle(head)
+    }
+
+    // MARK: - Back-pressure
+
+    /// An echo client that sends faster than it reads: stop reading until its queue drains, and
+    /// TCP flow control slows the client down. The queue is bounded in bytes
+    /// (`io.output_limit`) and, for raw echo, in receive buffers held (`bufferShare`).
+    @inline(__always)
+    func pauseReceiveIfOverLimit(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+        guard connection.pointee.queuedBytes > outputLimit || connection.pointee.heldBuffers > bufferShare,
+              connection.pointee.receiveArmed && !connection.pointee.receivePaused
+        else { return }
+        connection.pointee.receivePaused = true
+        ring.queueCancel(target: tag(.receive, slot: slot, generation: connection.pointee.generation), userData: tag(.cancel))
+    }
+
+    /// Reading resumes once the queue is down to half of both bounds.
+    @inline(__always)
+    private func resumeReceiveIfDrained(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+        guard connection.pointee.receivePaused && connection.pointee.queuedBytes <= outputLimit / 2
+            && connection.pointee.heldBuffers <= bufferShare / 2
+        else { return }
+        connection.pointee.receivePaused = false
+        if !connection.pointee.receiveArmed && !connection.pointee.peerFinished && !connection.pointee.waitingForBuffers {
+            armReceive(slot, connection)
         }
     }
 

@@ -17,7 +17,7 @@ final class ServiceState {
     /// and the access log.
     var needsPeer: Bool
     /// Nil when both lists are empty, which admits everyone without asking.
-    var access: AccessList?
+    var access: AccessList? = nil
     /// The longest line accepted, in the line modes.
     let maxLine: Int
 
@@ -28,18 +28,18 @@ final class ServiceState {
     let accessLog: AccessLog?
 
     // Greet and counter.
-    var message: MessageTemplate?
+    var message: MessageTemplate? = nil
     /// The message rendered once at start-up when it has no placeholders: sent as is, with no
     /// output chunk and no completion per connection.
-    var fixedMessage: UnsafeMutableRawBufferPointer?
+    var fixedMessage: UnsafeMutableRawBufferPointer? = nil
     /// `server.busy_message`, rendered once.
-    var busyMessage: UnsafeMutableRawBufferPointer?
+    var busyMessage: UnsafeMutableRawBufferPointer? = nil
     /// Messages replaced by a reload, freed when the worker stops.
     private var retiredMessages: [UnsafeMutableRawBufferPointer] = []
 
     // Broadcast.
     var broadcast: Broadcast?
-    var broadcastInterval: Duration?
+    var broadcastInterval: Duration? = nil
 
     /// Echo replies are numbered `N: `.
     let echoNumbering: Bool
@@ -50,45 +50,22 @@ final class ServiceState {
     /// Spans waiting to be posted to each other worker at the end of the iteration.
     let pendingPosts: UnsafeMutablePointer<OutputSpan?>?
 
+    /// Sets up what stays for the worker's life, then takes the reloadable rest from
+    /// `reconfigure`, the same path a SIGHUP takes.
     init(configuration: Configuration, service: Service, worker: Int, group: WorkerGroup) {
         capacity = configuration.server.maxConnections
-        let accessList = configuration.access.list
-        access = accessList.allow.isEmpty && accessList.deny.isEmpty ? nil : accessList
-        let accessLogging = service == .echoLines && configuration.echo.accessLog
         maxLine = service == .relay ? configuration.relay.maxLine : configuration.echo.maxLine
-
-        switch service {
-        case .greet: message = configuration.greet.message
-        case .counter: message = configuration.counter.message
-        default: message = nil
-        }
-        var templates: [MessageTemplate] = []
-        if let message { templates.append(message) }
-        if service == .broadcast, let greeting = configuration.broadcast.greeting { templates.append(greeting) }
-        needsPeer = access != nil || accessLogging || templates.contains { $0.placeholders.contains(.peer) }
-
-        fixedMessage = message.flatMap { $0.placeholders.isEmpty ? Self.renderOnce($0) : nil }
-        busyMessage = configuration.server.busyMessage.flatMap(Self.renderOnce)
-
-        if service.framesLines {
-            framers = .allocate(capacity: capacity)
-        } else {
-            framers = nil
-        }
+        echoNumbering = configuration.echo.lineNumbers
+        let accessLogging = service == .echoLines && configuration.echo.accessLog
+        framers = service.framesLines ? .allocate(capacity: capacity) : nil
         echoLines = service == .echoLines ? .allocate(capacity: capacity) : nil
         peers = accessLogging ? .allocate(capacity: capacity) : nil
         accessLog = accessLogging ? AccessLog() : nil
-
-        broadcastInterval = service == .broadcast ? configuration.broadcast.interval : nil
-        echoNumbering = configuration.echo.lineNumbers
-        broadcast = service == .broadcast
-            ? Broadcast(message: configuration.broadcast.message, greeting: configuration.broadcast.greeting) : nil
-
+        broadcast = service == .broadcast ? Broadcast() : nil
         if service == .relay {
             relay = RelayHub(capacity: capacity, options: RelayHub.Options(
-                notices: configuration.relay.notices, welcome: configuration.relay.welcome,
                 firstClientNumber: UInt64(worker + 1), clientNumberStride: UInt64(group.workerCount)))
-            relayed = group.workerCount > 1 ? RelayedChunks(totalChunks: group.workerCount * group.arenas[0].chunkCount) : nil
+            relayed = group.workerCount > 1 ? RelayedChunks(totalChunks: group.workerCount * group.chunkCount) : nil
             pendingPosts = .allocate(capacity: group.workerCount)
             pendingPosts!.initialize(repeating: nil, count: group.workerCount)
         } else {
@@ -96,22 +73,24 @@ final class ServiceState {
             relayed = nil
             pendingPosts = nil
         }
+        needsPeer = false
+        reconfigure(configuration, service: service)
     }
 
     deinit {
         framers?.deallocate()
         echoLines?.deallocate()
         peers?.deallocate()
-        fixedMessage.map { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
-        busyMessage.map { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
-        retiredMessages.forEach { UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: 1).deallocate() }
+        for message in retiredMessages + [fixedMessage, busyMessage].compactMap({ $0 }) {
+            message.baseAddress?.deallocate()
+        }
         pendingPosts?.deallocate()
     }
 }
 
 extension ServiceState {
-    /// Takes what a reloaded configuration may change without a restart: messages, the access
-    /// lists, the broadcast interval, relay notices. The service, the slot count and the line
+    /// Takes what a configuration may change without a restart, at start-up and on SIGHUP:
+    /// messages, the access lists, the broadcast interval, relay notices. The service, the slot count and the line
     /// limits stay (the server refuses a reload that changes them).
     func reconfigure(_ configuration: Configuration, service: Service) {
         let accessList = configuration.access.list
@@ -240,25 +219,26 @@ extension Peer {
     /// Stands in where the address is not needed.
     static let unknown = Peer(address: IPAddress(ipv4: 0), port: 0)
 
-    /// The remote address of a connected socket, from getpeername(2).
+    /// The remote address of a connected socket, from getpeername(2); nil if it is gone.
     init?(ofSocket descriptor: Int32) {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let result = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(descriptor, $0, &length) }
+        guard let address = try? SocketAddress(peerOf: descriptor) else { return nil }
+        self.init(address)
+    }
+
+    init?(_ address: SocketAddress) {
+        let ip: IPAddress? = address.withSockaddr { pointer, _ in
+            switch address.family {
+            case AF_INET:
+                let ipv4 = UnsafeRawPointer(pointer).load(as: sockaddr_in.self)
+                return IPAddress(ipv4: UInt32(bigEndian: ipv4.sin_addr.s_addr))
+            case AF_INET6:
+                var ipv6 = UnsafeRawPointer(pointer).load(as: sockaddr_in6.self).sin6_addr
+                return withUnsafeBytes(of: &ipv6) { IPAddress(bytes: $0) }
+            default:
+                return nil
+            }
         }
-        guard result == 0 else { return nil }
-        switch Int32(storage.ss_family) {
-        case AF_INET:
-            let address = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in.self) }
-            self.init(address: IPAddress(ipv4: UInt32(bigEndian: address.sin_addr.s_addr)), port: UInt16(bigEndian: address.sin_port))
-        case AF_INET6:
-            let address = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in6.self) }
-            let ip = withUnsafeBytes(of: address.sin6_addr) { IPAddress(bytes: $0) }
-            guard let ip else { return nil }
-            self.init(address: ip, port: UInt16(bigEndian: address.sin6_port))
-        default:
-            return nil
-        }
+        guard let ip else { return nil }
+        self.init(address: ip, port: address.port)
     }
 }

@@ -36,12 +36,21 @@ struct SocketAddress: CustomStringConvertible {
 
     /// The address a socket is bound to, from getsockname(2).
     init(boundTo descriptor: Int32) throws(SystemError) {
-        length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        var length = self.length
+        try self.init(descriptor, "getsockname", getsockname)
+    }
+
+    /// The address of a connected socket's peer, from getpeername(2).
+    init(peerOf descriptor: Int32) throws(SystemError) {
+        try self.init(descriptor, "getpeername", getpeername)
+    }
+
+    private init(_ descriptor: Int32, _ call: String,
+                 _ query: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) throws(SystemError) {
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { query(descriptor, $0, &length) }
         }
-        if result != 0 { throw SystemError("getsockname", errno: errno) }
+        if result != 0 { throw SystemError(call, errno: errno) }
         self.length = length
     }
 

@@ -30,8 +30,9 @@ final class WorkerGroup: @unchecked Sendable {
     let runningWorkers: Atomic<Int>
     let arenas: [OutputArena]
     private let arenaBases: UnsafeMutablePointer<UnsafeMutableRawPointer>
-    private let chunkSize: Int
-    private let chunkCount: Int
+    /// Every arena's geometry (they are all the same).
+    let chunkSize: Int
+    let chunkCount: Int
     /// Written by worker i before it reports start-up to the latch; read only after the latch
     /// has released every worker (its mutex orders the two).
     private let ringDescriptors: UnsafeMutablePointer<Int32>
