@@ -60,6 +60,19 @@ struct LoadOptions: ParsableArguments {
     /// Worker threads actually used: never more than connections.
     var workerCount: Int { min(threads, connections) }
 
+    /// One worker per thread, made by `make(index, connections, first)` with the worker's share
+    /// of --connections and the number of its first connection.
+    func makeWorkers<Worker>(_ make: (_ index: Int, _ connections: Int, _ first: Int) -> Worker) -> [Worker] {
+        var workers: [Worker] = []
+        var first = 0
+        for index in 0..<workerCount {
+            let connections = share(self.connections, worker: index)
+            workers.append(make(index, connections, first))
+            first += connections
+        }
+        return workers
+    }
+
     /// The share of `total` that worker `index` gets: equal parts, the remainder to the first ones.
     func share(_ total: Int, worker index: Int) -> Int {
         total / workerCount + (index < total % workerCount ? 1 : 0)

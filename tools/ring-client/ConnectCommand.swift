@@ -41,16 +41,11 @@ struct ConnectCommand: ParsableCommand {
         socketOptions.noDelay = false
         try raiseDescriptorLimit(toFit: load.connections * 2)
         let control = RunControl()
-        var workers: [ConnectWorker] = []
-        var first = 0
-        for index in 0..<load.workerCount {
-            let loops = load.share(load.connections, worker: index)
-            let plan = ConnectPlan(
+        let workers = load.makeWorkers { index, loops, first in
+            ConnectWorker(plan: ConnectPlan(
                 endpoint: endpoint, socketOptions: socketOptions, loops: loops, firstLoop: first,
                 quota: load.count.map { load.share($0, worker: index) }, checkIncreasing: checkIncreasing,
-                stallTimeout: load.timeout.duration)
-            workers.append(ConnectWorker(plan: plan, control: control))
-            first += loops
+                stallTimeout: load.timeout.duration), control: control)
         }
         let timing = try BenchRunner.run(workers, control: control, schedule: load.schedule(unit: "conn", label: "bench connect \(endpoint)"))
 

@@ -55,17 +55,13 @@ struct EchoCommand: ParsableCommand {
         try raiseDescriptorLimit(toFit: load.connections)
         let control = RunControl()
         let pattern = StreamPattern()
-        var workers: [EchoWorker] = []
-        var first = 0
-        for index in 0..<load.workerCount {
-            let connections = load.share(load.connections, worker: index)
-            let plan = EchoPlan(
+        let workers = load.makeWorkers { index, connections, first in
+            EchoWorker(plan: EchoPlan(
                 endpoint: endpoint, socketOptions: socketOptions, connections: connections, firstConnection: first,
                 messageSize: size, depth: depth, quota: load.count.map { load.share($0, worker: index) },
                 rate: rate.map { $0 * Double(connections) / Double(load.connections) },
-                stallTimeout: load.timeout.duration, connectTimeout: load.connectTimeout.duration)
-            workers.append(EchoWorker(plan: plan, control: control, pattern: pattern))
-            first += connections
+                stallTimeout: load.timeout.duration, connectTimeout: load.connectTimeout.duration),
+                control: control, pattern: pattern)
         }
         let label = "bench echo \(endpoint)"
         let timing = try BenchRunner.run(workers, control: control, schedule: load.schedule(unit: "req", label: label))

@@ -52,16 +52,11 @@ struct BroadcastCommand: ParsableCommand {
         let socketOptions = try load.socketOptions(for: endpoint)
         try raiseDescriptorLimit(toFit: load.connections)
         let control = RunControl()
-        var workers: [LinesWorker] = []
-        var first = 0
-        for index in 0..<load.workerCount {
-            let connections = load.share(load.connections, worker: index)
-            let plan = LinesPlan(
+        let workers = load.makeWorkers { _, connections, first in
+            LinesWorker(plan: LinesPlan(
                 mode: .broadcast, endpoint: endpoint, socketOptions: socketOptions, connections: connections,
                 firstConnection: first, totalConnections: load.connections, rate: 0, lineSize: 0,
-                gapsAreErrors: !allowGaps, connectTimeout: load.connectTimeout.duration)
-            workers.append(LinesWorker(plan: plan, control: control))
-            first += connections
+                gapsAreErrors: !allowGaps, connectTimeout: load.connectTimeout.duration), control: control)
         }
         let timing = try BenchRunner.run(workers, control: control,
                                          schedule: load.schedule(unit: "lines", label: "bench broadcast \(endpoint)", drain: drain.nanoseconds))
@@ -194,17 +189,13 @@ struct RelayCommand: ParsableCommand {
         let socketOptions = try load.socketOptions(for: endpoint)
         try raiseDescriptorLimit(toFit: load.connections)
         let control = RunControl()
-        var workers: [LinesWorker] = []
-        var first = 0
-        for index in 0..<load.workerCount {
-            let connections = load.share(load.connections, worker: index)
-            let plan = LinesPlan(
+        let workers = load.makeWorkers { _, connections, first in
+            LinesWorker(plan: LinesPlan(
                 mode: .relay, endpoint: endpoint, socketOptions: socketOptions, connections: connections,
                 firstConnection: first, totalConnections: load.connections,
                 rate: rate * Double(connections) / Double(load.connections), lineSize: size,
-                gapsAreErrors: true, connectTimeout: load.connectTimeout.duration, settle: settle.duration)
-            workers.append(LinesWorker(plan: plan, control: control))
-            first += connections
+                gapsAreErrors: true, connectTimeout: load.connectTimeout.duration, settle: settle.duration),
+                control: control)
         }
         let timing = try BenchRunner.run(workers, control: control,
                                          schedule: load.schedule(unit: "lines", label: "bench relay \(endpoint)", drain: drain.nanoseconds))
