@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -32,12 +33,19 @@ let package = Package(
         .target(name: "URing", dependencies: ["CUring"]),
         .target(name: "RingdServices"),
         .target(name: "RingdConfig", dependencies: ["RingdServices"]),
-        .target(name: "RingdServer", dependencies: ["CLinux", "URing", "RingdConfig", "RingdServices"]),
+        .target(
+            name: "RingdServer",
+            dependencies: [
+                "CLinux", "URing", "RingdConfig", "RingdServices",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "ringd",
             dependencies: [
                 "RingdServer", "RingdConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -52,7 +60,10 @@ let package = Package(
         ),
         .testTarget(name: "URingTests", dependencies: ["URing"]),
         .testTarget(name: "RingdServicesTests", dependencies: ["RingdServices"]),
-        .testTarget(name: "RingdServerTests", dependencies: ["RingdServer", "RingdServices"]),
+        .testTarget(
+            name: "RingdServerTests",
+            dependencies: ["RingdServer", "RingdServices", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "RingClientTests", dependencies: []),
         .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig"]),
         .testTarget(name: "RingdEndToEndTests", dependencies: [], exclude: ["Fixtures"]),

@@ -12,13 +12,14 @@ import Glibc
 #endif
 
 extension EventLoop {
-    /// Queues `span` for the connection and starts sending if it is idle. Returns false, queuing
-    /// nothing, when the connection's queued bytes would pass `cap` or no segment is free.
+    /// Queues `span` for the connection and starts sending if it is idle. Returns nil when
+    /// queued; otherwise queues nothing and returns why: the connection's queued bytes would
+    /// pass `cap`, or no segment is free.
     @inline(__always)
     @discardableResult
-    func queueOutput(_ span: OutputSpan, on slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, cap: UInt32) -> Bool {
-        guard span.length > 0 else { return true }
-        guard connection.pointee.queuedBytes <= cap &- span.length, span.length <= cap else { return false }
+    func queueOutput(_ span: OutputSpan, on slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, cap: UInt32) -> CutReason? {
+        guard span.length > 0 else { return nil }
+        guard connection.pointee.queuedBytes <= cap &- span.length, span.length <= cap else { return .outputCap }
         let tail = connection.pointee.outputTail
         if tail != SegmentPool.none, segments[tail].pointee.span.chunk == span.chunk,
            segments[tail].pointee.span.offset &+ segments[tail].pointee.span.length == span.offset {
@@ -26,7 +27,7 @@ extension EventLoop {
         } else {
             guard let node = segments.allocate(span) else {
                 statistics.outputExhausted += 1
-                return false
+                return .outputMemoryFull
             }
             retainChunk(span.chunk)
             if tail == SegmentPool.none {
@@ -38,7 +39,7 @@ extension EventLoop {
         }
         connection.pointee.queuedBytes += span.length
         if !connection.pointee.sendInFlight { sendOutputHead(slot, connection) }
-        return true
+        return nil
     }
 
     @inline(__always)

@@ -51,7 +51,7 @@ extension EventLoop {
     private func relayWriter(for slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) -> ByteWriter? {
         guard let writer = arena.writer(room: relayRoom) else {
             statistics.outputExhausted += 1
-            cut(slot, connection)
+            cut(slot, connection, .outputMemoryFull)
             return nil
         }
         return writer
@@ -88,7 +88,7 @@ extension EventLoop {
         // An open connection not on its way out is exactly a client the hub knows: it is named
         // on open, and leaves the hub when it starts closing (closeAfterOutput, beginClose).
         guard connection.pointee.state == .open, !connection.pointee.cutPending, !connection.pointee.closeAfterOutput else { return }
-        if !queueOutput(span, on: slot, connection, cap: outputCap) { cut(slot, connection) }
+        if let reason = queueOutput(span, on: slot, connection, cap: outputCap) { cut(slot, connection, reason) }
     }
 
     /// Queues `span` to every local relay client except `excluded`.

@@ -87,12 +87,12 @@ extension EventLoop {
         if let accessLog = services.accessLog { accessLog.log(peer: services.peers![Int(slot)], line: line) }
         guard var writer = arena.writer(room: EchoLines.maximumReplyCount(maxLine: services.maxLine)) else {
             statistics.outputExhausted += 1
-            cut(slot, connection)
+            cut(slot, connection, .outputMemoryFull)
             return
         }
         services.echoLines![Int(slot)].reply(to: line, into: &writer)
         // Echo waits for a slow reader (back-pressure) instead of cutting it, so no cap here.
-        if !queueOutput(arena.keep(writer.count), on: slot, connection, cap: .max) { cut(slot, connection) }
+        if let reason = queueOutput(arena.keep(writer.count), on: slot, connection, cap: .max) { cut(slot, connection, reason) }
     }
 
     private func sendLineTooLong(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
@@ -168,12 +168,12 @@ extension EventLoop {
         guard let greeting = services.broadcast!.greeting else { return }
         guard var writer = arena.writer(room: greeting.maximumRenderedCount) else {
             statistics.outputExhausted += 1
-            cut(slot, connection)
+            cut(slot, connection, .outputMemoryFull)
             return
         }
         let clients = group.clients.load(ordering: .relaxed)
         if services.broadcast!.accepted(peer: peer, time: .now, clients: clients, into: &writer) == .send {
-            if !queueOutput(arena.keep(writer.count), on: slot, connection, cap: outputCap) { cut(slot, connection) }
+            if let reason = queueOutput(arena.keep(writer.count), on: slot, connection, cap: outputCap) { cut(slot, connection, reason) }
         }
     }
 
@@ -199,9 +199,9 @@ extension EventLoop {
         let end = table.highWater
         while slot < end {
             let connection = table[slot]
-            if connection.pointee.state == .open && !connection.pointee.cutPending
-                && !queueOutput(span, on: slot, connection, cap: outputCap) {
-                cut(slot, connection)
+            if connection.pointee.state == .open && !connection.pointee.cutPending,
+               let reason = queueOutput(span, on: slot, connection, cap: outputCap) {
+                cut(slot, connection, reason)
             }
             slot += 1
         }

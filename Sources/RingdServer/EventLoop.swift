@@ -14,6 +14,7 @@
 
 import RingdConfig
 import RingdServices
+import Synchronization
 import URing
 #if canImport(Glibc)
 import Glibc
@@ -62,8 +63,13 @@ struct EventLoopStatistics: CustomStringConvertible {
     var closedIdle = 0
     var bufferStarvations = 0
     var acceptFailures = 0
-    /// Clients closed because their queued output passed `io.output_cap`.
+    /// Clients cut because their queued output passed `io.output_cap`, stayed above
+    /// `io.output_soft_cap` for `io.output_soft_time`, or could not be stored (output memory full).
     var cutOverOutputCap = 0
+    var cutOverSoftCap = 0
+    var cutOutputMemoryFull = 0
+    /// Connections still open when `server.drain_timeout` ran out, closed at once (also in `closed`).
+    var closedAtDrainDeadline = 0
     /// Output that could not be rendered because the arena or the segment pool was full.
     var outputExhausted = 0
     var relayPostsDropped = 0
@@ -72,9 +78,22 @@ struct EventLoopStatistics: CustomStringConvertible {
     var description: String {
         "accepted \(accepted), closed \(closed), closed idle \(closedIdle), refused by access list \(refusedByAccessList), "
             + "refused with every slot taken \(refusedTableFull), cut over output cap \(cutOverOutputCap), "
+            + "cut over soft cap \(cutOverSoftCap), cut with output memory full \(cutOutputMemoryFull), "
+            + "closed at drain deadline \(closedAtDrainDeadline), "
             + "output memory exhausted \(outputExhausted), receive buffers ran out \(bufferStarvations) times, "
             + "accept failures \(acceptFailures), relay posts dropped \(relayPostsDropped), ring messages failed \(messageFailures)"
     }
+}
+
+/// Why a slow client is cut off; each is counted on its own.
+enum CutReason: UInt8 {
+    /// Its queued output would pass `io.output_cap`.
+    case outputCap
+    /// Its queued output stayed above `io.output_soft_cap` for `io.output_soft_time`.
+    case softCap
+    /// Output for it could not be stored: the worker's `io.output_memory` (or its segment pool)
+    /// is full. This is the bound on all queued output, whatever each client's cap allows.
+    case outputMemoryFull
 }
 
 /// What this worker serves, from `server.mode` and `echo.lines`.
@@ -138,8 +157,8 @@ final class EventLoop {
     /// A push client above this for `outputSoftTime` milliseconds is cut too; 0 = no soft cap.
     var outputSoftCap: UInt32
     var outputSoftTime: UInt32
-    /// Slots (and their generations) to cut at the end of the iteration.
-    let cuts: UnsafeMutablePointer<(slot: UInt32, generation: UInt32)>
+    /// Slots (and their generations) to cut at the end of the iteration, and why.
+    let cuts: UnsafeMutablePointer<(slot: UInt32, generation: UInt32, reason: CutReason)>
     var cutCount = 0
 
     var stopping = false
@@ -153,6 +172,10 @@ final class EventLoop {
     var statistics = EventLoopStatistics()
     var log: ServerLog
     var cutReport = RateLimitedReport()
+    /// This worker's arena counted in `group.arenasLow`.
+    var arenaReportedLow = false
+    /// When the last memory-pressure scan ran (the coarse clock), so one runs at most every 10 ms.
+    var lastPressureScan: UInt32 = 0
     /// Generations of the broadcast and sweep timers, bumped when a reload replaces them.
     var timerGeneration: UInt32 = 0
     var sweepGeneration: UInt32 = 0
@@ -203,7 +226,7 @@ final class EventLoop {
         outputSoftCap = UInt32(clamping: io.outputSoftCap)
         outputSoftTime = Self.milliseconds(io.outputSoftTime)
         services = ServiceState(configuration: configuration, service: service, worker: index, group: group)
-        log = ServerLog(threshold: configuration.server.logLevel)
+        log = ServerLog(worker: index, level: configuration.server.logLevel)
         group.register(ring: ring.descriptor, of: index)
     }
 
@@ -265,6 +288,7 @@ final class EventLoop {
     /// Work the handlers leave for once per batch: cut the clients marked over their caps, post
     /// relayed lines to the other workers, write the access log.
     private func finishIteration() {
+        if service != .rawEcho { relieveMemoryPressure() }
         if cutCount > 0 { processCuts() }
         if service == .relay { flushRelayPosts() }
         services.accessLog?.flush()
@@ -332,7 +356,7 @@ final class EventLoop {
         group.acknowledgeReload(of: index)
         if !draining { armReloadWatch() }
         guard let configuration = group.publishedConfiguration else { return }
-        log = ServerLog(threshold: configuration.server.logLevel)
+        log.setLevel(configuration.server.logLevel)
         outputLimit = UInt32(clamping: configuration.io.outputLimit)
         outputCap = UInt32(clamping: configuration.io.outputCap)
         outputSoftCap = UInt32(clamping: configuration.io.outputSoftCap)
@@ -351,7 +375,7 @@ final class EventLoop {
             sweepGeneration &+= 1
             armSweep()
         }
-        log.write(.info, "worker \(index): configuration reloaded")
+        log.write(.info, "configuration reloaded")
     }
 
     // MARK: - Idle connections
@@ -383,6 +407,7 @@ final class EventLoop {
                     if quiet >= Self.lingerLimit { beginClose(slot, connection) }
                 } else if idleTimeout > 0 && quiet >= idleTimeout {
                     statistics.closedIdle += 1
+                    log.write(.debug, client: connection.pointee.descriptor, "closed: no input for \(quiet) ms (idle timeout \(idleTimeout) ms)")
                     if connection.pointee.sendInFlight || hasQueuedOutput(connection) {
                         beginClose(slot, connection)  // it neither sends nor reads: no reason to wait
                     } else {
@@ -402,7 +427,7 @@ final class EventLoop {
         if connection.pointee.overSoftCapSince == 0 {
             connection.pointee.overSoftCapSince = now | 1  // never 0 while over
         } else if now &- connection.pointee.overSoftCapSince >= outputSoftTime {
-            cut(slot, connection)
+            cut(slot, connection, .softCap)
         }
     }
 
@@ -432,7 +457,7 @@ final class EventLoop {
             // A closing connection frees a descriptor sooner than the timer: see finishCloseIfIdle.
             statistics.acceptFailures += 1
             if let count = acceptFailureReport.count() {
-                log.write(.warning, "worker \(index): accept failed \(count) time\(count == 1 ? "" : "s") with \(errnoName(-completion.result)) (out of descriptors); retrying in 100 ms or when a connection closes. Fix: raise `ulimit -n` or lower server.max_connections")
+                log.write(.warning, "accept failed \(count) time\(count == 1 ? "" : "s") with \(errnoName(-completion.result)) (out of descriptors); retrying in 100 ms or when a connection closes. Fix: raise `ulimit -n` or lower server.max_connections")
             }
             if !completion.hasMore && acceptPausedListeners & (1 << listener) == 0 {
                 acceptPausedListeners |= 1 << listener
@@ -457,7 +482,7 @@ final class EventLoop {
             if let access = services.access, access.decide(peer.address) == .deny {
                 // Refused at once, before any byte is read or written.
                 statistics.refusedByAccessList += 1
-                if log.enabled(.debug) { log.write(.debug, "worker \(index): refused \(peer) (access.allow / access.deny)") }
+                log.write(.debug, client: descriptor, "refused by access.allow / access.deny")
                 ring.queueClose(descriptor: descriptor, userData: tag(.close), quiet: true)
                 return
             }
@@ -469,10 +494,12 @@ final class EventLoop {
         }
         guard let slot = table.open(descriptor: descriptor) else {
             statistics.refusedTableFull += 1
+            log.write(.debug, client: descriptor, "refused: all \(table.capacity) connection slots (server.max_connections) are taken")
             refuseBusy(descriptor)
             return
         }
         statistics.accepted += 1
+        log.write(.trace, client: descriptor, "connected")
         // TCP_NODELAY comes from the listener: accepted sockets inherit it, no syscall here.
         let connection = table[slot]
         connection.pointee.lastActivity = now
@@ -708,6 +735,7 @@ final class EventLoop {
         }
         dropOutput(connection)
         if service != .rawEcho { stopService(slot) }
+        log.write(.trace, client: connection.pointee.descriptor, "closed")
         ring.queueClose(descriptor: connection.pointee.descriptor, userData: tag(.close), quiet: true)
         table.release(slot)
         statistics.closed += 1
@@ -720,10 +748,10 @@ final class EventLoop {
 
     /// Marks a client to be cut at the end of the iteration: it is over its output cap, or its
     /// output could not be stored. Cutting later keeps fan-out loops free of re-entry.
-    func cut(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+    func cut(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, _ reason: CutReason) {
         guard connection.pointee.state == .open && !connection.pointee.cutPending else { return }
         connection.pointee.cutPending = true
-        cuts[cutCount] = (slot, connection.pointee.generation)
+        cuts[cutCount] = (slot, connection.pointee.generation, reason)
         cutCount += 1
     }
 
@@ -732,13 +760,19 @@ final class EventLoop {
         // list is drained until it stays empty.
         var position = 0
         while position < cutCount {
-            let (slot, generation) = cuts[position]
+            let (slot, generation, reason) = cuts[position]
             position += 1
             let connection = table[slot]
             guard connection.pointee.state == .open && connection.pointee.generation == generation else { continue }
-            statistics.cutOverOutputCap += 1
+            switch reason {
+            case .outputCap: statistics.cutOverOutputCap += 1
+            case .softCap: statistics.cutOverSoftCap += 1
+            case .outputMemoryFull: statistics.cutOutputMemoryFull += 1
+            }
+            log.write(.debug, client: connection.pointee.descriptor, "cut: \(describe(reason)), \(connection.pointee.queuedBytes) bytes queued")
             if let count = cutReport.count() {
-                log.write(.info, "worker \(index): cut \(count) client\(count == 1 ? "" : "s") whose queued output passed io.output_cap (\(outputCap) bytes), stayed above io.output_soft_cap too long, or found output memory full; \(statistics.cutOverOutputCap) so far")
+                log.write(.info, "cut \(count) slow client\(count == 1 ? "" : "s"); so far \(statistics.cutOverOutputCap) over io.output_cap, "
+                    + "\(statistics.cutOverSoftCap) over io.output_soft_cap for io.output_soft_time, \(statistics.cutOutputMemoryFull) with output memory full")
             }
             // A reset, not a FIN: the kernel drops what it still holds for the client (megabytes
             // of socket buffer for a stalled reader) instead of trickling it out after the close.
@@ -747,6 +781,48 @@ final class EventLoop {
             beginClose(slot, connection)
         }
         cutCount = 0
+    }
+
+    /// The global bound on queued output: each worker's `io.output_memory`. Per-client caps
+    /// alone cannot keep many slow clients from pinning all of it (heartbeats they have not
+    /// taken, echo replies up to `io.output_limit` each), and a full arena stops output for
+    /// everyone. So while any arena is low, the clients furthest behind (queues of at least half
+    /// the longest, and more than one chunk) are cut, and their chunks come back.
+    private func relieveMemoryPressure() {
+        let low = arena.isLow
+        if low != arenaReportedLow {
+            arenaReportedLow = low
+            if low { group.arenasLow.add(1, ordering: .relaxed) } else { group.arenasLow.subtract(1, ordering: .relaxed) }
+        }
+        guard group.arenasLow.load(ordering: .relaxed) > 0, now &- lastPressureScan >= 10 else { return }
+        lastPressureScan = now
+        var longest: UInt32 = 0
+        var slot: UInt32 = 0
+        while slot < table.highWater {
+            let connection = table[slot]
+            if connection.pointee.state == .open && !connection.pointee.cutPending {
+                longest = max(longest, connection.pointee.queuedBytes)
+            }
+            slot += 1
+        }
+        let threshold = max(longest / 2, UInt32(arena.chunkSize))
+        guard longest >= threshold else { return }
+        slot = 0
+        while slot < table.highWater {
+            let connection = table[slot]
+            if connection.pointee.state == .open && connection.pointee.queuedBytes >= threshold {
+                cut(slot, connection, .outputMemoryFull)
+            }
+            slot += 1
+        }
+    }
+
+    private func describe(_ reason: CutReason) -> String {
+        switch reason {
+        case .outputCap: "queued output would pass io.output_cap (\(outputCap) bytes)"
+        case .softCap: "queued output stayed above io.output_soft_cap (\(outputSoftCap) bytes) for io.output_soft_time (\(outputSoftTime) ms)"
+        case .outputMemoryFull: "output memory (io.output_memory) ran low"
+        }
     }
 
     // MARK: - Shutdown
@@ -760,6 +836,12 @@ final class EventLoop {
         // clients connected until the process exits.
         try? ring.submit()
         table.forEachOpen { slot, connection in
+            if draining {
+                // Still open at server.drain_timeout: output it was owed is dropped.
+                statistics.closedAtDrainDeadline += 1
+                statistics.closed += 1
+                log.write(.debug, client: connection.pointee.descriptor, "closed at server.drain_timeout with \(connection.pointee.queuedBytes) bytes unsent")
+            }
             _ = close(connection.pointee.descriptor)
             if service != .rawEcho { stopService(slot) }
         }

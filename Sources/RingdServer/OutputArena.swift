@@ -136,6 +136,10 @@ final class OutputArena {
 
     /// Chunks not in use; for statistics and tests.
     var freeChunkCount: Int { freeCount }
+
+    /// Fewer than a quarter of the chunks are free: whoever pins the rest (clients far behind on
+    /// what they were sent) must let go before the arena fills and stops everyone's output.
+    var isLow: Bool { freeCount * 4 < chunkCount }
 }
 
 /// A queued piece of output: a span, linked into a connection's send queue.

@@ -92,16 +92,17 @@ public enum Server {
             workers: workerCount,
             taskRunMode: startup.taskRunMode.rawValue))
 
-        let log = ServerLog(threshold: configuration.server.logLevel)
+        var log = ServerLog(worker: nil, level: configuration.server.logLevel)
         var running = configuration
         var received: Int32 = 0
         while true {
             while sigwait(&signals, &received) != 0 {}
             guard received == SIGHUP else { break }
             running = reloadConfiguration(running, reload, group: group, log: log)
+            log.setLevel(running.server.logLevel)
         }
         wake(shutdownSignal)
-        waitForWorkersOrSecondSignal(group, signals: &signals)
+        waitForWorkersOrSecondSignal(group, signals: &signals, log: log)
         threads.forEach { pthread_join($0, nil) }
         if let failure = latch.runFailure { throw failure }
     }
@@ -130,7 +131,7 @@ public enum Server {
             latch.workerFailedWhileRunning(StartupError(error))
             kill(getpid(), SIGTERM)  // wakes the main thread's sigwait to stop the others
         }
-        loop.log.write(.info, "worker \(index) stopped: \(loop.statistics)")
+        loop.log.write(.info, "stopped: \(loop.statistics)")
         group.runningWorkers.subtract(1, ordering: .releasing)
     }
 
@@ -185,12 +186,11 @@ public enum Server {
 
     /// The workers drain for up to `server.drain_timeout`; a second SIGINT or SIGTERM in the
     /// meantime means "now": ringd exits at once, without waiting for them.
-    private static func waitForWorkersOrSecondSignal(_ group: WorkerGroup, signals: inout sigset_t) {
+    private static func waitForWorkersOrSecondSignal(_ group: WorkerGroup, signals: inout sigset_t, log: ServerLog) {
         var pollInterval = timespec(tv_sec: 0, tv_nsec: 50_000_000)
         while group.runningWorkers.load(ordering: .acquiring) > 0 {
             if sigtimedwait(&signals, nil, &pollInterval) > 0 {
-                let message = "ringd: notice: second signal: exiting without waiting for output to drain\n"
-                _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+                log.write(.notice, "second signal: exiting without waiting for output to drain")
                 _exit(1)
             }
         }

@@ -1,23 +1,56 @@
-// ServerLog: one line per event on standard error, `ringd: LEVEL: message`, for events at or
-// above `server.log_level`. Messages are built only when their level is enabled, so a debug
-// line costs nothing on the hot path unless debug logging is on. (Structured logging through
-// swift-log is the hardening issue's; this keeps the same levels.)
+// ServerLog: a worker's (or the main thread's) swift-log Logger, tagged with `worker=N`, with
+// its threshold cached as a plain value. Checking `enabled(.debug)` on the hot path is then a
+// compare, not a call through the handler existential; a message is built only when its level
+// is enabled. Log lines are events (a refusal, a cut, a reload), never per-completion chatter.
 
+import Logging
 import RingdConfig
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct ServerLog: Sendable {
-    let threshold: LogLevel
+struct ServerLog {
+    private var logger: Logger
+    private(set) var threshold: Logger.Level
+
+    init(worker: Int?, level: LogLevel) {
+        logger = Logger(label: "ringd")
+        if let worker { logger[metadataKey: "worker"] = "\(worker)" }
+        threshold = Logger.Level(level)
+        logger.logLevel = threshold
+    }
+
+    /// SIGHUP may change `server.log_level`.
+    mutating func setLevel(_ level: LogLevel) {
+        threshold = Logger.Level(level)
+        logger.logLevel = threshold
+    }
 
     @inline(__always)
-    func enabled(_ level: LogLevel) -> Bool { level.severity >= threshold.severity }
+    func enabled(_ level: Logger.Level) -> Bool { level >= threshold }
 
-    func write(_ level: LogLevel, _ message: @autoclosure () -> String) {
+    /// Logs one event.
+    func write(_ level: Logger.Level, _ message: @autoclosure () -> String) {
         guard enabled(level) else { return }
-        var line = "ringd: \(level.rawValue): \(message())\n"
-        line.withUTF8 { bytes in _ = Glibc.write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+        logger.log(level: level, "\(message())")
+    }
+
+    /// Logs one event about one client, with its address as `peer` when the socket still has
+    /// one (a reset connection may not): a getpeername, paid only when the level is enabled.
+    func write(_ level: Logger.Level, client descriptor: Int32, _ message: @autoclosure () -> String) {
+        guard enabled(level) else { return }
+        if let peer = try? SocketAddress(peerOf: descriptor) {
+            logger.log(level: level, "\(message())", metadata: ["peer": "\(peer)"])
+        } else {
+            logger.log(level: level, "\(message())")
+        }
+    }
+}
+
+extension Logger.Level {
+    /// The configuration's levels are swift-log's, by name.
+    init(_ level: LogLevel) {
+        self = Logger.Level(rawValue: level.rawValue)!
     }
 }
 
@@ -37,20 +70,6 @@ struct RateLimitedReport {
         lastReport = seconds
         defer { pending = 0 }
         return pending
-    }
-}
-
-extension LogLevel {
-    var severity: Int {
-        switch self {
-        case .trace: 0
-        case .debug: 1
-        case .info: 2
-        case .notice: 3
-        case .warning: 4
-        case .error: 5
-        case .critical: 6
-        }
     }
 }
 

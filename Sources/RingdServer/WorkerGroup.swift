@@ -28,6 +28,9 @@ final class WorkerGroup: @unchecked Sendable {
     let clients = Atomic<Int>(0)
     /// Workers whose loop has not finished; the main thread waits for zero.
     let runningWorkers: Atomic<Int>
+    /// How many arenas are low (`OutputArena.isLow`); each owner adds and removes its own as
+    /// that changes, rarely. Relayed output pins the sender's arena, so every worker checks it.
+    let arenasLow = Atomic<Int>(0)
     let arenas: [OutputArena]
     private let arenaBases: UnsafeMutablePointer<UnsafeMutableRawPointer>
     /// Every arena's geometry (they are all the same).

@@ -1,6 +1,7 @@
 // ringd: arguments -> configuration -> start. Nothing else lives here.
 
 import ArgumentParser
+import Logging
 import RingdConfig
 import RingdServer
 #if canImport(Glibc)
@@ -34,6 +35,11 @@ struct RingdCommand: ParsableCommand {
             messages, intervals, limits, access lists and the log level change at once; an
             invalid file keeps the running configuration and logs the error with its position.
 
+            Events go to stderr through swift-log, one line each, from --log-level (or
+            server.log_level) up: connections at trace; refusals, cuts and idle closes at debug,
+            with the client's address; reloads, cut summaries and each worker's counters at info:
+              ringd: debug: worker=1 peer=127.0.0.1:50522: cut: queued output would pass io.output_cap (1048576 bytes), ...
+
             Examples:
               ringd --config conf/echo.toml
               ringd --mode relay --listen 127.0.0.1:7005
@@ -59,6 +65,11 @@ struct RingdCommand: ParsableCommand {
         "Worker threads, each with its own ring: a count, or auto for one per CPU ringd may run on.", valueName: "N|auto"))
     var workers: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Log events at LEVEL and above to stderr: \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")); replaces server.log_level (default info).",
+        valueName: "LEVEL"))
+    var logLevel: String?
+
     @Option(name: .customLong("set"), help: ArgumentHelp(
         "Set any configuration key, e.g. --set io.buffer_count=4096. Repeatable; applied last.",
         valueName: "TABLE.KEY=VALUE"))
@@ -79,6 +90,7 @@ struct RingdCommand: ParsableCommand {
             print(configuration.rendered(), terminator: "")
             return
         }
+        LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label) }
         do {
             try Server.run(configuration: configuration, reload: reloadConfiguration) { ready in
                 for address in ready.addresses {
@@ -106,6 +118,7 @@ struct RingdCommand: ParsableCommand {
         }
         if let mode { result.append("server.mode=\"\(mode)\"") }
         if let workers { result.append(workers == "auto" ? "server.workers=\"auto\"" : "server.workers=\(workers)") }
+        if let logLevel { result.append("server.log_level=\"\(logLevel)\"") }
         return result + settings
     }
 

@@ -124,15 +124,23 @@ extension HardeningTests {
 
         @Test("server.drain_timeout=1s: a client that never reads does not keep ringd from exiting 0")
         func drainDeadlineEndsTheWait() throws {
-            let ringd = try RunningRingd(extraArguments: ["--workers", "2", "--set", "server.drain_timeout=1s"])
+            let ringd = try RunningRingd(extraArguments: ["--workers", "2", "--set", "server.drain_timeout=1s", "--log-level", "debug"])
             defer { ringd.stop() }
             let stalled = try TestSocket(connectingTo: ringd.endpoint, receiveBufferSize: 64 * 1024)
+            let address = try stalled.localEndpoint
             _ = try stalled.sendUntilStalled(filler(byteCount: 32 * 1024 * 1024))
 
             ringd.child.send(signal: SIGTERM)
             let status = try ringd.child.requireExit(within: .seconds(15))
 
             #expect(status == .success, "\(status)\n\(ringd.child.outputSummary)")
+            // Counted and logged: the one client still owed output when the deadline came.
+            let counters = try WorkerCounters(parsing: ringd.child.standardError)
+            let report = counters.lines.joined(separator: "\n")
+            #expect(counters.total("accepted") == 1 && counters.total("closed") == 1, "\(report)")
+            #expect(counters.total("closed at drain deadline") == 1, "\(report)")
+            #expect(ringd.child.standardError.contains("peer=\(address): closed at server.drain_timeout with "),
+                    "\(ringd.child.standardError)")
             // The stalled client's connection went with ringd: it has ended, one way or the other.
             let connection = LineConnection(socket: stalled)
             let ended = try LineConnection.pump([connection], within: .seconds(10)) { connection.hasEnded }
@@ -198,7 +206,7 @@ extension HardeningTests {
             #expect(status == .success, "\(status)\n\(ringd.child.outputSummary)")
 
             let counters = try WorkerCounters(parsing: ringd.child.standardError)
-            #expect(counters.byWorker.keys.sorted() == [0, 1], "one `worker N stopped:` line per worker:\n\(ringd.child.standardError)")
+            #expect(counters.byWorker.keys.sorted() == [0, 1], "one `worker=N: stopped:` line per worker:\n\(ringd.child.standardError)")
             let report = counters.lines.joined(separator: "\n")
             #expect(counters.total("accepted") == 8, "6 echo clients and 2 idle ones:\n\(report)")
             #expect(counters.total("closed") == 8, "every accepted client was closed before the exit:\n\(report)")

@@ -15,17 +15,6 @@ struct ReloadTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("ringd-reload-\(UUID().uuidString)-\(name)").path
     }
 
-    /// Waits until ringd's stderr contains `text`; SIGHUP is handled asynchronously.
-    private func waitForLog(_ ringd: RunningRingd, containing text: String, count: Int = 1) throws {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ringd.child.standardError.components(separatedBy: text).count - 1 < count {
-            guard ContinuousClock.now < deadline else {
-                throw HarnessFailure("ringd's stderr never said \"\(text)\" \(count) time(s):\n\(ringd.child.standardError)")
-            }
-            usleep(20_000)
-        }
-    }
-
     @Test("a changed greeting reaches the next client; an invalid file keeps it and names the error")
     func greetingChangesAndInvalidFileIsRefused() throws {
         let path = temporaryPath("greet.toml")
@@ -37,14 +26,14 @@ struct ReloadTests {
 
         try writeConfiguration("[server]\nmode = \"greet\"\nworkers = 2\n[greet]\nmessage = \"second\\n\"\n", to: path)
         kill(ringd.pid, SIGHUP)
-        try waitForLog(ringd, containing: "configuration reloaded", count: 3)  // main thread and two workers
+        try ringd.waitForLog(containing: "configuration reloaded", count: 3)  // main thread and two workers
         for _ in 0..<10 {
             #expect(try LineConnection(connectingTo: ringd.endpoint).readToEnd(within: .seconds(10)).bytes == Array("second\n".utf8))
         }
 
         try writeConfiguration("[server]\nmode = \"greet\"\n[greet]\nmessage = \"third {nope}\\n\"\n", to: path)
         kill(ringd.pid, SIGHUP)
-        try waitForLog(ringd, containing: "reload failed")
+        try ringd.waitForLog(containing: "reload failed")
         #expect(ringd.child.standardError.contains("\(path):4:18: greet.message"), "\(ringd.child.standardError)")
         #expect(try LineConnection(connectingTo: ringd.endpoint).readToEnd(within: .seconds(10)).bytes == Array("second\n".utf8))
     }
@@ -66,7 +55,7 @@ struct ReloadTests {
             "[server]\nmode = \"broadcast\"\nworkers = 1\n[broadcast]\ninterval = \"20ms\"\nmessage = \"B {seq}\\n\"\n"
                 + "[access]\ndeny = [\"127.0.0.0/8\"]\n", to: path)
         kill(ringd.pid, SIGHUP)
-        try waitForLog(ringd, containing: "configuration reloaded", count: 2)
+        try ringd.waitForLog(containing: "configuration reloaded", count: 2)
         while !(lines.last ?? "").hasPrefix("B ") || lines.count < 10 {
             lines.append(text(try subscriber.readLine()))
         }

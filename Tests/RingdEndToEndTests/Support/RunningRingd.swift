@@ -54,6 +54,17 @@ final class RunningRingd {
         child.stop()
     }
 
+    /// Waits until ringd's stderr holds `text` `count` times; ringd logs from its own threads.
+    func waitForLog(containing text: String, count: Int = 1, within timeout: Duration = .seconds(20)) throws {
+        let deadline = ContinuousClock.now + timeout
+        while child.standardError.components(separatedBy: text).count - 1 < count {
+            guard ContinuousClock.now < deadline else {
+                throw HarnessFailure("ringd's stderr never said \"\(text)\" \(count) time(s):\n\(child.standardError)")
+            }
+            usleep(20_000)
+        }
+    }
+
     /// The `listening on` lines printed so far.
     var listeningLines: [String] {
         child.standardOutput.split(separator: "\n").map(String.init).filter { $0.contains("listening on ") }

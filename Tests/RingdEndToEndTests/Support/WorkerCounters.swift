@@ -1,22 +1,22 @@
 // The counters each ringd worker prints on stderr when it stops:
 //
-//     ringd: info: worker 0 stopped: accepted 4, closed 4, closed idle 0, refused by access list 0,
+//     ringd: info: worker=0: stopped: accepted 4, closed 4, closed idle 0, refused by access list 0,
 //     refused with every slot taken 1, ..., receive buffers ran out 0 times, ...
 //
 // parsed into a name -> count table per worker, so a test can check that the counts add up to
 // what it did (every client accepted and closed, the refusals and idle closes it caused).
 
 struct WorkerCounters {
-    /// Counters by worker index, from every `worker N stopped:` line in `standardError`.
+    /// Counters by worker index, from every `worker=N: stopped:` line in `standardError`.
     let byWorker: [Int: [String: Int]]
-    /// The `worker N stopped:` lines, for failure messages.
+    /// The `worker=N: stopped:` lines, for failure messages.
     let lines: [String]
 
     init(parsing standardError: String) throws {
         var byWorker: [Int: [String: Int]] = [:]
         var lines: [String] = []
         for line in standardError.split(separator: "\n") {
-            guard let marker = line.range(of: "worker "), let stopped = line.range(of: " stopped: ") else { continue }
+            guard let marker = line.range(of: "worker="), let stopped = line.range(of: ": stopped: ") else { continue }
             guard let worker = Int(line[marker.upperBound..<stopped.lowerBound]) else {
                 throw HarnessFailure("cannot parse the worker number in: \(line)")
             }
