@@ -58,7 +58,7 @@ let package = Package(
             path: "tools/ring-client",
             exclude: ["MEASUREMENTS.md", "measure.sh"]
         ),
-        .testTarget(name: "URingTests", dependencies: ["URing"]),
+        .testTarget(name: "URingTests", dependencies: ["URing", "CLinux"]),
         .testTarget(name: "RingdServicesTests", dependencies: ["RingdServices"]),
         .testTarget(
             name: "RingdServerTests",

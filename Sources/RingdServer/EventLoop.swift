@@ -74,6 +74,11 @@ struct EventLoopStatistics: CustomStringConvertible {
     var outputExhausted = 0
     var relayPostsDropped = 0
     var messageFailures = 0
+    /// Iterations that found completions parked by the kernel because the queue was full; they
+    /// come through on the next enter (IORING_FEAT_NODROP). Raise io.completion_entries if many.
+    var completionOverflows = 0
+    /// Completions the kernel could not even park (ring's koverflow): 0 unless it ran out of memory.
+    var completionsDropped = 0
 
     var description: String {
         "accepted \(accepted), closed \(closed), closed idle \(closedIdle), refused by access list \(refusedByAccessList), "
@@ -81,7 +86,8 @@ struct EventLoopStatistics: CustomStringConvertible {
             + "cut over soft cap \(cutOverSoftCap), cut with output memory full \(cutOutputMemoryFull), "
             + "closed at drain deadline \(closedAtDrainDeadline), "
             + "output memory exhausted \(outputExhausted), receive buffers ran out \(bufferStarvations) times, "
-            + "accept failures \(acceptFailures), relay posts dropped \(relayPostsDropped), ring messages failed \(messageFailures)"
+            + "accept failures \(acceptFailures), relay posts dropped \(relayPostsDropped), ring messages failed \(messageFailures), "
+            + "completion queue overflowed \(completionOverflows) times, completions dropped \(completionsDropped)"
     }
 }
 
@@ -260,6 +266,7 @@ final class EventLoop {
                 position += 1
             }
             ring.advance(by: ready)
+            if ring.hasOverflow { statistics.completionOverflows += 1 }
             finishIteration()
             if buffers.publish() && waitingCount > 0 { rearmWaitingForBuffers() }
         }
@@ -835,6 +842,10 @@ final class EventLoop {
         // before the ring does; closing the ring would otherwise drop them and leave those
         // clients connected until the process exits.
         try? ring.submit()
+        statistics.completionsDropped = Int(ring.droppedCompletions)
+        if statistics.completionsDropped > 0 {
+            log.write(.error, "the kernel dropped \(statistics.completionsDropped) completions it could not queue (out of memory?)")
+        }
         table.forEachOpen { slot, connection in
             if draining {
                 // Still open at server.drain_timeout: output it was owed is dropped.

@@ -38,6 +38,9 @@ public enum KernelSupport {
 
     /// The first required opcode the ring does not support, or nil when all are there.
     public static func missingOperation(on ring: Ring) -> String? {
+        // Without NODROP (Linux 5.5) a full completion queue would lose completions, and with
+        // them buffers, sends and closes; with it the kernel parks them until there is room.
+        guard ring.features & UInt32(IORING_FEAT_NODROP) != 0 else { return "IORING_FEAT_NODROP" }
         guard let probe = io_uring_get_probe_ring(ring.handle) else { return "io_uring probe (IORING_REGISTER_PROBE)" }
         defer { io_uring_free_probe(probe) }
         for (opcode, name) in requiredOperations where io_uring_opcode_supported(probe, Int32(opcode)) == 0 {

@@ -164,8 +164,13 @@ public final class Ring {
     @inline(__always)
     public func advance(by count: UInt32) { io_uring_cq_advance(ring, count) }
 
-    /// Whether the kernel had to park completions because the queue was full.
+    /// Whether the kernel had to park completions because the queue was full. It keeps them
+    /// (IORING_FEAT_NODROP, required at set-up) and hands them over as the queue drains.
     public var hasOverflow: Bool { io_uring_cq_has_overflow(ring) }
+
+    /// Completions the kernel dropped because it could not even park them (out of memory);
+    /// zero unless something is badly wrong.
+    public var droppedCompletions: UInt32 { ring.pointee.cq.koverflow.pointee }
 
     /// The ring's own descriptor, the target of IORING_OP_MSG_RING from other rings.
     public var descriptor: Int32 { ring.pointee.ring_fd }
