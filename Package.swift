@@ -64,9 +64,9 @@ let package = Package(
             name: "RingdServerTests",
             dependencies: ["RingdServer", "RingdServices", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "RingClientTests", dependencies: []),
+        .testTarget(name: "RingClientTests", dependencies: ["CLinux"]),
         .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig"]),
-        .testTarget(name: "RingdEndToEndTests", dependencies: [], exclude: ["Fixtures"]),
+        .testTarget(name: "RingdEndToEndTests", dependencies: ["CLinux"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,7 @@
 #include "CLinux.h"
 #include <sched.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/eventfd.h>
 
 int ringd_get_allowed_cpus(unsigned char *mask, unsigned long bytes) {
@@ -25,4 +26,8 @@ int ringd_pin_current_thread(int cpu) {
 
 int ringd_eventfd(void) {
     return eventfd(0, EFD_CLOEXEC);
+}
+
+int ringd_spawn_close_from(void *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, from);
 }

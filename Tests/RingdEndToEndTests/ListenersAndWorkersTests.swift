@@ -4,6 +4,17 @@ import Testing
 
 @Suite("Listen addresses and workers")
 struct ListenersAndWorkersTests {
+    @Test("ringd holds only its own descriptors: stdio, one listener per worker, and per worker a ring and an eventfd, plus the shutdown eventfd")
+    func onlyItsOwnDescriptors() throws {
+        let ringd = try RunningRingd(extraArguments: ["--workers", "2"])
+        defer { ringd.stop() }
+        let targets = try ProcessDescriptors.targets(of: ringd.pid)
+        let kinds = targets.filter { $0.key > 2 }.values.map { $0.hasPrefix("socket:") ? "socket" : $0 }.sorted()
+        #expect(kinds == ["anon_inode:[eventfd]", "anon_inode:[eventfd]", "anon_inode:[eventfd]",
+                          "anon_inode:[io_uring]", "anon_inode:[io_uring]", "socket", "socket"],
+                "descriptors 3 and up: \(targets.sorted { $0.key < $1.key })")
+    }
+
     @Test("two --listen addresses and --workers 2: two `listening on` lines, both echo")
     func twoAddressesBothEcho() throws {
         let ringd = try RunningRingd(listen: ["127.0.0.1:0", "127.0.0.2:0"], extraArguments: ["--workers", "2"])

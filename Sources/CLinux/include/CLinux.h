@@ -12,4 +12,8 @@ int ringd_pin_current_thread(int cpu);
 /// A close-on-exec eventfd(2) starting at 0. Returns the descriptor, or -1 with errno.
 int ringd_eventfd(void);
 
+/// posix_spawn file action: close every descriptor >= `from` in the child (glibc 2.34). For
+/// spawning processes with only the descriptors chosen for them. Returns 0 or an errno value.
+int ringd_spawn_close_from(void *actions, int from);
+
 #endif

@@ -4,6 +4,7 @@
 // posix_spawn rather than Foundation's Process: the child must start with an empty signal mask
 // and default dispositions, as from a shell; test threads block most signals, and Process would
 // pass that mask on. Files rather than pipes, so a chatty child never blocks on a full pipe.
+import CLinux
 import Foundation
 import Glibc
 
@@ -33,6 +34,9 @@ final class ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        // Only stdin, stdout and stderr: the test runner's own descriptors that lack close-on-exec
+        // must not reach the child, or they would count in its descriptor baseline.
+        _ = ringd_spawn_close_from(&actions, 3)
         posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, inputPath, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, directory.appendingPathComponent("stdout").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, directory.appendingPathComponent("stderr").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)

@@ -3,6 +3,7 @@
 //
 // Output goes to files rather than pipes so that a chatty child can never block on a full pipe and
 // the test can reread everything written so far at any moment. Every wait is bounded.
+import CLinux
 import Foundation
 import Glibc
 
@@ -64,6 +65,9 @@ final class ChildProcess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         let create = O_WRONLY | O_CREAT | O_TRUNC
+        // Only stdin, stdout and stderr: the test runner's own descriptors that lack close-on-exec
+        // must not reach the child, or they would count in its descriptor baseline.
+        _ = ringd_spawn_close_from(&actions, 3)
         posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, standardOutput, create, 0o644)
         posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, standardError, create, 0o644)

@@ -11,6 +11,18 @@ enum ProcessDescriptors {
 
     /// Waits until process `pid` holds exactly `expected` descriptors, for at most `timeout`;
     /// returns the last count seen, which the caller compares with `expected`.
+    /// What each open descriptor of `pid` is, by number: the targets of /proc/PID/fd's links,
+    /// such as `socket:[123]`, `anon_inode:[io_uring]` or a path.
+    static func targets(of pid: pid_t) throws -> [Int: String] {
+        let directory = "/proc/\(pid)/fd"
+        var targets: [Int: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+            guard let number = Int(name), let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\(name)") else { continue }
+            targets[number] = target
+        }
+        return targets
+    }
+
     static func waitForCount(of pid: pid_t, toBecome expected: Int, timeout: Duration = .seconds(20)) throws -> Int {
         let deadline = Deadline(after: timeout)
         var current = try count(of: pid)
