@@ -67,4 +67,26 @@ struct ReloadTests {
         let (bytes, _) = try refused.readToEnd(within: .seconds(10))
         #expect(bytes.isEmpty, "a denied client got \(quoted(bytes))")
     }
+
+    @Test("a new server.log_level takes effect in every worker: a refusal unlogged at info is logged at debug after SIGHUP")
+    func logLevelChanges() throws {
+        let path = temporaryPath("log-level.toml")
+        defer { unlink(path) }
+        let deny = "[access]\ndeny = [\"127.0.0.2/32\"]\n"
+        try writeConfiguration("[server]\nworkers = 2\nlog_level = \"info\"\n" + deny, to: path)
+        let ringd = try RunningRingd(extraArguments: ["--config", path])
+        defer { ringd.stop() }
+        for _ in 0..<4 { _ = try SourceBoundClient.connectAndReadToEnd(from: "127.0.0.2", to: ringd.endpoint) }
+
+        try writeConfiguration("[server]\nworkers = 2\nlog_level = \"debug\"\n" + deny, to: path)
+        kill(ringd.pid, SIGHUP)
+        try ringd.waitForLog(containing: "configuration reloaded", count: 3)
+        #expect(!ringd.child.standardError.contains("refused by access"), "logged at info:\n\(ringd.child.standardError)")
+        // Enough clients that both workers take some (SO_REUSEPORT spreads them by hash).
+        for _ in 0..<16 { _ = try SourceBoundClient.connectAndReadToEnd(from: "127.0.0.2", to: ringd.endpoint) }
+        try ringd.waitForLog(containing: "refused by access", count: 16)
+        let refusals = ringd.child.standardError.split(separator: "\n").filter { $0.contains("refused by access") }
+        let workers = Set(refusals.compactMap { line in line.range(of: "worker=").map { line[$0.upperBound] } })
+        #expect(refusals.count == 16 && workers == ["0", "1"], "\(refusals.joined(separator: "\n"))")
+    }
 }
