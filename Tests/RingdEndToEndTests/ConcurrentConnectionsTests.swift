@@ -20,12 +20,7 @@ struct ConcurrentConnectionsTests {
 
         let ringd = try RunningRingd()
         defer { ringd.stop() }
-        var conversations: [EchoConversation] = []
-        for size in sizes {
-            let socket = try TestSocket(connectingTo: ringd.endpoint)
-            let plan = WritePlan.random(SeededRandom(seed: random.next()), range: Self.writeSizes)
-            conversations.append(EchoConversation(socket: socket, payload: random.bytes(count: size), plan: plan))
-        }
+        let conversations = try EchoConversation.open(to: ringd.endpoint, payloadSizes: sizes, writeSizes: Self.writeSizes, random: &random)
 
         EchoExchange.run(conversations)
 

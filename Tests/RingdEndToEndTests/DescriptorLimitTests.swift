@@ -76,10 +76,7 @@ extension HardeningTests {
             let problems = try Aftermath.problems(child: ringd.child, endpoint: ringd.endpoint, bystanders: [], baseline: baseline, random: &random)
             #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
 
-            ringd.child.send(signal: SIGTERM)
-            let status = try ringd.child.requireExit(within: .seconds(15))
-            #expect(status == .success, "\(status)\n\(ringd.child.outputSummary)")
-            let counters = try WorkerCounters(parsing: ringd.child.standardError)
+            let counters = try ringd.child.terminateAndReadCounters()
             let report = counters.lines.joined(separator: "\n")
             #expect(counters.total("accepted") == Self.clientCount - refused.count + 1, "the clients and the fresh one:\n\(report)")
             #expect((counters.total("accept failures") ?? 0) > 0, "accept must have failed with EMFILE:\n\(report)")

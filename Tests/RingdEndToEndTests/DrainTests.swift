@@ -201,11 +201,7 @@ extension HardeningTests {
             let settled = try ProcessDescriptors.waitForCount(of: ringd.pid, toBecome: baseline)
             #expect(settled == baseline, "ringd holds \(settled) descriptors; it held \(baseline) before any connection")
 
-            ringd.child.send(signal: SIGTERM)
-            let status = try ringd.child.requireExit(within: .seconds(15))
-            #expect(status == .success, "\(status)\n\(ringd.child.outputSummary)")
-
-            let counters = try WorkerCounters(parsing: ringd.child.standardError)
+            let counters = try ringd.child.terminateAndReadCounters()
             #expect(counters.byWorker.keys.sorted() == [0, 1], "one `worker=N: stopped:` line per worker:\n\(ringd.child.standardError)")
             let report = counters.lines.joined(separator: "\n")
             #expect(counters.total("accepted") == 8, "6 echo clients and 2 idle ones:\n\(report)")

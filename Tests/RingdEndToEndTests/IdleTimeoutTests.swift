@@ -111,10 +111,7 @@ extension HardeningTests {
 
         /// Stops ringd with SIGTERM and returns the counters its workers printed.
         static func countersAtExit(_ ringd: RunningRingd, sourceLocation: SourceLocation = #_sourceLocation) throws -> WorkerCounters {
-            ringd.child.send(signal: SIGTERM)
-            let status = try ringd.child.requireExit(within: .seconds(15))
-            #expect(status == .success, "\(status)\n\(ringd.child.outputSummary)", sourceLocation: sourceLocation)
-            let counters = try WorkerCounters(parsing: ringd.child.standardError)
+            let counters = try ringd.child.terminateAndReadCounters(sourceLocation: sourceLocation)
             #expect(counters.byWorker.count == 2, "\(ringd.child.standardError)", sourceLocation: sourceLocation)
             return counters
         }

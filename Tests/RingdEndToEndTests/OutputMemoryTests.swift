@@ -57,10 +57,7 @@ struct OutputMemoryTests {
 
         stalled.forEach { $0.socket.close() }
         readers.forEach { $0.socket.close() }
-        ringd.child.send(signal: SIGTERM)
-        let status = try ringd.child.requireExit(within: .seconds(15))
-        #expect(status == .success, "\(status)\n\(ringd.child.outputSummary)")
-        let counters = try WorkerCounters(parsing: ringd.child.standardError)
+        let counters = try ringd.child.terminateAndReadCounters()
         let report = counters.lines.joined(separator: "\n")
         #expect(counters.total("cut with output memory full") == Self.stalledCount, "\(report)")
         #expect(counters.total("cut over output cap") == 0 && counters.total("cut over soft cap") == 0, "\(report)")
@@ -93,10 +90,7 @@ struct OutputMemoryTests {
         #expect(resident < 96 << 20, "ringd's RSS is \(resident >> 20) MiB")
 
         client.socket.close()
-        ringd.child.send(signal: SIGTERM)
-        let status = try ringd.child.requireExit(within: .seconds(15))
-        #expect(status == .success, "\(status)\n\(ringd.child.outputSummary)")
-        let counters = try WorkerCounters(parsing: ringd.child.standardError)
+        let counters = try ringd.child.terminateAndReadCounters()
         let cut = counters.total("cut with output memory full") ?? 0
         #expect(cut >= 1 && cut <= 12, "\(counters.lines.joined(separator: "\n"))")
     }

@@ -16,12 +16,8 @@ struct ScarceBuffersTests {
             "--set", "io.output_limit=\"1KiB\"",
         ])
         defer { ringd.stop() }
-        var conversations: [EchoConversation] = []
-        for _ in 0..<50 {
-            let socket = try TestSocket(connectingTo: ringd.endpoint)
-            let plan = WritePlan.random(SeededRandom(seed: random.next()), range: 1...(64 * 1024))
-            conversations.append(EchoConversation(socket: socket, payload: random.bytes(count: 256 * 1024), plan: plan))
-        }
+        let conversations = try EchoConversation.open(
+            to: ringd.endpoint, payloadSizes: Array(repeating: 256 * 1024, count: 50), writeSizes: 1...(64 * 1024), random: &random)
 
         EchoExchange.run(conversations)
 

@@ -15,12 +15,8 @@ struct SmallRingsTests {
             "--workers", "1", "--set", "io.submission_entries=8", "--set", "io.completion_entries=32",
         ])
         defer { ringd.stop() }
-        var conversations: [EchoConversation] = []
-        for _ in 0..<200 {
-            let socket = try TestSocket(connectingTo: ringd.endpoint)
-            let plan = WritePlan.random(SeededRandom(seed: random.next()), range: 1...(16 * 1024))
-            conversations.append(EchoConversation(socket: socket, payload: random.bytes(count: 128 * 1024), plan: plan))
-        }
+        let conversations = try EchoConversation.open(
+            to: ringd.endpoint, payloadSizes: Array(repeating: 128 * 1024, count: 200), writeSizes: 1...(16 * 1024), random: &random)
 
         EchoExchange.run(conversations)
 
@@ -28,10 +24,7 @@ struct SmallRingsTests {
         #expect(problems.isEmpty, "\(problems.count) of 200 connections failed (seed \(seed)): \(problems.prefix(3))\n\(ringd.child.standardError)")
         conversations.forEach { $0.socket.close() }
 
-        ringd.child.send(signal: SIGTERM)
-        let status = try ringd.child.requireExit(within: .seconds(15))
-        #expect(status == .success, "\(status)\n\(ringd.child.outputSummary)")
-        let counters = try WorkerCounters(parsing: ringd.child.standardError)
+        let counters = try ringd.child.terminateAndReadCounters()
         let report = counters.lines.joined(separator: "\n")
         #expect((counters.total("completion queue overflowed") ?? 0) > 0, "the test did not overflow the queue:\n\(report)")
         #expect(counters.total("completions dropped") == 0, "\(report)")

@@ -212,3 +212,17 @@ func firstDifference(_ sent: [UInt8], _ received: ArraySlice<UInt8>) -> Int? {
     if equal { return nil }
     return (0..<count).first { sent[$0] != received[received.startIndex + $0] }
 }
+
+extension EchoConversation {
+    /// One connection to `endpoint` per entry of `payloadSizes`, each with that many random bytes
+    /// to send in random writes of `writeSizes` bytes; all drawn from `random`.
+    static func open(
+        to endpoint: Endpoint, payloadSizes: [Int], writeSizes: ClosedRange<Int>, random: inout SeededRandom
+    ) throws -> [EchoConversation] {
+        try payloadSizes.map { size in
+            let socket = try TestSocket(connectingTo: endpoint)
+            let plan = WritePlan.random(SeededRandom(seed: random.next()), range: writeSizes)
+            return EchoConversation(socket: socket, payload: random.bytes(count: size), plan: plan)
+        }
+    }
+}

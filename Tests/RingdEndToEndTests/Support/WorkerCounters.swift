@@ -6,6 +6,9 @@
 // parsed into a name -> count table per worker, so a test can check that the counts add up to
 // what it did (every client accepted and closed, the refusals and idle closes it caused).
 
+import Glibc
+import Testing
+
 struct WorkerCounters {
     /// Counters by worker index, from every `worker=N: stopped:` line in `standardError`.
     let byWorker: [Int: [String: Int]]
@@ -49,5 +52,16 @@ struct WorkerCounters {
             sum += count
         }
         return sum
+    }
+}
+
+extension ChildProcess {
+    /// SIGTERM, then ringd must exit 0 within `timeout` (an issue at the caller otherwise); returns
+    /// the counters each worker printed on its way out.
+    func terminateAndReadCounters(within timeout: Duration = .seconds(15), sourceLocation: SourceLocation = #_sourceLocation) throws -> WorkerCounters {
+        send(signal: SIGTERM)
+        let status = try requireExit(within: timeout)
+        #expect(status == .success, "\(status)\n\(outputSummary)", sourceLocation: sourceLocation)
+        return try WorkerCounters(parsing: standardError)
     }
 }
