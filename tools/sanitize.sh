@@ -17,7 +17,7 @@
 # if that directory holds any report when the tests end, whatever the tests said, and prints them.
 #
 # What is suppressed, and why, is in tools/sanitizers/*.supp, one comment per entry.
-# Not part of tools/test.sh or CI: it takes much longer than the normal suite.
+# tools/test.sh (and so CI) runs `all` after the normal suite; `tools/test.sh --quick` skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup.sh
