@@ -37,6 +37,7 @@ run_under() {
     built=$(date +%s)
     export RINGD_BIN="$(pwd)/$scratch/debug/ringd"
     export RING_CLIENT_BIN="$(pwd)/$scratch/debug/ring-client"
+    export RINGD_SANITIZER="$sanitizer"  # tests whose figures a sanitizer changes read this
     rm -rf "$reports" && mkdir -p "$reports"
     ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports/asan" TSAN_OPTIONS="$TSAN_OPTIONS:log_path=$reports/tsan" \
         swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --parallel "$@" || status=$?
