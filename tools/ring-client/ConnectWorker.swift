@@ -62,8 +62,6 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
     private(set) var values: [UInt64] = []
 
     private let loops: UnsafeMutablePointer<ConnectLoop>
-    private let waiting: UnsafeMutablePointer<UInt32>
-    private var waitingCount = 0
     private var idleLoops = 0
     private var errorCount: UInt64 = 0
     private var totalCompleted: UInt64 = 0
@@ -81,13 +79,11 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
         self.control = control
         loops = .allocate(capacity: plan.loops)
         loops.initialize(repeating: ConnectLoop(), count: plan.loops)
-        waiting = .allocate(capacity: plan.loops)
         if plan.checkIncreasing { values.reserveCapacity(1 << 16) }
     }
 
     deinit {
         loops.deallocate()
-        waiting.deallocate()
     }
 
     func run() {
@@ -101,7 +97,7 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
             control.failed.add(1, ordering: .releasing)
             return
         }
-        defer { tearDown(ring) }
+        defer { ring.tearDown(closing: loops, count: plan.loops) }
         control.ready.add(1, ordering: .releasing)
         guard control.waitForStart() else { return }
         now = monotonicNanoseconds()
@@ -128,7 +124,7 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
                 position += 1
             }
             ring.ring.advance(by: ready)
-            if ring.buffers.publish() && waitingCount > 0 { rearmWaiting(ring) }
+            ring.publishBuffers(rearming: loops)
             refreshControl()
             progress.completed.store(totalCompleted, ordering: .relaxed)
             progress.errors.store(errorCount, ordering: .relaxed)
@@ -157,14 +153,6 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
             // Only a failed close completes (the SQE is quiet); nothing to undo.
             break
         case .connectPoll, .send, .schedule, nil: break
-        }
-    }
-
-    private func tearDown(_ ring: WorkerRing) {
-        ring.close()
-        for slot in 0..<plan.loops where loops[slot].descriptor >= 0 {
-            _ = close(loops[slot].descriptor)
-            loops[slot].descriptor = -1
         }
     }
 
@@ -238,8 +226,7 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
         let code = -result
         switch CompletionError(errno: code) {
         case .noBuffers:
-            waiting[waitingCount] = UInt32(slot)
-            waitingCount += 1
+            ring.waitForBuffers(slot)
         case .cancelled:
             break
         default:
@@ -283,23 +270,7 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
     }
 
     /// Drops the current connection at once (after an error).
-    private func abort(_ slot: Int) {
-        let loop = loops + slot
-        guard loop.pointee.isOpen else { return }
-        loop.pointee.isOpen = false
-        loop.pointee.generation &+= 1
-        _ = shutdown(loop.pointee.descriptor, Int32(SHUT_RDWR))
-        _ = close(loop.pointee.descriptor)
-        loop.pointee.descriptor = -1
-    }
-
-    private func rearmWaiting(_ ring: WorkerRing) {
-        for index in 0..<waitingCount {
-            let slot = Int(waiting[index])
-            if loops[slot].isOpen && !loops[slot].receiveArmed { ring.armReceive(loops, slot) }
-        }
-        waitingCount = 0
-    }
+    private func abort(_ slot: Int) { closeNow(loops + slot) }
 
     // MARK: - Counter values
 

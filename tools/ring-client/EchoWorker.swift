@@ -44,7 +44,6 @@ struct EchoConnection: ReceivingConnection {
     var isOpen = false
     var sendInFlight = false
     var receiveArmed = false
-    var waitingForBuffers = false
     /// Messages handed to the send path; `issuedMessages * size` bytes are owed to the kernel.
     var issuedMessages: UInt64 = 0
     /// Messages whose last byte has come back.
@@ -77,9 +76,6 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
     private let connections: UnsafeMutablePointer<EchoConnection>
     /// `depth` stamps per connection: when each message in flight was due (open loop) or sent.
     private let stamps: UnsafeMutablePointer<UInt64>
-    /// Slots whose recv stopped with ENOBUFS, re-armed after the next publish.
-    private let waiting: UnsafeMutablePointer<UInt32>
-    private var waitingCount = 0
     private var openConnections = 0
     private var errorCount: UInt64 = 0
 
@@ -111,13 +107,11 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
         connections.initialize(repeating: EchoConnection(), count: plan.connections)
         stamps = .allocate(capacity: plan.connections * plan.depth)
         stamps.initialize(repeating: 0, count: plan.connections * plan.depth)
-        waiting = .allocate(capacity: plan.connections)
     }
 
     deinit {
         connections.deallocate()
         stamps.deallocate()
-        waiting.deallocate()
     }
 
     // MARK: - Life
@@ -132,15 +126,10 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
             fail(error)
             return
         }
-        defer { tearDown(ring) }
+        defer { ring.tearDown(closing: connections, count: plan.connections) }
         do {
-            let descriptors = try ring.connectAll(count: plan.connections, to: plan.endpoint, options: plan.socketOptions,
-                                                  firstSourceIndex: plan.firstConnection, timeout: plan.connectTimeout,
-                                                  control: control)
-            for (slot, descriptor) in descriptors.enumerated() {
-                connections[slot].descriptor = descriptor
-                connections[slot].isOpen = true
-            }
+            try ring.connectAll(into: connections, count: plan.connections, to: plan.endpoint, options: plan.socketOptions,
+                                firstSourceIndex: plan.firstConnection, timeout: plan.connectTimeout, control: control)
             openConnections = plan.connections
         } catch {
             fail(error)
@@ -200,7 +189,7 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
                 position += 1
             }
             ring.ring.advance(by: ready)
-            if ring.buffers.publish() && waitingCount > 0 { rearmWaiting(ring) }
+            ring.publishBuffers(rearming: connections)
             refreshControl()
             if plan.rate != nil { releaseDueRequests(ring) }
             progress.completed.store(totalCompleted, ordering: .relaxed)
@@ -231,16 +220,6 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
         case .tick: handleTick(ring)
         case .schedule: scheduleArmed = false
         case .connectPoll, .close, nil: break
-        }
-    }
-
-    private func tearDown(_ ring: WorkerRing) {
-        // The ring goes first: closing it cancels the recvs and sends still in flight, and only
-        // then may their buffers be unmapped.
-        ring.close()
-        for slot in 0..<plan.connections where connections[slot].descriptor >= 0 {
-            _ = close(connections[slot].descriptor)
-            connections[slot].descriptor = -1
         }
     }
 
@@ -366,9 +345,7 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
             switch CompletionError(errno: code) {
             case .noBuffers:
                 // The group ran dry; the data waits in the socket. Re-armed after the publish.
-                connection.pointee.waitingForBuffers = true
-                waiting[waitingCount] = UInt32(slot)
-                waitingCount += 1
+                ring.waitForBuffers(slot)
                 return
             case .cancelled:
                 return
@@ -443,15 +420,6 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
         }
     }
 
-    private func rearmWaiting(_ ring: WorkerRing) {
-        for index in 0..<waitingCount {
-            let slot = Int(waiting[index])
-            let connection = connections + slot
-            connection.pointee.waitingForBuffers = false
-            if connection.pointee.isOpen && !connection.pointee.receiveArmed { ring.armReceive(connections, slot) }
-        }
-        waitingCount = 0
-    }
 
     // MARK: - Tick: stalls
 
@@ -488,17 +456,8 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
         errors.record(kind, describe)
     }
 
-    /// Closes `slot` at once. Its requests still in flight complete later with a stale
-    /// generation and are dropped; shutdown wakes the multishot recv so it ends.
     private func closeConnection(_ slot: Int) {
-        let connection = connections + slot
-        guard connection.pointee.isOpen else { return }
-        connection.pointee.isOpen = false
-        connection.pointee.generation &+= 1
-        _ = shutdown(connection.pointee.descriptor, Int32(SHUT_RDWR))
-        _ = close(connection.pointee.descriptor)
-        connection.pointee.descriptor = -1
-        openConnections -= 1
+        if closeNow(connections + slot) { openConnections -= 1 }
     }
 
     private func globalNumber(_ slot: Int) -> Int { plan.firstConnection + slot + 1 }

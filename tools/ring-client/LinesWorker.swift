@@ -92,8 +92,6 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
     static let tickSearchDepth = 16
 
     private let connections: UnsafeMutablePointer<LinesConnection>
-    private let waiting: UnsafeMutablePointer<UInt32>
-    private var waitingCount = 0
     /// Relay: per local receiver, per global sender, the count received and the last seq.
     private let receivedFrom: UnsafeMutablePointer<UInt64>
     private let lastSeqFrom: UnsafeMutablePointer<UInt64>
@@ -124,7 +122,6 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
         self.control = control
         connections = .allocate(capacity: plan.connections)
         connections.initialize(repeating: LinesConnection(), count: plan.connections)
-        waiting = .allocate(capacity: plan.connections)
         let pairs = plan.mode == .relay ? plan.connections * plan.totalConnections : 0
         receivedFrom = .allocate(capacity: max(1, pairs))
         receivedFrom.initialize(repeating: 0, count: max(1, pairs))
@@ -137,7 +134,6 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
 
     deinit {
         connections.deallocate()
-        waiting.deallocate()
         receivedFrom.deallocate()
         lastSeqFrom.deallocate()
         sendBuffers.deallocate()
@@ -177,15 +173,10 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
             fail(error)
             return
         }
-        defer { tearDown(ring) }
+        defer { ring.tearDown(closing: connections, count: plan.connections) }
         do {
-            let descriptors = try ring.connectAll(count: plan.connections, to: plan.endpoint, options: plan.socketOptions,
-                                                  firstSourceIndex: plan.firstConnection, timeout: plan.connectTimeout,
-                                                  control: control)
-            for (slot, descriptor) in descriptors.enumerated() {
-                connections[slot].descriptor = descriptor
-                connections[slot].isOpen = true
-            }
+            try ring.connectAll(into: connections, count: plan.connections, to: plan.endpoint, options: plan.socketOptions,
+                                firstSourceIndex: plan.firstConnection, timeout: plan.connectTimeout, control: control)
             openConnections = plan.connections
         } catch {
             fail(error)
@@ -228,7 +219,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
             let ready = ring.ring.readyCompletions
             for position in 0..<ready { dispatch(ring, ring.ring.completion(at: position)) }
             ring.ring.advance(by: ready)
-            if ring.buffers.publish() && waitingCount > 0 { rearmWaiting(ring) }
+            ring.publishBuffers(rearming: connections)
         }
     }
 
@@ -250,7 +241,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
                 position += 1
             }
             ring.ring.advance(by: ready)
-            if ring.buffers.publish() && waitingCount > 0 { rearmWaiting(ring) }
+            ring.publishBuffers(rearming: connections)
             refreshControl()
             if plan.mode == .relay { releaseDueLines(ring) }
             progress.completed.store(totalLines, ordering: .relaxed)
@@ -275,14 +266,6 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
             if !control.stop.load(ordering: .relaxed) { ring.armTickIfIdle() }
         case .schedule: scheduleArmed = false
         case .connectPoll, .close, nil: break
-        }
-    }
-
-    private func tearDown(_ ring: WorkerRing) {
-        ring.close()
-        for slot in 0..<plan.connections where connections[slot].descriptor >= 0 {
-            _ = close(connections[slot].descriptor)
-            connections[slot].descriptor = -1
         }
     }
 
@@ -314,8 +297,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
             let code = -result
             switch CompletionError(errno: code) {
             case .noBuffers:
-                waiting[waitingCount] = UInt32(slot)
-                waitingCount += 1
+                ring.waitForBuffers(slot)
                 return
             case .cancelled:
                 return
@@ -426,13 +408,6 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
         }
     }
 
-    private func rearmWaiting(_ ring: WorkerRing) {
-        for index in 0..<waitingCount {
-            let slot = Int(waiting[index])
-            if connections[slot].isOpen && !connections[slot].receiveArmed { ring.armReceive(connections, slot) }
-        }
-        waitingCount = 0
-    }
 
     // MARK: - Relay sending
 
@@ -526,14 +501,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
     }
 
     private func closeConnection(_ slot: Int) {
-        let connection = connections + slot
-        guard connection.pointee.isOpen else { return }
-        connection.pointee.isOpen = false
-        connection.pointee.generation &+= 1
-        _ = shutdown(connection.pointee.descriptor, Int32(SHUT_RDWR))
-        _ = close(connection.pointee.descriptor)
-        connection.pointee.descriptor = -1
-        openConnections -= 1
+        if closeNow(connections + slot) { openConnections -= 1 }
     }
 
     private func globalNumber(_ slot: Int) -> Int { plan.firstConnection + slot + 1 }

@@ -32,14 +32,28 @@ func tag(_ operation: WorkerOperation, _ slot: Int, _ generation: UInt32) -> Use
     UserData(operation: operation.rawValue, slot: UInt32(truncatingIfNeeded: slot), generation: generation)
 }
 
-/// The fields of a worker's per-connection state that the shared receive path reads and
-/// writes. Workers keep their own state types; the helpers below are generic over them and
-/// specialised, so no existential is involved.
+/// The fields of a worker's per-connection state that the shared paths (connecting, receiving,
+/// closing) read and write. Workers keep their own state types; the helpers below are generic
+/// over them and specialised, so no existential is involved.
 protocol ReceivingConnection {
-    var descriptor: Int32 { get }
-    var generation: UInt32 { get }
-    var isOpen: Bool { get }
+    var descriptor: Int32 { get set }
+    var generation: UInt32 { get set }
+    var isOpen: Bool { get set }
     var receiveArmed: Bool { get set }
+}
+
+/// Closes a connection at once (after an error, or when it is done). Its requests still in
+/// flight complete later with a stale generation and are dropped; the shutdown wakes its
+/// multishot recv so that one ends. Returns false if it was not open.
+@discardableResult
+func closeNow<Connection: ReceivingConnection>(_ connection: UnsafeMutablePointer<Connection>) -> Bool {
+    guard connection.pointee.isOpen else { return false }
+    connection.pointee.isOpen = false
+    connection.pointee.generation &+= 1
+    _ = shutdown(connection.pointee.descriptor, Int32(SHUT_RDWR))
+    _ = close(connection.pointee.descriptor)
+    connection.pointee.descriptor = -1
+    return true
 }
 
 final class WorkerRing {
@@ -51,6 +65,10 @@ final class WorkerRing {
     private var isClosed = false
     /// Whether a tick timeout is in flight; there is never more than one.
     private var tickPending = false
+    /// Slots whose multishot recv ended with ENOBUFS, re-armed once buffers are published. A
+    /// slot is listed at most once: its recv is not armed again until then.
+    private let waiting: UnsafeMutablePointer<UInt32>
+    private var waitingCount = 0
 
     static let tickInterval: Duration = .milliseconds(50)
 
@@ -72,6 +90,18 @@ final class WorkerRing {
             timeouts.deallocate()
             throw ClientError("\(error)")
         }
+        waiting = .allocate(capacity: connections)
+    }
+
+    /// A worker's last step: the ring goes first, since closing it cancels the recvs and sends
+    /// still in flight, and only then may their buffers be unmapped; then every descriptor
+    /// still in `table`'s first `count` slots is closed.
+    func tearDown<Connection: ReceivingConnection>(closing table: UnsafeMutablePointer<Connection>, count: Int) {
+        close()
+        for slot in 0..<count where table[slot].descriptor >= 0 {
+            _ = Glibc.close(table[slot].descriptor)
+            table[slot].descriptor = -1
+        }
     }
 
     /// Closes the ring (which cancels whatever is in flight), then unmaps the buffers.
@@ -81,6 +111,7 @@ final class WorkerRing {
         ring.close()
         buffers.close()
         timeouts.deallocate()
+        waiting.deallocate()
     }
 
     deinit { precondition(isClosed, "WorkerRing dropped without close()") }
@@ -113,6 +144,26 @@ final class WorkerRing {
         return connection
     }
 
+    /// Connection `slot`'s recv ended with ENOBUFS: the group ran dry, the data waits in the
+    /// socket, and the recv is armed again after the next publish (now would only fail again).
+    @inline(__always)
+    func waitForBuffers(_ slot: Int) {
+        waiting[waitingCount] = UInt32(slot)
+        waitingCount += 1
+    }
+
+    /// Once per batch: hands the buffers recycled in it back to the kernel, then re-arms the
+    /// recvs of the open connections in `table` that were waiting for them.
+    @inline(__always)
+    func publishBuffers<Connection: ReceivingConnection>(rearming table: UnsafeMutablePointer<Connection>) {
+        guard buffers.publish() && waitingCount > 0 else { return }
+        for index in 0..<waitingCount {
+            let slot = Int(waiting[index])
+            if table[slot].isOpen && !table[slot].receiveArmed { armReceive(table, slot) }
+        }
+        waitingCount = 0
+    }
+
     /// Arms the tick unless one is already in flight.
     func armTickIfIdle() {
         guard !tickPending else { return }
@@ -130,10 +181,13 @@ final class WorkerRing {
                           userData: UserData(operation: WorkerOperation.schedule.rawValue, slot: 0, generation: 0))
     }
 
-    /// Opens `count` connections to `endpoint` and waits until every one is established, or
-    /// throws naming the first that failed. Source spreading uses `firstSourceIndex + i`.
-    func connectAll(count: Int, to endpoint: Endpoint, options: SocketOptions, firstSourceIndex: Int,
-                    timeout: Duration, control: RunControl) throws(ClientError) -> [Int32] {
+    /// Opens `count` connections to `endpoint`, waits until every one is established, and
+    /// records them in `table`'s first `count` slots as open; or throws naming the first that
+    /// failed, with none left open. Source spreading uses `firstSourceIndex + i`.
+    func connectAll<Connection: ReceivingConnection>(
+        into table: UnsafeMutablePointer<Connection>, count: Int, to endpoint: Endpoint, options: SocketOptions,
+        firstSourceIndex: Int, timeout: Duration, control: RunControl
+    ) throws(ClientError) {
         var descriptors = [Int32](repeating: -1, count: count)
         var pending = 0
         func closeAll() { for descriptor in descriptors where descriptor >= 0 { _ = Glibc.close(descriptor) } }
@@ -184,7 +238,10 @@ final class WorkerRing {
             closeAll()
             throw failure
         }
-        return descriptors
+        for (slot, descriptor) in descriptors.enumerated() {
+            table[slot].descriptor = descriptor
+            table[slot].isOpen = true
+        }
     }
 }
 
