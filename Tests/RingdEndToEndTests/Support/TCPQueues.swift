@@ -21,18 +21,9 @@ struct TCPQueues: CustomStringConvertible {
     static func of(client: Endpoint, server: Endpoint) -> TCPQueues? {
         var clientSide: (transmit: Int, receive: Int)?
         var serverSide: (transmit: Int, receive: Int)?
-        for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
-            guard let text = readWholeFile(table) else { continue }
-            // Columns: sl local_address rem_address st tx_queue:rx_queue ...
-            for line in text.split(separator: "\n").dropFirst() {
-                let columns = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard columns.count > 4, let local = port(columns[1]), let remote = port(columns[2]) else { continue }
-                let queues = columns[4].split(separator: ":")
-                guard queues.count == 2, let transmit = Int(queues[0], radix: 16), let receive = Int(queues[1], radix: 16)
-                else { continue }
-                if local == client.port && remote == server.port { clientSide = (transmit, receive) }
-                if local == server.port && remote == client.port { serverSide = (transmit, receive) }
-            }
+        for row in TCPSocketRow.all() {
+            if row.localPort == client.port && row.remotePort == server.port { clientSide = (row.transmitQueue, row.receiveQueue) }
+            if row.localPort == server.port && row.remotePort == client.port { serverSide = (row.transmitQueue, row.receiveQueue) }
         }
         guard let clientSide, let serverSide else { return nil }
         return TCPQueues(clientUnacknowledged: clientSide.transmit, serverUnread: serverSide.receive)
@@ -51,29 +42,5 @@ struct TCPQueues: CustomStringConvertible {
             queues = of(client: client, server: server)
         }
         return queues
-    }
-
-    private static func port(_ column: Substring) -> UInt16? {
-        guard let text = column.split(separator: ":").last else { return nil }
-        return UInt16(text, radix: 16)
-    }
-
-    /// The whole of a /proc file (Foundation stops after its first page).
-    private static func readWholeFile(_ path: String) -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var contents: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count > 0 {
-                contents.append(contentsOf: buffer[..<count])
-            } else if count == 0 {
-                return String(decoding: contents, as: UTF8.self)
-            } else if errno != EINTR {
-                return nil
-            }
-        }
     }
 }
