@@ -63,8 +63,7 @@ struct EventLoopStatistics: CustomStringConvertible {
     var closedIdle = 0
     var bufferStarvations = 0
     var acceptFailures = 0
-    /// Clients cut because their queued output passed `io.output_cap`, stayed above
-    /// `io.output_soft_cap` for `io.output_soft_time`, or could not be stored (output memory full).
+    /// Clients cut off, one counter per `CutReason`.
     var cutOverOutputCap = 0
     var cutOverSoftCap = 0
     var cutOutputMemoryFull = 0
