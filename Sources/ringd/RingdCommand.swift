@@ -83,7 +83,7 @@ struct RingdCommand: ParsableCommand {
         do {
             configuration = try Configuration.load(file: config, overrides: overrides)
         } catch {
-            printError("\(error)")
+            printError(flagSettings.lazy.compactMap { $0.naming(error) }.first ?? "\(error)")
             throw ExitCode(2)
         }
         if check {
@@ -111,15 +111,19 @@ struct RingdCommand: ParsableCommand {
     }
 
     /// The flags as configuration overrides, applied after the file and before --set.
-    private var overrides: [String] {
-        var result: [String] = []
-        if !listen.isEmpty {
-            result.append("server.listen=[" + listen.map { "\"\($0)\"" }.joined(separator: ", ") + "]")
+    private var overrides: [String] { flagSettings.map(\.override) + settings }
+
+    /// --listen, --mode, --workers and --log-level, each as the override it stands for.
+    private var flagSettings: [FlagSetting] {
+        var result: [FlagSetting] = []
+        if !listen.isEmpty { result.append(.listen(listen)) }
+        if let mode { result.append(FlagSetting("--mode", mode, override: "server.mode=\"\(mode)\"")) }
+        if let workers {
+            result.append(FlagSetting(
+                "--workers", workers, override: workers == "auto" ? "server.workers=\"auto\"" : "server.workers=\(workers)"))
         }
-        if let mode { result.append("server.mode=\"\(mode)\"") }
-        if let workers { result.append(workers == "auto" ? "server.workers=\"auto\"" : "server.workers=\(workers)") }
-        if let logLevel { result.append("server.log_level=\"\(logLevel)\"") }
-        return result + settings
+        if let logLevel { result.append(FlagSetting("--log-level", logLevel, override: "server.log_level=\"\(logLevel)\"")) }
+        return result
     }
 
     private func printError(_ message: String) {
@@ -134,5 +138,44 @@ struct FileHandleOutputStream: TextOutputStream {
     mutating func write(_ string: String) {
         var text = string
         text.withUTF8 { bytes in _ = Glibc.write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+    }
+}
+
+/// A flag that sets a configuration key. The configuration reports an error in it against the
+/// override text (`--set server.mode="x":1:13: ...`), a line the user never typed; `naming`
+/// puts the flag back in front of the message instead (`--mode x: ...`).
+private struct FlagSetting {
+    let override: String
+    /// The flag as typed, one per value, with the column where that value starts in `override`.
+    let typed: [(text: String, column: Int)]
+
+    init(_ flag: String, _ value: String, override: String) {
+        self.override = override
+        typed = [("\(flag) \(value)", 0)]
+    }
+
+    private init(override: String, typed: [(text: String, column: Int)]) {
+        self.override = override
+        self.typed = typed
+    }
+
+    /// `--listen A --listen B` becomes `server.listen=["A", "B"]`; an error in element i points
+    /// at its column, which tells which --listen to name.
+    static func listen(_ addresses: [String]) -> FlagSetting {
+        var override = "server.listen=["
+        var typed: [(text: String, column: Int)] = []
+        for (index, address) in addresses.enumerated() {
+            if index > 0 { override += ", " }
+            typed.append(("--listen \(address)", override.unicodeScalars.count + 1))
+            override += "\"\(address)\""
+        }
+        return FlagSetting(override: override + "]", typed: typed)
+    }
+
+    /// The message for `error` naming this flag, when the error is in this flag's override.
+    func naming(_ error: any Error) -> String? {
+        guard let error = error as? ConfigurationError, error.file == "--set \(override)" else { return nil }
+        let flag = typed.last { $0.column <= error.column } ?? typed[0]
+        return "\(flag.text): \(error.message)"
     }
 }

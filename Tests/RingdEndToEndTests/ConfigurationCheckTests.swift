@@ -34,6 +34,26 @@ struct ConfigurationCheckTests {
         #expect(Self.value(of: "workers", in: run.standardOutput) == expected, "\(run.outputSummary)")
     }
 
+    @Test(
+        "a bad flag value exits 2 naming the flag as typed, not the override it stands for",
+        arguments: [
+            (["--mode", "nope"], #"--mode nope: server.mode = "nope" is not one of greet, counter, echo, broadcast, relay"#),
+            (["--workers", "0"], "--workers 0: server.workers = 0 is out of range (1...1024)"),
+            (["--workers", "x"], #"--workers x: server.workers = "x" is neither "auto" nor an integer"#),
+            // The second of two --listen flags: the error names that one.
+            (["--listen", "127.0.0.1:0", "--listen", "[::1]:99999"],
+             #"--listen [::1]:99999: server.listen[1] = "[::1]:99999" is not an address: port '99999' is not a number 0...65535"#),
+            // --set keeps its own form, with the position inside the override.
+            (["--set", "server.workers=x"], #"--set server.workers=x:1:16: server.workers = "x" is neither "auto" nor an integer"#),
+        ])
+    func badFlagValueNamesTheFlag(flags: [String], message: String) throws {
+        let run = try CompletedRun(executable: try RingdPaths.ringdBinary(), arguments: ["--check"] + flags)
+
+        #expect(run.status == ExitStatus(code: 2, killedBySignal: false), "\(run.outputSummary)")
+        #expect(run.standardError == "ringd: error: \(message)\n", "\(run.outputSummary)")
+        #expect(run.standardOutput.isEmpty, "\(run.outputSummary)")
+    }
+
     @Test("values set in the file are printed, and a flag wins over a value the file sets")
     func fileValuesArePrintedAndFlagsWin() throws {
         let file = try Self.writeConfiguration("[server]\nworkers = 7\nlisten = [\"127.0.0.1:7123\"]\n")
