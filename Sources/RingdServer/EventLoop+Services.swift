@@ -17,9 +17,6 @@ extension EventLoop {
     // MARK: - Opening and closing
 
     func startService(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, peer: Peer) {
-        if let framers = services.framers {
-            (framers + Int(slot)).initialize(to: LineFramer(maxLine: services.maxLine))
-        }
         if let echoLines = services.echoLines {
             (echoLines + Int(slot)).initialize(to: EchoLines(numbering: services.echoNumbering))
         }
@@ -37,7 +34,7 @@ extension EventLoop {
 
     /// Releases the slot's service state; the connection is gone.
     func stopService(_ slot: UInt32) {
-        if let framers = services.framers { (framers + Int(slot)).deinitialize(count: 1) }
+        services.framers?[Int(slot)].reset()
         if let echoLines = services.echoLines { (echoLines + Int(slot)).deinitialize(count: 1) }
         if let peers = services.peers { (peers + Int(slot)).deinitialize(count: 1) }
         if service.pushes { group.clients.subtract(1, ordering: .relaxed) }

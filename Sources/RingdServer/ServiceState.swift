@@ -3,7 +3,9 @@
 // Only what the configured service needs is allocated: line framers and line counters per slot
 // for the line modes, the peer per slot for the access log, the relay hub, the broadcast state.
 // Per-slot tables have the connection table's fixed capacity; a slot's entries are initialized
-// when a connection opens and deinitialized when it is released.
+// when a connection opens and deinitialized when it is released, except the line framers: they
+// live as long as the worker and are reset on release, so that the buffer a framer keeps for
+// partial lines serves the slot's next connection without an allocation.
 
 import RingdConfig
 import RingdServices
@@ -58,6 +60,9 @@ final class ServiceState {
         echoNumbering = configuration.echo.lineNumbers
         let accessLogging = service == .echoLines && configuration.echo.accessLog
         framers = service.framesLines ? .allocate(capacity: capacity) : nil
+        if let framers {
+            for slot in 0..<capacity { (framers + slot).initialize(to: LineFramer(maxLine: maxLine)) }
+        }
         echoLines = service == .echoLines ? .allocate(capacity: capacity) : nil
         peers = accessLogging ? .allocate(capacity: capacity) : nil
         accessLog = accessLogging ? AccessLog() : nil
@@ -78,7 +83,10 @@ final class ServiceState {
     }
 
     deinit {
-        framers?.deallocate()
+        if let framers {
+            framers.deinitialize(count: capacity)
+            framers.deallocate()
+        }
         echoLines?.deallocate()
         peers?.deallocate()
         for message in retiredMessages + [fixedMessage, busyMessage].compactMap({ $0 }) {

@@ -11,7 +11,10 @@
 // its "\n" arrives, and the framer then stops: the server sends an error line and closes. The
 // framer holds at most `maxLine + 1` bytes (a partial line and its "\n"); it allocates that
 // buffer lazily, doubling from 256 bytes, only when a read ends inside a line, and keeps it, so
-// steady-state use allocates nothing.
+// steady-state use allocates nothing. `reset()` readies the framer for the next connection on the
+// same slot and keeps a buffer of up to `retainedCapacity` bytes: a server whose clients send
+// short lines in pieces stops allocating once each slot has been used, and the memory kept for
+// idle slots stays small whatever `maxLine` is.
 //
 // Lines that lie wholly inside one read are handed out in place, pointing into the caller's input
 // (no copy). Only a line split across reads is copied, into the framer's own buffer.
@@ -28,9 +31,8 @@
 //     // at end of stream, a last line without "\n" (the Perl server echoes it too):
 //     if case .line(let last)? = framer.finish() { ... }
 //
-// The framer is ~Copyable because it owns its buffer; a connection table keeps one per line-mode
-// connection in a preallocated UnsafeMutablePointer<LineFramer> region, initialized on accept and
-// deinitialized on close.
+// The framer is ~Copyable because it owns its buffer; a worker keeps one per connection slot in a
+// preallocated UnsafeMutablePointer<LineFramer> region, reset when a connection closes.
 
 /// One line, as a view into memory the framer or the caller owns.
 public struct Line {
@@ -86,6 +88,8 @@ public struct LineFramer: ~Copyable {
 
     /// The first buffer allocated for a partial line; it doubles up to `maxLine + 1`.
     static let initialCapacity = 256
+    /// The largest buffer `reset()` keeps for the next connection.
+    public static let retainedCapacity = 4096
 
     public init(maxLine: Int) {
         precondition(maxLine >= 1 && maxLine <= Int(Int32.max), "maxLine must be 1 byte to 2 GiB")
@@ -122,6 +126,17 @@ public struct LineFramer: ~Copyable {
         append(rest)
         position = input.count
         return nil
+    }
+
+    /// Empties the framer for a new stream, as if new, but keeps a buffer of up to
+    /// `retainedCapacity` bytes so that the next stream's partial lines need no allocation.
+    public mutating func reset() {
+        bufferedCount = 0
+        failed = false
+        if let buffer = partial, buffer.count > Self.retainedCapacity {
+            buffer.deallocate()
+            partial = nil
+        }
     }
 
     /// The end of the stream: a last line that has no "\n", if any. Afterwards the framer is empty.

@@ -195,6 +195,67 @@ struct EchoLinesTests {
         #expect(!whileRunning.contains("\r"), "a CR reached the log")
     }
 
+    @Test("one slot, three clients in turn: a line too long, then a partial line cut by a reset, leave nothing behind for the next")
+    func aSlotsNextConnectionStartsClean() throws {
+        // One worker with one slot, so every client gets the same slot (and its line framer),
+        // once ringd has released it; until then a client gets `busy` and tries again.
+        let ringd = try RunningRingd(extraArguments: [
+            "--workers", "1", "--set", "echo.lines=true", "--set", "echo.line_numbers=true", "--set", "echo.max_line=64",
+            "--set", "server.max_connections=1", "--set", #"server.busy_message="busy\n""#,
+        ])
+        defer { ringd.stop() }
+
+        let first = try Self.servedConnection(to: ringd.endpoint, sending: "ok\n")
+        try first.connection.send(String(repeating: "x", count: 65))  // no newline: the framer fails
+        let (rest, end) = try first.connection.readToEnd(within: .seconds(10))
+        #expect(first.reply == Array("1: ok\n".utf8), "got \(quoted(first.reply))")
+        #expect(rest == Array("error: line longer than 64 bytes\n".utf8), "got \(quoted(rest))")
+        #expect(end == .endOfStream)
+        first.connection.socket.close()
+
+        // A partial line left in the framer by a client that resets instead of finishing it.
+        let second = try Self.servedConnection(to: ringd.endpoint, sending: "two\npart")
+        #expect(second.reply == Array("1: two\n".utf8), "a failed framer was handed on: got \(quoted(second.reply))")
+        try second.connection.socket.closeWithReset()
+
+        let third = try Self.servedConnection(to: ringd.endpoint, sending: "hel", then: "lo\n")
+        #expect(third.reply == Array("1: hello\n".utf8), "the last client's partial line was handed on: got \(quoted(third.reply))")
+        third.connection.socket.close()
+
+        let counters = try ringd.child.terminateAndReadCounters()
+        #expect(counters.total("accepted") == 3, "\(counters.lines.joined(separator: "\n"))")
+    }
+
+    /// A connection ringd serves rather than turns away with `busy`: `text` (and `then`, in a
+    /// second write) sent, and the first line that came back.
+    static func servedConnection(
+        to endpoint: Endpoint, sending text: String, then more: String? = nil
+    ) throws -> (connection: LineConnection, reply: [UInt8]) {
+        var lastRefusal = "busy"
+        let deadline = Deadline(after: .seconds(20))
+        while !deadline.hasPassed {
+            let connection = try LineConnection(connectingTo: endpoint)
+            do {
+                try connection.send(text)
+                if let more {
+                    usleep(5_000)  // so that the two writes tend to arrive in separate reads
+                    try connection.send(more)
+                }
+                let reply = try connection.readLine(within: .seconds(10))
+                if reply != Array("busy\n".utf8) { return (connection, reply) }
+            } catch {
+                // A refused client's bytes may reach ringd after its close, and the reset that
+                // answers them can overtake `busy`. Anything else (a timeout) is a failure.
+                _ = try? connection.receiveAvailable()
+                guard connection.hasEnded else { throw error }
+                lastRefusal = "\(error)"
+            }
+            connection.socket.close()
+            usleep(10_000)
+        }
+        throw HarnessFailure("ringd kept refusing (last: \(lastRefusal)): the one slot was never released")
+    }
+
     /// `N: line` for each line, N from 1.
     static func numberedReplies(to lines: [[UInt8]]) -> [UInt8] {
         lines.enumerated().flatMap { index, line in Array("\(index + 1): ".utf8) + line }

@@ -196,4 +196,56 @@ func randomReads(_ bytes: [UInt8], longest: Int, _ generator: inout SeededGenera
     @Test func anEmptyReadYieldsNothing() {
         #expect(frame([[], [], Array("x\n".utf8), []]) == lines("x\n"))
     }
+
+    /// Feeds `read` to `framer` and returns the events, copied out.
+    private func feed(_ framer: inout LineFramer, _ read: String) -> [Framed] {
+        var events: [Framed] = []
+        Array(read.utf8).withUnsafeBytes { input in
+            var position = 0
+            while let event = framer.next(in: input, position: &position) {
+                switch event {
+                case .line(let line): events.append(.line(Array(line.bytes)))
+                case .lineTooLong: events.append(.tooLong)
+                }
+            }
+        }
+        return events
+    }
+
+    @Test func resetForgetsThePartialLineAndAFailureButKeepsASmallBuffer() {
+        var framer = LineFramer(maxLine: 64)
+        #expect(feed(&framer, "one\ntw") == lines("one\n"))
+        let reservedBefore = framer.reservedCount
+        #expect(reservedBefore > 0)
+
+        framer.reset()
+        // The next connection on this slot starts clean: nothing of "tw" is carried over...
+        let carried = framer.finish()
+        #expect(carried == nil)
+        #expect(feed(&framer, "thr") == [])
+        #expect(feed(&framer, "ee\n") == lines("three\n"))
+        // ...and it reuses the buffer instead of allocating another.
+        let reservedAfter = framer.reservedCount
+        #expect(reservedAfter == reservedBefore)
+
+        // After a line too long, a reset framer frames again.
+        #expect(feed(&framer, String(repeating: "x", count: 65)) == [.tooLong])
+        #expect(feed(&framer, "ignored\n") == [])
+        framer.reset()
+        #expect(feed(&framer, "again\n") == lines("again\n"))
+    }
+
+    @Test func resetFreesABufferLargerThanTheRetainedCapacity() {
+        let maxLine = LineFramer.retainedCapacity * 4
+        var framer = LineFramer(maxLine: maxLine)
+        #expect(feed(&framer, String(repeating: "y", count: LineFramer.retainedCapacity * 2)) == [])
+        let grown = framer.reservedCount
+        #expect(grown > LineFramer.retainedCapacity)
+
+        framer.reset()
+        let kept = framer.reservedCount
+        #expect(kept == 0)
+        #expect(feed(&framer, "a\nb") == lines("a\n"))
+        #expect(feed(&framer, "c\n") == lines("bc\n"))
+    }
 }
