@@ -17,6 +17,7 @@ extension EventLoop {
     // MARK: - Opening and closing
 
     func startService(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, peer: Peer) {
+        services.prepareFramer(forSlot: Int(slot))
         if let echoLines = services.echoLines {
             (echoLines + Int(slot)).initialize(to: EchoLines(numbering: services.echoNumbering))
         }

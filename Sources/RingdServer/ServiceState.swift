@@ -3,9 +3,9 @@
 // Only what the configured service needs is allocated: line framers and line counters per slot
 // for the line modes, the peer per slot for the access log, the relay hub, the broadcast state.
 // Per-slot tables have the connection table's fixed capacity; a slot's entries are initialized
-// when a connection opens and deinitialized when it is released, except the line framers: they
-// live as long as the worker and are reset on release, so that the buffer a framer keeps for
-// partial lines serves the slot's next connection without an allocation.
+// when a connection opens and deinitialized when it is released, except the line framers: one is
+// made when its slot is first used and lives as long as the worker, reset on release, so that the
+// buffer it keeps for partial lines serves the slot's next connection without an allocation.
 
 import RingdConfig
 import RingdServices
@@ -24,7 +24,10 @@ final class ServiceState {
     let maxLine: Int
 
     // Line modes.
+    /// Initialized up to `framersMade`: the connection table hands out fresh slots in order, so
+    /// the memory touched is that of the slots ever used, not `capacity`.
     let framers: UnsafeMutablePointer<LineFramer>?
+    private(set) var framersMade = 0
     let echoLines: UnsafeMutablePointer<EchoLines>?
     let peers: UnsafeMutablePointer<Peer>?
     let accessLog: AccessLog?
@@ -60,9 +63,6 @@ final class ServiceState {
         echoNumbering = configuration.echo.lineNumbers
         let accessLogging = service == .echoLines && configuration.echo.accessLog
         framers = service.framesLines ? .allocate(capacity: capacity) : nil
-        if let framers {
-            for slot in 0..<capacity { (framers + slot).initialize(to: LineFramer(maxLine: maxLine)) }
-        }
         echoLines = service == .echoLines ? .allocate(capacity: capacity) : nil
         peers = accessLogging ? .allocate(capacity: capacity) : nil
         accessLog = accessLogging ? AccessLog() : nil
@@ -84,7 +84,7 @@ final class ServiceState {
 
     deinit {
         if let framers {
-            framers.deinitialize(count: capacity)
+            framers.deinitialize(count: framersMade)
             framers.deallocate()
         }
         echoLines?.deallocate()
@@ -97,6 +97,17 @@ final class ServiceState {
 }
 
 extension ServiceState {
+    /// Makes `slot`'s line framer if the slot is used for the first time; a reused slot's
+    /// framer was reset when its last connection closed.
+    @inline(__always)
+    func prepareFramer(forSlot slot: Int) {
+        guard let framers else { return }
+        while framersMade <= slot {
+            (framers + framersMade).initialize(to: LineFramer(maxLine: maxLine))
+            framersMade += 1
+        }
+    }
+
     /// Takes what a configuration may change without a restart, at start-up and on SIGHUP:
     /// messages, the access lists, the broadcast interval, relay notices. The service, the slot count and the line
     /// limits stay (the server refuses a reload that changes them).
