@@ -20,7 +20,7 @@ extension Configuration {
     public var outputChunkSize: Int {
         // A relay event renders up to two lines (a notice and an error, say) in one go, and they
         // must land in one chunk.
-        max(64 << 10, nextPowerOfTwo(max(longestRenderedLine.bytes, RelayHub.maximumOutputCount(maxLine: relay.maxLine))))
+        max(64 << 10, nextPowerOfTwo(max(longestRenderedLine.bytes, RelayFormat.maximumHubOutputCount(maxLine: relay.maxLine))))
     }
 
     /// The longest line ringd may render, whatever the mode, and the key that sets it:

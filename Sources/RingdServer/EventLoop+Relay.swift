@@ -46,7 +46,7 @@ extension EventLoop {
         }
     }
 
-    private var relayRoom: Int { RelayHub.maximumOutputCount(maxLine: services.maxLine) }
+    private var relayRoom: Int { RelayFormat.maximumHubOutputCount(maxLine: services.maxLine) }
 
     private func relayWriter(for slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) -> ByteWriter? {
         guard let writer = arena.writer(room: relayRoom) else {

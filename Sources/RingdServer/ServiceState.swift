@@ -50,7 +50,7 @@ final class ServiceState {
     let echoNumbering: Bool
 
     // Relay.
-    var relay: RelayHub?
+    var relay: RelayHub<SharedRelayNames>?
     let relayed: RelayedChunks?
     /// Spans waiting to be posted to each other worker at the end of the iteration.
     let pendingPosts: UnsafeMutablePointer<OutputSpan?>?
@@ -68,8 +68,10 @@ final class ServiceState {
         accessLog = accessLogging ? AccessLog() : nil
         broadcast = service == .broadcast ? Broadcast() : nil
         if service == .relay {
-            relay = RelayHub(capacity: capacity, options: RelayHub.Options(
-                firstClientNumber: UInt64(worker + 1), clientNumberStride: UInt64(group.workerCount)))
+            relay = RelayHub(
+                capacity: capacity,
+                options: RelayOptions(firstClientNumber: UInt64(worker + 1), clientNumberStride: UInt64(group.workerCount)),
+                claims: group.relayNames)
             relayed = group.workerCount > 1 ? RelayedChunks(totalChunks: group.workerCount * group.chunkCount) : nil
             pendingPosts = .allocate(capacity: group.workerCount)
             pendingPosts!.initialize(repeating: nil, count: group.workerCount)

@@ -1,4 +1,5 @@
-// WorkerGroup: the little the workers share, and how they reach each other without a lock.
+// WorkerGroup: the little the workers share, and how they reach each other with no lock on a
+// connection's path.
 //
 // - `connectionsMade`: counter mode's number, one relaxed fetch-add per connection. An atomic
 //   read-modify-write hands every connection a distinct value, so N connections get exactly
@@ -7,6 +8,8 @@
 // - The arenas: every worker's OutputArena, made here so that they outlive every worker (a
 //   relayed span of worker A's arena may be in a send on worker B's ring until B stops).
 // - The ring descriptors, for IORING_OP_MSG_RING, and one relay inbox per ordered pair.
+// - `relayNames`: the names relay clients chose, behind a lock taken only for /nick and when a
+//   renamed client leaves, so that a name is unique across workers.
 //
 // Relay lines cross workers through RelayInbox: a single-producer, single-consumer ring of
 // spans. Order is the inbox's order, so lines from one sender reach every receiver in the order
@@ -41,6 +44,8 @@ final class WorkerGroup: @unchecked Sendable {
     private let ringDescriptors: UnsafeMutablePointer<Int32>
     /// Inbox for lines from worker `source` to worker `target` at `source * workerCount + target`.
     private let inboxes: [RelayInbox]
+    /// The names relay clients chose, unique across workers.
+    let relayNames = SharedRelayNames()
     /// One eventfd per worker, written when SIGHUP published a new configuration.
     private let reloadDescriptors: [Int32]
     /// The configuration SIGHUP published, under `publishedLock`. Read by a worker only after

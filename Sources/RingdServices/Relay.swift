@@ -8,8 +8,9 @@
 //
 //   text           -> "NAME: text\n" to every OTHER client (no self-echo); an empty line is dropped
 //   /nick NAME     -> "* OLD is now NAME\n" to everyone (only to the sender without notices);
-//                     NAME is 1...32 visible ASCII characters (0x21...0x7E: no spaces);
-//                     otherwise an "error: ...\n" line to the sender alone, naming what is wrong
+//                     NAME is 1...32 visible ASCII characters (0x21...0x7E: no spaces) that
+//                     no other client holds; otherwise an "error: ...\n" line to the sender
+//                     alone, naming what is wrong
 //   /quit          -> "* NAME left\n" to the others, then close the sender
 //   /other         -> "error: unknown command; ...\n" to the sender
 //   connect        -> "* you are NAME\n" to the new client, "* NAME joined\n" to the others
@@ -26,7 +27,8 @@
 // Actions from successive calls keep each sender's lines in order. "allExcept" and "everyone"
 // mean the clients of this hub; delivering to clients held by other workers is the server's
 // business, and RelayFormat renders the same lines so a line can be rendered once and fanned out.
-// Names are unique within one hub.
+// Chosen names are unique among the clients of every hub that shares the hub's `RelayNameClaims`:
+// in the server that is all the workers' hubs; the hub itself holds no lock.
 
 /// A client's name: 1...32 visible ASCII bytes, stored inline.
 public struct RelayName: Hashable, Sendable, CustomStringConvertible {
@@ -70,7 +72,7 @@ public struct RelayName: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `client` followed by one or more digits.
-    private var isReserved: Bool {
+    var isReserved: Bool {
         withBytes { bytes in
             let prefix = "client".utf8
             return bytes.count > prefix.count && bytes.starts(with: prefix)
@@ -153,6 +155,11 @@ public enum RelayFormat {
         max(RelayName.maximumCount + 2 + maxLine + 1, 2 + 2 * RelayName.maximumCount + 9 + 1, 80)
     }
 
+    /// The free bytes a writer needs for one RelayHub call, when lines are at most `maxLine` bytes.
+    public static func maximumHubOutputCount(maxLine: Int) -> Int {
+        2 * maximumLineCount(maxLine: maxLine)
+    }
+
     /// `NAME: text\n`
     @discardableResult
     public static func writeChat(from name: RelayName, text: UnsafeRawBufferPointer, into writer: inout ByteWriter) -> Range<Int>? {
@@ -230,38 +237,68 @@ public enum RelayFormat {
     }
 }
 
-/// The chat hub: a client table and the protocol in the file comment.
-public struct RelayHub: Sendable {
-    public struct Options: Sendable {
-        /// Send join, leave and rename notices to the other clients.
-        public var notices = true
-        /// Tell a new client its name: `* you are client7`.
-        public var welcome = true
-        /// The number in the first client's name.
-        public var firstClientNumber: UInt64 = 1
-        /// Added for each later client, so worker i of n can use first i + 1, stride n.
-        public var clientNumberStride: UInt64 = 1
+/// Who holds the names clients chose with /nick. The numbered names need no record: each worker
+/// hands out its own numbers, and nobody may choose one.
+///
+/// A hub gets one of these rather than searching its own table so that in the server every
+/// worker's hub asks the same record, and a name is unique among all clients, not only among
+/// one worker's. It is asked on /nick and when a renamed client leaves, never for a chat line.
+public protocol RelayNameClaims: AnyObject {
+    /// Records `name` as held; false, recording nothing, if a client already holds it.
+    func claim(_ name: RelayName) -> Bool
+    /// `name` is free again.
+    func release(_ name: RelayName)
+}
 
-        public init(notices: Bool = true, welcome: Bool = true, firstClientNumber: UInt64 = 1, clientNumberStride: UInt64 = 1) {
-            self.notices = notices
-            self.welcome = welcome
-            self.firstClientNumber = firstClientNumber
-            self.clientNumberStride = clientNumberStride
-        }
+/// The names chosen on one hub, for a hub that has nobody to share them with.
+public final class RelayNameSet: RelayNameClaims {
+    private var taken: Set<RelayName> = []
+
+    public init() {}
+
+    public func claim(_ name: RelayName) -> Bool { taken.insert(name).inserted }
+
+    public func release(_ name: RelayName) { taken.remove(name) }
+}
+
+/// What a relay hub says besides the chat, and how it numbers its clients.
+public struct RelayOptions: Sendable {
+    /// Send join, leave and rename notices to the other clients.
+    public var notices = true
+    /// Tell a new client its name: `* you are client7`.
+    public var welcome = true
+    /// The number in the first client's name.
+    public var firstClientNumber: UInt64 = 1
+    /// Added for each later client, so worker i of n can use first i + 1, stride n.
+    public var clientNumberStride: UInt64 = 1
+
+    public init(notices: Bool = true, welcome: Bool = true, firstClientNumber: UInt64 = 1, clientNumberStride: UInt64 = 1) {
+        self.notices = notices
+        self.welcome = welcome
+        self.firstClientNumber = firstClientNumber
+        self.clientNumberStride = clientNumberStride
     }
+}
+
+/// The chat hub: a client table and the protocol in the file comment.
+public struct RelayHub<Names: RelayNameClaims> {
+    public typealias Options = RelayOptions
 
     /// Notices and welcome can change (a reloaded configuration); the numbering does not.
     public var options: Options
     /// Names by connection slot; nil for a slot with no client.
     private var names: [RelayName?]
+    /// The chosen names, held by this hub's clients and perhaps other hubs' too.
+    public let claims: Names
     /// Clients in the table.
     public private(set) var clientCount = 0
     private var nextClientNumber: UInt64
 
     /// A hub for slots 0..<capacity. The table is allocated here, once.
-    public init(capacity: Int, options: Options = Options()) {
+    public init(capacity: Int, options: Options = Options(), claims: Names) {
         precondition(capacity > 0)
         self.options = options
+        self.claims = claims
         names = Array(repeating: nil, count: capacity)
         nextClientNumber = options.firstClientNumber
     }
@@ -271,11 +308,6 @@ public struct RelayHub: Sendable {
     /// The name of the client in `slot`, or nil.
     public func name(ofSlot slot: Int) -> RelayName? {
         names.indices.contains(slot) ? names[slot] : nil
-    }
-
-    /// The free bytes a writer needs for one call, when lines are at most `maxLine` bytes.
-    public static func maximumOutputCount(maxLine: Int) -> Int {
-        2 * RelayFormat.maximumLineCount(maxLine: maxLine)
     }
 
     /// A client connected in `slot`: it gets a name, a welcome, and the others a join notice.
@@ -347,7 +379,8 @@ public struct RelayHub: Sendable {
             return reply(error == .reserved ? .reservedName : .invalidName, to: slot, into: &writer)
         }
         if new == old { return reply(.alreadyNamed(old), to: slot, into: &writer) }
-        if names.contains(new) { return reply(.nameTaken(new), to: slot, into: &writer) }
+        guard claims.claim(new) else { return reply(.nameTaken(new), to: slot, into: &writer) }
+        if !old.isReserved { claims.release(old) }
         names[slot] = new
         let bytes = fitting(RelayFormat.writeRenamed(from: old, to: new, into: &writer))
         return .send(bytes: bytes, to: options.notices ? .everyone : .one(slot: slot))
@@ -358,6 +391,7 @@ public struct RelayHub: Sendable {
     }
 
     private mutating func remove(_ slot: Int) {
+        if let name = names[slot], !name.isReserved { claims.release(name) }
         names[slot] = nil
         clientCount -= 1
     }
@@ -365,7 +399,14 @@ public struct RelayHub: Sendable {
     /// The range a RelayFormat call wrote. The caller sized the writer with
     /// `maximumOutputCount`, so a line that does not fit is a bug in the caller.
     private func fitting(_ written: Range<Int>?) -> Range<Int> {
-        guard let written else { preconditionFailure("the relay's writer is full; size it with RelayHub.maximumOutputCount(maxLine:)") }
+        guard let written else { preconditionFailure("the relay's writer is full; size it with RelayFormat.maximumHubOutputCount(maxLine:)") }
         return written
+    }
+}
+
+extension RelayHub where Names == RelayNameSet {
+    /// A hub whose chosen names are its own affair.
+    public init(capacity: Int, options: Options = Options()) {
+        self.init(capacity: capacity, options: options, claims: RelayNameSet())
     }
 }

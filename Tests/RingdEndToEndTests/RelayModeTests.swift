@@ -130,6 +130,36 @@ struct RelayModeTests {
         }
     }
 
+    @Test("a name chosen on one worker is taken for a client on the other, until its holder renames or leaves")
+    func chosenNamesAreUniqueAcrossWorkers() throws {
+        let ringd = try RunningRingd(extraArguments: Self.arguments)
+        defer { ringd.stop() }
+        let clients = try RelayClient.join(ringd, perWorker: 1)
+        let first = try #require(clients.first { $0.worker == 0 })
+        let second = try #require(clients.first { $0.worker == 1 })
+
+        try first.connection.send("/nick sam\n")
+        try expectNextLine("* \(first.name) is now sam\n", atEveryoneBut: nil, in: clients)
+        first.name = "sam"
+        try second.connection.send("/nick sam\n")
+        #expect(try second.nextLine() == "error: the name sam is taken\n")
+
+        // Once sam is someone else's, the name is free on every worker...
+        try first.connection.send("/nick samuel\n")
+        try expectNextLine("* sam is now samuel\n", atEveryoneBut: nil, in: clients)
+        first.name = "samuel"
+        try second.connection.send("/nick sam\n")
+        try expectNextLine("* \(second.name) is now sam\n", atEveryoneBut: nil, in: clients)
+        second.name = "sam"
+
+        // ...and so is a name whose holder left.
+        try first.connection.send("/quit\n")
+        try expectNextLine("* samuel left\n", atEveryoneBut: first, in: clients)
+        let stayers = clients.filter { $0 !== first }
+        try second.connection.send("/nick samuel\n")
+        try expectNextLine("* sam is now samuel\n", atEveryoneBut: nil, in: stayers)
+    }
+
     @Test("relay.notices=false and relay.welcome=false: no welcome, no join, rename or leave notices; lines still flow")
     func noticesAndWelcomeSwitchedOff() throws {
         let ringd = try RunningRingd(

@@ -7,14 +7,14 @@ import Testing
 /// A hub and what each client has received, carrying out actions the way the event loop will:
 /// in order, resolving recipients against the clients still connected.
 final class RelayNetwork {
-    var hub: RelayHub
-    let scratch = ScratchWriter(capacity: RelayHub.maximumOutputCount(maxLine: 1024))
+    var hub: RelayHub<RelayNameSet>
+    let scratch = ScratchWriter(capacity: RelayFormat.maximumHubOutputCount(maxLine: 1024))
     private(set) var inbox: [Int: [String]] = [:]
     private(set) var connected: Set<Int> = []
     private(set) var closedByHub: [Int] = []
 
-    init(capacity: Int = 8, options: RelayHub.Options = RelayHub.Options()) {
-        hub = RelayHub(capacity: capacity, options: options)
+    init(capacity: Int = 8, options: RelayOptions = RelayOptions(), claims: RelayNameSet = RelayNameSet()) {
+        hub = RelayHub(capacity: capacity, options: options, claims: claims)
     }
 
     func connect(_ slot: Int) {
@@ -81,7 +81,7 @@ final class RelayNetwork {
 
 @Suite struct RelayTests {
     /// Four connected clients in slots 0...3, named client1...client4, with inboxes emptied.
-    func fourClients(_ options: RelayHub.Options = RelayHub.Options()) -> RelayNetwork {
+    func fourClients(_ options: RelayOptions = RelayOptions()) -> RelayNetwork {
         let network = RelayNetwork(options: options)
         for slot in 0..<4 { network.connect(slot) }
         _ = network.takeAll()
@@ -179,6 +179,36 @@ final class RelayNetwork {
         #expect(network.take(0) == ["error: you are already alice\n"])
     }
 
+    @Test func chosenNamesAreUniqueAcrossHubsThatShareTheirClaims() {
+        // Two workers' hubs, as in the server: one record of chosen names.
+        let claims = RelayNameSet()
+        let east = RelayNetwork(options: RelayOptions(firstClientNumber: 1, clientNumberStride: 2), claims: claims)
+        let west = RelayNetwork(options: RelayOptions(firstClientNumber: 2, clientNumberStride: 2), claims: claims)
+        east.connect(0)
+        west.connect(0)
+        _ = east.takeAll()
+        _ = west.takeAll()
+
+        east.say(0, "/nick bob\n")
+        #expect(east.take(0) == ["* client1 is now bob\n"])
+        west.say(0, "/nick bob\n")
+        #expect(west.take(0) == ["error: the name bob is taken\n"])
+        #expect(west.hub.name(ofSlot: 0)?.description == "client2")
+
+        // A name is free again once its holder takes another...
+        east.say(0, "/nick robert\n")
+        #expect(east.take(0) == ["* bob is now robert\n"])
+        west.say(0, "/nick bob\n")
+        #expect(west.take(0) == ["* client2 is now bob\n"])
+        // ...or leaves.
+        east.hangUp(0)
+        west.say(0, "/nick robert\n")
+        #expect(west.take(0) == ["* bob is now robert\n"])
+        east.connect(1)
+        east.say(1, "/nick bob\n")
+        #expect(east.take(1) == ["* you are client3\n", "* client3 is now bob\n"])
+    }
+
     @Test func defaultNamesAreReservedSoTheyNeverCollide() {
         let network = fourClients()
         network.say(0, "/nick client9\n")
@@ -231,7 +261,7 @@ final class RelayNetwork {
     }
 
     @Test func withoutNoticesOnlyChatAndTheSendersOwnRenameAreSent() {
-        let network = RelayNetwork(options: RelayHub.Options(notices: false, welcome: false))
+        let network = RelayNetwork(options: RelayOptions(notices: false, welcome: false))
         for slot in 0..<4 { network.connect(slot) }
         #expect(network.nobodyReceivedAnything())
         network.say(0, "/nick alice\n")
@@ -244,7 +274,7 @@ final class RelayNetwork {
     }
 
     @Test func clientNumbersFollowTheConfiguredStride() {
-        let network = RelayNetwork(options: RelayHub.Options(firstClientNumber: 2, clientNumberStride: 4))
+        let network = RelayNetwork(options: RelayOptions(firstClientNumber: 2, clientNumberStride: 4))
         network.connect(0)
         network.connect(1)
         #expect(network.take(1) == ["* you are client6\n"])
@@ -271,7 +301,7 @@ final class RelayNetwork {
     @Test func theLongestLineFitsTheAdvertisedOutputSize() {
         let maxLine = 100
         var hub = RelayHub(capacity: 2)
-        let scratch = ScratchWriter(capacity: RelayHub.maximumOutputCount(maxLine: maxLine))
+        let scratch = ScratchWriter(capacity: RelayFormat.maximumHubOutputCount(maxLine: maxLine))
         _ = hub.connect(slot: 0, into: &scratch.writer)
         scratch.writer.reset()
         let longest = "/nick " + String(repeating: "m", count: 32)
