@@ -26,24 +26,11 @@ extension EventLoop {
         carryOut(actions, writtenBytes: writer.count)
     }
 
-    func relayLines(_ input: UnsafeRawBufferPointer, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        let framer = services.framers! + Int(slot)
-        var position = 0
-        while connection.pointee.state == .open && !connection.pointee.closeAfterOutput,
-              let event = framer.pointee.next(in: input, position: &position) {
-            switch event {
-            case .line(let line):
-                guard var writer = relayWriter(for: slot, connection) else { return }
-                let actions = services.relay!.receive(line, from: Int(slot), into: &writer)
-                carryOut(actions, writtenBytes: writer.count)
-            case .lineTooLong:
-                if var writer = arena.writer(room: 64) {
-                    ServiceErrorLine.writeLineTooLong(maxLine: services.maxLine, into: &writer)
-                    queueOutput(arena.keep(writer.count), on: slot, connection, cap: .max)
-                }
-                closeAfterOutput(slot, connection)
-            }
-        }
+    /// A complete line from the client in `slot`: chat, or a command.
+    func relayLine(_ line: Line, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+        guard var writer = relayWriter(for: slot, connection) else { return }
+        let actions = services.relay!.receive(line, from: Int(slot), into: &writer)
+        carryOut(actions, writtenBytes: writer.count)
     }
 
     private var relayRoom: Int { RelayFormat.maximumHubOutputCount(maxLine: services.maxLine) }

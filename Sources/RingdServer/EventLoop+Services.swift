@@ -46,10 +46,8 @@ extension EventLoop {
     /// Input for an open connection, from a receive buffer that is recycled afterwards.
     func consume(_ input: UnsafeRawBufferPointer, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         switch service {
-        case .echoLines:
-            echoLines(input, slot, connection)
-        case .relay:
-            relayLines(input, slot, connection)
+        case .echoLines, .relay:
+            frameLines(input, slot, connection)
         case .broadcast:
             break  // subscribers' input is read and dropped, so it never piles up
         case .rawEcho, .greet, .counter:
@@ -57,19 +55,23 @@ extension EventLoop {
         }
     }
 
-    private func echoLines(_ input: UnsafeRawBufferPointer, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+    /// Cuts `input` into lines and hands each to the service, until the connection is on its way
+    /// out (a `/quit`, a line too long, a cut).
+    private func frameLines(_ input: UnsafeRawBufferPointer, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         let framer = services.framers! + Int(slot)
         var position = 0
-        while connection.pointee.state == .open && !connection.pointee.closeAfterOutput,
+        while connection.pointee.state == .open && !connection.pointee.closeAfterOutput && !connection.pointee.cutPending,
               let event = framer.pointee.next(in: input, position: &position) {
             switch event {
             case .line(let line):
-                answer(line, slot, connection)
+                if service == .relay { relayLine(line, slot, connection) } else { answer(line, slot, connection) }
             case .lineTooLong:
                 sendLineTooLong(slot, connection)
             }
         }
-        pauseReceiveIfOverLimit(slot, connection)
+        // An echo client that does not read its replies is paused; a relay client that does not
+        // read what the others say is cut instead (see `deliver`).
+        if service == .echoLines { pauseReceiveIfOverLimit(slot, connection) }
     }
 
     /// The peer finished sending: a last line without "\n" is answered too, as the Perl server
@@ -93,6 +95,7 @@ extension EventLoop {
         if let reason = queueOutput(arena.keep(writer.count), on: slot, connection, cap: .max) { cut(slot, connection, reason) }
     }
 
+    /// The error line for a line longer than the service's max_line, then a close.
     private func sendLineTooLong(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         if var writer = arena.writer(room: 64) {
             ServiceErrorLine.writeLineTooLong(maxLine: services.maxLine, into: &writer)
