@@ -161,10 +161,24 @@ final class ConnectionTable {
     @inline(__always)
     subscript(slot: UInt32) -> UnsafeMutablePointer<Connection> { slots + Int(slot) }
 
-    /// Calls `body` with every slot that holds a connection. For shutdown, not the hot path.
-    func forEachOpen(_ body: (UInt32, UnsafeMutablePointer<Connection>) -> Void) {
+    /// Calls `body` with every slot that holds a connection, open or closing. For shutdown.
+    func forEachHeld(_ body: (UInt32, UnsafeMutablePointer<Connection>) -> Void) {
         for slot in 0..<highWater where slots[Int(slot)].state != .free {
             body(slot, slots + Int(slot))
+        }
+    }
+
+    /// Calls `body` with every open connection: the fan-outs, sweeps and scans. Inlined, so
+    /// `body` is plain code in the caller's loop, with no closure context or call per slot.
+    /// `body` may close the connection it is given.
+    @inline(__always)
+    func forEachOpen(_ body: (UInt32, UnsafeMutablePointer<Connection>) -> Void) {
+        let end = highWater
+        var slot: UInt32 = 0
+        while slot < end {
+            let connection = slots + Int(slot)
+            if connection.pointee.state == .open { body(slot, connection) }
+            slot += 1
         }
     }
 }

@@ -69,22 +69,23 @@ extension EventLoop {
         }
     }
 
-    @inline(__always)
     private func deliver(_ span: OutputSpan, to slot: UInt32) {
         let connection = table[slot]
+        if connection.pointee.state == .open { deliver(span, to: slot, connection) }
+    }
+
+    @inline(__always)
+    private func deliver(_ span: OutputSpan, to slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         // An open connection not on its way out is exactly a client the hub knows: it is named
         // on open, and leaves the hub when it starts closing (closeAfterOutput, beginClose).
-        guard connection.pointee.state == .open, !connection.pointee.cutPending, !connection.pointee.closeAfterOutput else { return }
+        guard !connection.pointee.cutPending, !connection.pointee.closeAfterOutput else { return }
         if let reason = queueOutput(span, on: slot, connection, cap: outputCap) { cut(slot, connection, reason) }
     }
 
     /// Queues `span` to every local relay client except `excluded`.
     private func fanOut(_ span: OutputSpan, except excluded: UInt32?) {
-        var slot: UInt32 = 0
-        let end = table.highWater
-        while slot < end {
-            if slot != excluded { deliver(span, to: slot) }
-            slot += 1
+        table.forEachOpen { slot, connection in
+            if slot != excluded { deliver(span, to: slot, connection) }
         }
     }
 

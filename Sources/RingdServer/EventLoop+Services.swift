@@ -196,15 +196,10 @@ extension EventLoop {
         let clients = group.clients.load(ordering: .relaxed)
         guard case .sendToAll = services.broadcast!.tick(time: .now, clients: clients, into: &writer) else { return }
         let span = arena.keep(writer.count)
-        var slot: UInt32 = 0
-        let end = table.highWater
-        while slot < end {
-            let connection = table[slot]
-            if connection.pointee.state == .open && !connection.pointee.cutPending,
-               let reason = queueOutput(span, on: slot, connection, cap: outputCap) {
+        table.forEachOpen { slot, connection in
+            if !connection.pointee.cutPending, let reason = queueOutput(span, on: slot, connection, cap: outputCap) {
                 cut(slot, connection, reason)
             }
-            slot += 1
         }
     }
 }

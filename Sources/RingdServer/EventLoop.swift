@@ -314,17 +314,12 @@ final class EventLoop {
         try? ring.submit()
         listeners.forEach { $0.close() }
         if service == .broadcast { ring.queueCancel(target: tag(.tick, generation: timerGeneration), userData: tag(.cancel)) }
-        var slot: UInt32 = 0
-        while slot < table.highWater {
-            let connection = table[slot]
-            if connection.pointee.state == .open {
-                if connection.pointee.sendInFlight || hasQueuedOutput(connection) {
-                    closeAfterOutput(slot, connection)
-                } else {
-                    beginClose(slot, connection)
-                }
+        table.forEachOpen { slot, connection in
+            if connection.pointee.sendInFlight || hasQueuedOutput(connection) {
+                closeAfterOutput(slot, connection)
+            } else {
+                beginClose(slot, connection)
             }
-            slot += 1
         }
         if drainTimeout == .zero {
             stopping = true
@@ -402,26 +397,21 @@ final class EventLoop {
         guard completion.userData.generation == sweepGeneration else { return }  // replaced by a reload
         if !completion.hasMore && !stopping { armSweep() }
         guard completion.result == -ETIME else { return }
-        var slot: UInt32 = 0
-        let end = table.highWater
-        while slot < end {
-            let connection = table[slot]
-            if connection.pointee.state == .open && !connection.pointee.cutPending {
-                if service.pushes && outputSoftCap > 0 { checkSoftCap(slot, connection) }
-                let quiet = now &- connection.pointee.lastActivity
-                if connection.pointee.lingering {
-                    if quiet >= Self.lingerLimit { beginClose(slot, connection) }
-                } else if idleTimeout > 0 && quiet >= idleTimeout {
-                    statistics.closedIdle += 1
-                    log.write(.debug, client: connection.pointee.descriptor, "closed: no input for \(quiet) ms (idle timeout \(idleTimeout) ms)")
-                    if connection.pointee.sendInFlight || hasQueuedOutput(connection) {
-                        beginClose(slot, connection)  // it neither sends nor reads: no reason to wait
-                    } else {
-                        closeAfterOutput(slot, connection)
-                    }
+        table.forEachOpen { slot, connection in
+            guard !connection.pointee.cutPending else { return }
+            if service.pushes && outputSoftCap > 0 { checkSoftCap(slot, connection) }
+            let quiet = now &- connection.pointee.lastActivity
+            if connection.pointee.lingering {
+                if quiet >= Self.lingerLimit { beginClose(slot, connection) }
+            } else if idleTimeout > 0 && quiet >= idleTimeout {
+                statistics.closedIdle += 1
+                log.write(.debug, client: connection.pointee.descriptor, "closed: no input for \(quiet) ms (idle timeout \(idleTimeout) ms)")
+                if connection.pointee.sendInFlight || hasQueuedOutput(connection) {
+                    beginClose(slot, connection)  // it neither sends nor reads: no reason to wait
+                } else {
+                    closeAfterOutput(slot, connection)
                 }
             }
-            slot += 1
         }
     }
 
@@ -803,23 +793,13 @@ final class EventLoop {
         guard group.arenasLow.load(ordering: .relaxed) > 0, now &- lastPressureScan >= 10 else { return }
         lastPressureScan = now
         var longest: UInt32 = 0
-        var slot: UInt32 = 0
-        while slot < table.highWater {
-            let connection = table[slot]
-            if connection.pointee.state == .open && !connection.pointee.cutPending {
-                longest = max(longest, connection.pointee.queuedBytes)
-            }
-            slot += 1
+        table.forEachOpen { _, connection in
+            if !connection.pointee.cutPending { longest = max(longest, connection.pointee.queuedBytes) }
         }
         let threshold = max(longest / 2, UInt32(arena.chunkSize))
         guard longest >= threshold else { return }
-        slot = 0
-        while slot < table.highWater {
-            let connection = table[slot]
-            if connection.pointee.state == .open && connection.pointee.queuedBytes >= threshold {
-                cut(slot, connection, .outputMemoryFull)
-            }
-            slot += 1
+        table.forEachOpen { slot, connection in
+            if connection.pointee.queuedBytes >= threshold { cut(slot, connection, .outputMemoryFull) }
         }
     }
 
@@ -845,7 +825,7 @@ final class EventLoop {
         if statistics.completionsDropped > 0 {
             log.write(.error, "the kernel dropped \(statistics.completionsDropped) completions it could not queue (out of memory?)")
         }
-        table.forEachOpen { slot, connection in
+        table.forEachHeld { slot, connection in
             if draining {
                 // Still open at server.drain_timeout: output it was owed is dropped.
                 statistics.closedAtDrainDeadline += 1
