@@ -211,7 +211,7 @@ final class AccessLog {
             defer { large.deallocate() }
             var writer = ByteWriter(large)
             EchoLines.writeAccessLog(peer: peer, line: line, into: &writer)
-            writeAll(writer.written)
+            writeAll(STDOUT_FILENO, writer.written)
             return
         }
         var writer = ByteWriter(UnsafeMutableRawBufferPointer(rebasing: storage[count...]))
@@ -221,19 +221,10 @@ final class AccessLog {
 
     func flush() {
         guard count > 0 else { return }
-        writeAll(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
+        writeAll(STDOUT_FILENO, UnsafeRawBufferPointer(rebasing: storage[0..<count]))
         count = 0
     }
 
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }  // standard output is gone: the log is lost, not the service
-            offset += written
-        }
-    }
 }
 
 extension Peer {

@@ -29,19 +29,7 @@ public struct StandardErrorLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var line = Self.line(level: event.level, message: event.message, metadata: merged(event.metadata))
-        line.withUTF8 { bytes in
-            var written = 0
-            while written < bytes.count {
-                let result = Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
-                if result > 0 {
-                    written += result
-                } else if result < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return  // nowhere to report a failure to log
-                }
-            }
-        }
+        line.withUTF8 { writeAll(descriptor, UnsafeRawBufferPointer($0)) }
     }
 
     private func merged(_ event: Logger.Metadata?) -> Logger.Metadata {
@@ -62,5 +50,21 @@ public struct StandardErrorLogHandler: LogHandler {
         }
         line += "\(message)\n"
         return line
+    }
+}
+
+/// Writes all of `bytes` to `descriptor`, retrying short writes and EINTR. Gives up quietly on
+/// an error: this is for logs, and a log whose reader is gone must not stop the server.
+func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) {
+    var written = 0
+    while written < bytes.count {
+        let result = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+        if result > 0 {
+            written += result
+        } else if result < 0 && errno == EINTR {
+            continue
+        } else {
+            return
+        }
     }
 }
