@@ -101,9 +101,7 @@ extension EventLoop {
         connection.pointee.lingering = true
         connection.pointee.lastActivity = now  // the linger limit counts from here
         ring.queueShutdownWrite(socket: connection.pointee.descriptor, userData: tag(.shutdownWrite))
-        if connection.pointee.receivePaused {
-            connection.pointee.receivePaused = false
-        }
+        connection.pointee.receivePaused = false
         if !connection.pointee.receiveArmed && !connection.pointee.waitingForBuffers && !connection.pointee.peerFinished {
             armReceive(slot, connection)
         }

@@ -11,7 +11,7 @@
 //   2. `keep(_:)` turns the bytes just written into an `OutputSpan`.
 //   3. Each queued segment that points into a chunk holds one reference (`retain`).
 //   4. When a segment is sent or dropped, its reference goes (`release`); another worker that
-//      relayed a span sends its references back through the ring (see RelayExchange).
+//      relayed a span sends its references back through the ring (see EventLoop+Relay).
 //   5. When the arena moves to a fresh chunk it drops its own reference; a chunk whose count
 //      reaches zero goes back on the free list.
 //

@@ -58,14 +58,12 @@ extension Logger.Level {
 /// slow clients cut at once) is one log line, not thousands.
 struct RateLimitedReport {
     private var pending = 0
-    private var lastReport: Int64 = 0
+    private var lastReport: UInt32 = .max
 
     /// Counts one event; returns the number to report when a report is due.
     mutating func count() -> Int? {
         pending += 1
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &now)
-        let seconds = Int64(now.tv_sec)
+        let seconds = CoarseClock.milliseconds() / 1000
         guard seconds != lastReport else { return nil }
         lastReport = seconds
         defer { pending = 0 }
