@@ -104,15 +104,19 @@ def stop(process):
         process.wait()
 
 
+def parse_result(completed):
+    """The key=value pairs of the `RESULT` line a C benchmark client prints."""
+    line = next((line for line in completed.stdout.splitlines() if line.startswith("RESULT")), None)
+    if line is None:
+        raise RuntimeError(f"no RESULT line: {completed.stdout} {completed.stderr}")
+    return dict(pair.split("=", 1) for pair in line.split()[1:])
+
+
 def loadgen(args, cpu=None):
     command = [os.path.join(BENCH_OUT, "loadgen")] + args + ["-q"]
     if cpu is not None:
         command = ["taskset", "-c", str(cpu)] + command
-    output = subprocess.run(command, capture_output=True, text=True, timeout=700).stdout
-    result = next((line for line in output.splitlines() if line.startswith("RESULT")), None)
-    if result is None:
-        raise RuntimeError(f"loadgen printed no RESULT: {output}")
-    return dict(pair.split("=", 1) for pair in result.split()[1:])
+    return parse_result(subprocess.run(command, capture_output=True, text=True, timeout=700))
 
 
 def cpu_seconds(pid):
@@ -281,13 +285,6 @@ def run_broadcast(runs, seconds, subscribers, clients):
             rows[client].append(row)
             print(f"  run {run + 1} {client}: {json.dumps(row)}", file=sys.stderr)
     return rows
-
-
-def parse_result(completed):
-    line = next((line for line in completed.stdout.splitlines() if line.startswith("RESULT")), None)
-    if line is None:
-        raise RuntimeError(f"no RESULT line: {completed.stdout} {completed.stderr}")
-    return dict(pair.split("=", 1) for pair in line.split()[1:])
 
 
 def median_of(rows, key):

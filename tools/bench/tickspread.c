@@ -129,12 +129,11 @@ static void note_tick(uint64_t stamp, uint64_t seq, uint64_t kernel, uint64_t us
     untracked++;
 }
 
-static uint64_t lines_total, lines_window, lost, closed;
+static uint64_t lines_window, lost, closed;
 static uint64_t window_start, window_end; /* realtime ns */
 
 static void on_line(struct subscriber *s, const char *line, size_t len, uint64_t kernel, uint64_t user)
 {
-    lines_total++;
     if (user >= window_start && user < window_end) lines_window++;
     const char *seqp = field(line, len, "seq=");
     const char *timep = field(line, len, "time=");
