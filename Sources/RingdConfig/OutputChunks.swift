@@ -27,22 +27,28 @@ extension Configuration {
     /// `max(echo.max_line, relay.max_line) + lineOverhead`, or the longest rendering of a message
     /// when that is longer.
     var longestRenderedLine: (bytes: Int, cause: String) {
-        var longest = echo.maxLine >= relay.maxLine
-            ? (bytes: echo.maxLine + Self.lineOverhead, cause: "echo.max_line (\(ByteCountText.text(bytes: echo.maxLine))) + \(Self.lineOverhead) bytes")
-            : (bytes: relay.maxLine + Self.lineOverhead, cause: "relay.max_line (\(ByteCountText.text(bytes: relay.maxLine))) + \(Self.lineOverhead) bytes")
-        for (path, message) in messages where message.maximumRenderedCount > longest.bytes {
-            longest = (message.maximumRenderedCount, "the longest rendering of \(path)")
-        }
-        return longest
+        echo.maxLine >= relay.maxLine
+            ? longestLine(maxLineKey: "echo.max_line", maxLine: echo.maxLine, orOneOf: messages)
+            : longestLine(maxLineKey: "relay.max_line", maxLine: relay.maxLine, orOneOf: messages)
     }
 
     /// The longest line a broadcast or relay client may be sent, and the key that sets it: a chat
     /// line of `relay.max_line` bytes, or the longest broadcast message or greeting.
     var longestPushedLine: (bytes: Int, cause: String) {
+        longestLine(
+            maxLineKey: "relay.max_line", maxLine: relay.maxLine,
+            orOneOf: messages.filter { $0.path.hasPrefix("broadcast.") })
+    }
+
+    /// A line of `maxLine` bytes plus `lineOverhead`, or the longest rendering of one of
+    /// `messages` when that is longer, with the key that sets it.
+    private func longestLine(
+        maxLineKey: String, maxLine: Int, orOneOf messages: [(path: String, template: MessageTemplate)]
+    ) -> (bytes: Int, cause: String) {
         var longest = (
-            bytes: relay.maxLine + Self.lineOverhead,
-            cause: "relay.max_line (\(ByteCountText.text(bytes: relay.maxLine))) + \(Self.lineOverhead) bytes")
-        for (path, message) in messages where path.hasPrefix("broadcast.") && message.maximumRenderedCount > longest.bytes {
+            bytes: maxLine + Self.lineOverhead,
+            cause: "\(maxLineKey) (\(ByteCountText.text(bytes: maxLine))) + \(Self.lineOverhead) bytes")
+        for (path, message) in messages where message.maximumRenderedCount > longest.bytes {
             longest = (message.maximumRenderedCount, "the longest rendering of \(path)")
         }
         return longest

@@ -11,7 +11,7 @@ import Testing
 struct LoopPauseTests {
     @Test("each round's connection is closed before the pause, not after it")
     func closedBeforeThePause() throws {
-        let closed = ClosedFlag()
+        let closed = Atomic<Bool>(false)
         let server = try TestServer { socket, number in
             sendAll(socket, "line 1 of connection \(number)\n")
             sendAll(socket, "line 2 of connection \(number)\n")
@@ -21,25 +21,21 @@ struct LoopPauseTests {
             var byte: UInt8 = 0
             let received = recv(socket, &byte, 1, 0)
             if number == 1 && (received == 0 || (received < 0 && errno == ECONNRESET)) {
-                closed.value.store(true, ordering: .relaxed)
+                closed.store(true, ordering: .relaxed)
             }
         }
         // A pause far longer than the wait below: the first connection must end within the wait.
         let client = try ChildProcess(try Binaries.ringClient(),
                                       ["loop", "127.0.0.1", String(server.port), "--rounds", "2", "--pause", "120s"])
         let deadline = ContinuousClock.now + .seconds(20)
-        while !closed.value.load(ordering: .relaxed) && client.termination == nil && ContinuousClock.now < deadline {
+        while !closed.load(ordering: .relaxed) && client.termination == nil && ContinuousClock.now < deadline {
             usleep(10_000)
         }
-        let sawClose = closed.value.load(ordering: .relaxed)
+        let sawClose = closed.load(ordering: .relaxed)
         let printed = client.standardOutput
         client.stop()
         #expect(printed == "round 1: line 1 of connection 1\nround 1: line 2 of connection 1\n",
                 "`\(client.commandLine)` printed:\n\(printed)\nstderr:\n\(client.standardError)")
         #expect(sawClose, "round 1's connection was still open 20 s into a 120 s pause (`\(client.commandLine)`)")
     }
-}
-
-private final class ClosedFlag: Sendable {
-    let value = Atomic<Bool>(false)
 }

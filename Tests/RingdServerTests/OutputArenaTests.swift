@@ -66,7 +66,6 @@ import RingdServices
             }
         }
         var expected: UInt32 = 0
-        var refusedWhileFull = false
         while expected < total {
             if let span = inbox.pop() {
                 #expect(span.chunk == expected && span.offset == expected &* 7)
@@ -77,7 +76,6 @@ import RingdServices
         await producer.value
         #expect(inbox.pop() == nil)
         for value in 0..<64 { #expect(inbox.push(OutputSpan(chunk: UInt32(value), offset: 0, length: 0))) }
-        refusedWhileFull = !inbox.push(OutputSpan(chunk: 99, offset: 0, length: 0))
-        #expect(refusedWhileFull)
+        #expect(!inbox.push(OutputSpan(chunk: 99, offset: 0, length: 0)), "a full inbox refuses")
     }
 }

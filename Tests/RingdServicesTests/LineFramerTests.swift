@@ -23,21 +23,30 @@ func frame(_ reads: [[UInt8]], maxLine: Int = 1024, largestReserved: UnsafeMutab
     var framer = LineFramer(maxLine: maxLine)
     var events: [Framed] = []
     for read in reads {
-        read.withUnsafeBytes { input in
-            var position = 0
-            while let event = framer.next(in: input, position: &position) {
-                switch event {
-                case .line(let line): events.append(.line(Array(line.bytes)))
-                case .lineTooLong: events.append(.tooLong)
-                }
-            }
-            #expect(position == input.count, "a call that returns nil has used the whole read")
-        }
+        events += feed(&framer, read)
         largestReserved?.pointee = max(largestReserved?.pointee ?? 0, framer.reservedCount)
     }
     if case .line(let last)? = framer.finish() { events.append(.line(Array(last.bytes))) }
     return events
 }
+
+/// Feeds one read to `framer` and returns the events, copied out.
+func feed(_ framer: inout LineFramer, _ read: [UInt8]) -> [Framed] {
+    var events: [Framed] = []
+    read.withUnsafeBytes { input in
+        var position = 0
+        while let event = framer.next(in: input, position: &position) {
+            switch event {
+            case .line(let line): events.append(.line(Array(line.bytes)))
+            case .lineTooLong: events.append(.tooLong)
+            }
+        }
+        #expect(position == input.count, "a call that returns nil has used the whole read")
+    }
+    return events
+}
+
+func feed(_ framer: inout LineFramer, _ read: String) -> [Framed] { feed(&framer, Array(read.utf8)) }
 
 func lines(_ texts: String...) -> [Framed] { texts.map { .line(Array($0.utf8)) } }
 
@@ -195,21 +204,6 @@ func randomReads(_ bytes: [UInt8], longest: Int, _ generator: inout SeededGenera
 
     @Test func anEmptyReadYieldsNothing() {
         #expect(frame([[], [], Array("x\n".utf8), []]) == lines("x\n"))
-    }
-
-    /// Feeds `read` to `framer` and returns the events, copied out.
-    private func feed(_ framer: inout LineFramer, _ read: String) -> [Framed] {
-        var events: [Framed] = []
-        Array(read.utf8).withUnsafeBytes { input in
-            var position = 0
-            while let event = framer.next(in: input, position: &position) {
-                switch event {
-                case .line(let line): events.append(.line(Array(line.bytes)))
-                case .lineTooLong: events.append(.tooLong)
-                }
-            }
-        }
-        return events
     }
 
     @Test func resetForgetsThePartialLineAndAFailureButKeepsASmallBuffer() {

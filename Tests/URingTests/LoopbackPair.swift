@@ -1,4 +1,5 @@
-// A connected TCP pair on 127.0.0.1, made with plain blocking calls, for driving a real ring.
+// A connected TCP pair on 127.0.0.1, made with plain blocking calls, for driving a real ring,
+// and the small helpers the ring tests share.
 import Glibc
 import URing
 
@@ -48,6 +49,14 @@ struct LoopbackPair: ~Copyable {
         close(server)
         close(listener)
     }
+}
+
+/// Waits for one completion on `ring` and returns it, releasing its slot.
+func nextCompletion(_ ring: Ring) throws -> Completion {
+    while ring.readyCompletions == 0 { try ring.submitAndWait(1) }
+    let completion = ring.completion(at: 0)
+    ring.advance(by: 1)
+    return completion
 }
 
 /// Writes all of `bytes` with blocking send calls.

@@ -5,14 +5,6 @@ import Testing
 @testable import URing
 
 @Suite struct RingTests {
-    /// Waits for one completion and returns it, releasing its slot.
-    private func next(_ ring: Ring) throws -> Completion {
-        while ring.readyCompletions == 0 { try ring.submitAndWait(1) }
-        let completion = ring.completion(at: 0)
-        ring.advance(by: 1)
-        return completion
-    }
-
     @Test func setsUpWithTheRequestedQueueSizes() throws {
         let ring = try Ring(submissionEntries: 64, completionEntries: 256)
         defer { ring.close() }
@@ -43,7 +35,7 @@ import Testing
             clients.append(client)
         }
         for _ in 0..<3 {
-            let completion = try next(ring)
+            let completion = try nextCompletion(ring)
             #expect(completion.userData == tag)
             #expect(completion.result >= 0, "accept failed: \(errnoName(-completion.result))")
             #expect(completion.hasMore, "multishot accept ended early")
@@ -67,7 +59,7 @@ import Testing
         var sawEnd = false
         var rearms = 0
         while !sawEnd {
-            let completion = try next(ring)
+            let completion = try nextCompletion(ring)
             #expect(completion.userData == tag)
             if completion.result > 0 {
                 let id = try #require(completion.bufferID)
@@ -108,7 +100,7 @@ import Testing
         var sawNoBuffers = false
         // Hold the first buffer so the group is empty.
         while !sawNoBuffers {
-            let completion = try next(ring)
+            let completion = try nextCompletion(ring)
             if completion.result > 0, let id = completion.bufferID {
                 buffers.take(id)
                 held.append((id, completion.result))
@@ -131,7 +123,7 @@ import Testing
         ring.queueMultishotReceive(socket: pair.server, group: 0, userData: tag)
         try ring.submit()
         while true {
-            let completion = try next(ring)
+            let completion = try nextCompletion(ring)
             if completion.result > 0, let id = completion.bufferID {
                 buffers.take(id)
                 received += UnsafeRawBufferPointer(start: buffers.bytes(of: id), count: Int(completion.result))
@@ -155,7 +147,7 @@ import Testing
         let message = Array("hello, ring\n".utf8)
         let tag = UserData(operation: 3, slot: 1, generation: 2)
         message.withUnsafeBytes { ring.queueSend(socket: pair.server, bytes: $0.baseAddress!, length: $0.count, userData: tag) }
-        let completion = try next(ring)
+        let completion = try nextCompletion(ring)
         #expect(completion.userData == tag)
         #expect(completion.result == Int32(message.count))
         var buffer = [UInt8](repeating: 0, count: 64)
@@ -174,7 +166,7 @@ import Testing
         var result: Int32 = 1
         for _ in 0..<8 where result > 0 {
             message.withUnsafeBytes { ring.queueSend(socket: pair.server, bytes: $0.baseAddress!, length: $0.count, userData: UserData(rawValue: 3)) }
-            result = try next(ring).result
+            result = try nextCompletion(ring).result
         }
         #expect(result < 0)
         #expect(CompletionError(errno: -result) == .peerGone, "got \(errnoName(-result))")
@@ -193,7 +185,7 @@ import Testing
         ring.queueCancelAll(descriptor: pair.server, userData: cancel)
         var results: [UserData: Int32] = [:]
         for _ in 0..<2 {
-            let completion = try next(ring)
+            let completion = try nextCompletion(ring)
             results[completion.userData] = completion.result
             if completion.userData == receive { #expect(!completion.hasMore) }
         }

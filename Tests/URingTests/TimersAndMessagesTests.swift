@@ -5,13 +5,6 @@ import Testing
 @testable import URing
 
 @Suite struct TimersAndMessagesTests {
-    private func next(_ ring: Ring) throws -> Completion {
-        while ring.readyCompletions == 0 { try ring.submitAndWait(1) }
-        let completion = ring.completion(at: 0)
-        ring.advance(by: 1)
-        return completion
-    }
-
     @Test func repeatingTimeoutFiresAgainWithoutBeingRearmed() throws {
         let ring = try Ring(submissionEntries: 8, completionEntries: 32)
         defer { ring.close() }
@@ -20,7 +13,7 @@ import Testing
         let tag = UserData(operation: 9, slot: 0, generation: 0)
         ring.queueRepeatingTimeout(every: .milliseconds(2), storage: storage, index: 0, userData: tag)
         for _ in 0..<5 {
-            let completion = try next(ring)
+            let completion = try nextCompletion(ring)
             #expect(completion.userData == tag)
             #expect(completion.result == -ETIME)
             #expect(completion.hasMore, "the timeout stopped repeating")
@@ -37,7 +30,7 @@ import Testing
             let tag = UserData(operation: 3, slot: value, generation: value &* 3)
             sender.queueMessage(toRing: receiver.descriptor, value: value, userData: tag, failureUserData: failure)
             try sender.submit()
-            let completion = try next(receiver)
+            let completion = try nextCompletion(receiver)
             #expect(completion.userData == tag)
             #expect(completion.result == Int32(value))
         }
@@ -51,7 +44,7 @@ import Testing
         let notARing = open("/dev/null", O_RDONLY)
         defer { close(notARing) }
         sender.queueMessage(toRing: notARing, value: 1, userData: UserData(operation: 3, slot: 0, generation: 0), failureUserData: failure)
-        let completion = try next(sender)
+        let completion = try nextCompletion(sender)
         #expect(completion.userData == failure)
         #expect(completion.result == -EBADFD)
     }
