@@ -230,48 +230,21 @@ extension MessageTemplate {
     /// at the 0-based offset of its brace in `text`, in Unicode scalars.
     fileprivate static func checked(_ text: String, filling allowed: [Placeholder]) throws(ValueProblem) -> MessageTemplate {
         let expected = "expected one of " + allowed.map { "{\($0.rawValue)}" }.joined(separator: ", ")
-        let template: MessageTemplate
         do throws(ParseError) {
-            template = try MessageTemplate(parsing: text)
+            return try MessageTemplate(parsing: text, allowing: Set(allowed))
         } catch {
             let message: String
-            if case .unknownPlaceholder(let name) = error.kind {
+            switch error.kind {
+            case .unknownPlaceholder(let name):
                 let suggestion = nearestName(to: name, among: allowed.map(\.rawValue)).map { " (did you mean {\($0)}?)" } ?? ""
                 message = "unknown placeholder {\(name)}\(suggestion); \(expected)"
-            } else {
+            case .notFilledHere:
+                message = "\(error.message); \(expected)"
+            case .unclosedPlaceholder, .unmatchedClosingBrace:
                 message = error.message
             }
             throw .inString(offset: error.column - 1, .invalid("is not a valid message: \(message)"))
         }
-        if let (placeholder, offset) = placeholderOffsets(in: text).first(where: { !allowed.contains($0.0) }) {
-            throw .inString(
-                offset: offset,
-                .invalid("is not a valid message: {\(placeholder.rawValue)} is not filled in this message; \(expected)"))
-        }
-        return template
-    }
-
-    /// Each placeholder in `text`, a template that parses, with the 0-based offset of its `{`.
-    private static func placeholderOffsets(in text: String) -> [(Placeholder, Int)] {
-        let scalars = Array(text.unicodeScalars)
-        var found: [(Placeholder, Int)] = []
-        var index = 0
-        while index < scalars.count {
-            let next = index + 1 < scalars.count ? scalars[index + 1] : nil
-            switch scalars[index] {
-            case "{" where next == "{", "}" where next == "}":
-                index += 2
-            case "{":
-                let close = scalars[(index + 1)...].firstIndex(of: "}")!
-                var name = String.UnicodeScalarView()
-                name.append(contentsOf: scalars[(index + 1)..<close])
-                found.append((Placeholder(rawValue: String(name))!, index))
-                index = close + 1
-            default:
-                index += 1
-            }
-        }
-        return found
     }
 }
 

@@ -59,6 +59,8 @@ public struct MessageTemplate: Sendable, Equatable, CustomStringConvertible {
             case unclosedPlaceholder
             /// A `}` that closes nothing; a literal brace is written `}}`.
             case unmatchedClosingBrace
+            /// A placeholder the message's use cannot fill (not among `allowing`).
+            case notFilledHere(Placeholder)
         }
 
         public var kind: Kind
@@ -80,6 +82,8 @@ public struct MessageTemplate: Sendable, Equatable, CustomStringConvertible {
                 return "\"{\" opens a placeholder that is never closed; write \"{{\" for a literal brace"
             case .unmatchedClosingBrace:
                 return "\"}\" closes no placeholder; write \"}}\" for a literal brace"
+            case .notFilledHere(let placeholder):
+                return "{\(placeholder.rawValue)} is not filled in this message"
             }
         }
 
@@ -101,7 +105,9 @@ public struct MessageTemplate: Sendable, Equatable, CustomStringConvertible {
     private let segments: [Segment]
     private let literalBytes: [UInt8]
 
-    public init(parsing text: String) throws(ParseError) {
+    /// Parses `text`; a placeholder not in `allowed` is an error at its brace, for a message
+    /// whose use cannot fill it (`{seq}` in a greeting, for instance).
+    public init(parsing text: String, allowing allowed: Set<Placeholder> = Set(Placeholder.allCases)) throws(ParseError) {
         var segments: [Segment] = []
         var literal: [UInt8] = []
         var literalStart = 0
@@ -127,6 +133,9 @@ public struct MessageTemplate: Sendable, Equatable, CustomStringConvertible {
                 name.append(contentsOf: scalars[(index + 1)..<close])
                 guard let placeholder = Placeholder(rawValue: String(name)) else {
                     throw ParseError(kind: .unknownPlaceholder(String(name)), column: index + 1)
+                }
+                guard allowed.contains(placeholder) else {
+                    throw ParseError(kind: .notFilledHere(placeholder), column: index + 1)
                 }
                 endLiteral()
                 segments.append(.placeholder(placeholder))
