@@ -25,7 +25,7 @@ extension HardeningTests {
             // all of it is then echoed-but-unread, in ringd's queue or in socket buffers.
             let busy = try TestSocket(connectingTo: ringd.endpoint)
             let payload = random.bytes(count: 4 * 1024 * 1024)
-            try Self.sendAllWithoutReading(payload, over: busy)
+            try busy.sendAll(payload)
             let queues = TCPQueues.waitUntilServerHasReadEverything(from: try busy.localEndpoint, server: ringd.endpoint)
             try #require(
                 queues?.clientUnacknowledged == 0 && queues?.serverUnread == 0,
@@ -210,20 +210,6 @@ extension HardeningTests {
             #expect(counters.total("refused by access list") == 10, "\(report)")
             #expect(counters.total("refused with every slot taken") == 0, "\(report)")
             #expect(counters.total("cut over output cap") == 0, "\(report)")
-        }
-
-        /// Sends all of `payload` without reading a byte, waiting for room as ringd takes it in;
-        /// fails if ringd stops taking it (back-pressure would, but these tests leave room).
-        static func sendAllWithoutReading(_ payload: [UInt8], over socket: TestSocket) throws {
-            var offset = 0
-            while offset < payload.count {
-                let sent = try payload.withUnsafeBytes { try socket.sendSome(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
-                if let sent {
-                    offset += sent
-                } else if try !socket.wait(for: Int16(POLLOUT), timeout: .seconds(20)) {
-                    throw HarnessFailure("ringd took \(offset) of \(payload.count) bytes from a client that does not read, then no more for 20 s")
-                }
-            }
         }
     }
 }
