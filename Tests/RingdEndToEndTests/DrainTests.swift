@@ -89,20 +89,11 @@ extension HardeningTests {
             let ringd = try RunningRingd(extraArguments: ["--workers", "1", "--set", "server.drain_timeout=20s"])
             defer { ringd.stop() }
 
-            // A client that holds the drain open: it sent a lot and reads nothing.
-            let stalled = try TestSocket(connectingTo: ringd.endpoint, receiveBufferSize: 64 * 1024)
-            _ = try stalled.sendUntilStalled(filler(byteCount: 32 * 1024 * 1024))
-            let idle = try LineConnection(connectingTo: ringd.endpoint)
-            try idle.send("hello\n")
-            _ = try idle.readLine(within: .seconds(10))
-
-            ringd.child.send(signal: SIGTERM)
-            // The idle client's end of stream says the drain has begun.
-            _ = try idle.readToEnd(within: .seconds(10))
+            let stalled = try Self.drainHeldOpenByStalledClient(ringd)
 
             var outcome: String
             do {
-                let late = try LineConnection(connectingTo: ringd.endpoint, receiveBufferSize: nil)
+                let late = try LineConnection(connectingTo: ringd.endpoint)
                 try? late.send("anyone?\n")
                 let ended = try LineConnection.pump([late], within: .seconds(5)) { late.hasEnded }
                 let bytes = late.takeAll()
@@ -149,19 +140,14 @@ extension HardeningTests {
 
         @Test("a second SIGTERM during the drain exits at once with status 1 and says `second signal`")
         func secondSignalExitsAtOnce() throws {
-            // One worker, so the idle client below shares it with the stalled one.
+            // One worker, so the idle client that shows the drain has begun shares it with the
+            // stalled one.
             let ringd = try RunningRingd(extraArguments: ["--workers", "1", "--set", "server.drain_timeout=60s"])
             defer { ringd.stop() }
-            let stalled = try TestSocket(connectingTo: ringd.endpoint, receiveBufferSize: 64 * 1024)
-            _ = try stalled.sendUntilStalled(filler(byteCount: 32 * 1024 * 1024))
-            let idle = try LineConnection(connectingTo: ringd.endpoint)
-            try idle.send("hello\n")
-            _ = try idle.readLine(within: .seconds(10))
-
-            ringd.child.send(signal: SIGTERM)
-            // Two signals sent back to back can merge into one pending signal; the idle client's
-            // end of stream says ringd has taken the first and is draining.
-            _ = try idle.readToEnd(within: .seconds(10))
+            // Two signals sent back to back can merge into one pending signal: the second is sent
+            // only once the drain has begun, so ringd has taken the first.
+            let stalled = try Self.drainHeldOpenByStalledClient(ringd)
+            defer { stalled.close() }
             try #require(ringd.child.isRunning, "ringd exited on the first signal although a client held output\n\(ringd.child.outputSummary)")
             ringd.child.send(signal: SIGTERM)
             let status = try ringd.child.requireExit(within: .seconds(10))
@@ -210,6 +196,22 @@ extension HardeningTests {
             #expect(counters.total("refused by access list") == 10, "\(report)")
             #expect(counters.total("refused with every slot taken") == 0, "\(report)")
             #expect(counters.total("cut over output cap") == 0, "\(report)")
+        }
+
+        /// Sends SIGTERM to ringd with a drain that lasts, and returns once it has begun: a
+        /// stalled client (it sent a lot and reads nothing) holds output, and an idle client that
+        /// has echoed a line gets end of stream, which says ringd is draining. Returns the stalled
+        /// client, whose close lets the drain end.
+        static func drainHeldOpenByStalledClient(_ ringd: RunningRingd) throws -> TestSocket {
+            let stalled = try TestSocket(connectingTo: ringd.endpoint, receiveBufferSize: 64 * 1024)
+            _ = try stalled.sendUntilStalled(filler(byteCount: 32 * 1024 * 1024))
+            let idle = try LineConnection(connectingTo: ringd.endpoint)
+            try idle.send("hello\n")
+            _ = try idle.readLine(within: .seconds(10))
+
+            ringd.child.send(signal: SIGTERM)
+            _ = try idle.readToEnd(within: .seconds(10))
+            return stalled
         }
     }
 }
