@@ -77,9 +77,9 @@ final class RunningRingd {
 
     /// Waits until ringd's stderr holds `text` `count` times; ringd logs from its own threads.
     func waitForLog(containing text: String, count: Int = 1, within timeout: Duration = .seconds(20)) throws {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = Deadline(after: timeout)
         while child.standardError.components(separatedBy: text).count - 1 < count {
-            guard ContinuousClock.now < deadline else {
+            guard !deadline.hasPassed else {
                 throw HarnessFailure("ringd's stderr never said \"\(text)\" \(count) time(s):\n\(child.standardError)")
             }
             usleep(20_000)
