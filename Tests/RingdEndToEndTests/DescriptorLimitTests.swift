@@ -15,8 +15,8 @@ extension HardeningTests {
 
         @Test("RLIMIT_NOFILE=64 and 100 clients: the first ones are served, the rest wait; ringd does not spin; accepting resumes when some leave")
         func acceptingResumesAfterEMFILE() throws {
-            let ringd = try LaunchedRingd.withDescriptorLimit(Self.descriptorLimit, ringdArguments: ["--workers", "2"])
-            defer { ringd.child.stop() }
+            let ringd = try RunningRingd.withDescriptorLimit(Self.descriptorLimit, extraArguments: ["--workers", "2"])
+            defer { ringd.stop() }
             let baseline = try ProcessDescriptors.count(of: ringd.pid)
             var random = SeededRandom(seed: testSeed(default: 501))
 
@@ -73,7 +73,7 @@ extension HardeningTests {
             #expect(wrong.isEmpty, "clients \(wrong.prefix(10)) got something other than their own message back")
 
             clients.forEach { $0.socket.close() }
-            let problems = try Aftermath.problems(child: ringd.child, endpoint: ringd.endpoint, bystanders: [], baseline: baseline, random: &random)
+            let problems = try Aftermath.problems(of: ringd, bystanders: [], baseline: baseline, random: &random)
             #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
 
             let counters = try ringd.child.terminateAndReadCounters()

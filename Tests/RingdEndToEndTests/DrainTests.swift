@@ -25,7 +25,7 @@ extension HardeningTests {
             // all of it is then echoed-but-unread, in ringd's queue or in socket buffers.
             let busy = try TestSocket(connectingTo: ringd.endpoint)
             let payload = random.bytes(count: 4 * 1024 * 1024)
-            try Self.sendAllWithoutReading(payload, over: busy)
+            try busy.sendAll(payload)
             let queues = TCPQueues.waitUntilServerHasReadEverything(from: try busy.localEndpoint, server: ringd.endpoint)
             try #require(
                 queues?.clientUnacknowledged == 0 && queues?.serverUnread == 0,
@@ -89,20 +89,11 @@ extension HardeningTests {
             let ringd = try RunningRingd(extraArguments: ["--workers", "1", "--set", "server.drain_timeout=20s"])
             defer { ringd.stop() }
 
-            // A client that holds the drain open: it sent a lot and reads nothing.
-            let stalled = try TestSocket(connectingTo: ringd.endpoint, receiveBufferSize: 64 * 1024)
-            _ = try stalled.sendUntilStalled(filler(byteCount: 32 * 1024 * 1024))
-            let idle = try LineConnection(connectingTo: ringd.endpoint)
-            try idle.send("hello\n")
-            _ = try idle.readLine(within: .seconds(10))
-
-            ringd.child.send(signal: SIGTERM)
-            // The idle client's end of stream says the drain has begun.
-            _ = try idle.readToEnd(within: .seconds(10))
+            let stalled = try Self.drainHeldOpenByStalledClient(ringd)
 
             var outcome: String
             do {
-                let late = try LineConnection(connectingTo: ringd.endpoint, receiveBufferSize: nil)
+                let late = try LineConnection(connectingTo: ringd.endpoint)
                 try? late.send("anyone?\n")
                 let ended = try LineConnection.pump([late], within: .seconds(5)) { late.hasEnded }
                 let bytes = late.takeAll()
@@ -149,19 +140,14 @@ extension HardeningTests {
 
         @Test("a second SIGTERM during the drain exits at once with status 1 and says `second signal`")
         func secondSignalExitsAtOnce() throws {
-            // One worker, so the idle client below shares it with the stalled one.
+            // One worker, so the idle client that shows the drain has begun shares it with the
+            // stalled one.
             let ringd = try RunningRingd(extraArguments: ["--workers", "1", "--set", "server.drain_timeout=60s"])
             defer { ringd.stop() }
-            let stalled = try TestSocket(connectingTo: ringd.endpoint, receiveBufferSize: 64 * 1024)
-            _ = try stalled.sendUntilStalled(filler(byteCount: 32 * 1024 * 1024))
-            let idle = try LineConnection(connectingTo: ringd.endpoint)
-            try idle.send("hello\n")
-            _ = try idle.readLine(within: .seconds(10))
-
-            ringd.child.send(signal: SIGTERM)
-            // Two signals sent back to back can merge into one pending signal; the idle client's
-            // end of stream says ringd has taken the first and is draining.
-            _ = try idle.readToEnd(within: .seconds(10))
+            // Two signals sent back to back can merge into one pending signal: the second is sent
+            // only once the drain has begun, so ringd has taken the first.
+            let stalled = try Self.drainHeldOpenByStalledClient(ringd)
+            defer { stalled.close() }
             try #require(ringd.child.isRunning, "ringd exited on the first signal although a client held output\n\(ringd.child.outputSummary)")
             ringd.child.send(signal: SIGTERM)
             let status = try ringd.child.requireExit(within: .seconds(10))
@@ -212,18 +198,20 @@ extension HardeningTests {
             #expect(counters.total("cut over output cap") == 0, "\(report)")
         }
 
-        /// Sends all of `payload` without reading a byte, waiting for room as ringd takes it in;
-        /// fails if ringd stops taking it (back-pressure would, but these tests leave room).
-        static func sendAllWithoutReading(_ payload: [UInt8], over socket: TestSocket) throws {
-            var offset = 0
-            while offset < payload.count {
-                let sent = try payload.withUnsafeBytes { try socket.sendSome(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
-                if let sent {
-                    offset += sent
-                } else if try !socket.wait(for: Int16(POLLOUT), timeout: .seconds(20)) {
-                    throw HarnessFailure("ringd took \(offset) of \(payload.count) bytes from a client that does not read, then no more for 20 s")
-                }
-            }
+        /// Sends SIGTERM to ringd with a drain that lasts, and returns once it has begun: a
+        /// stalled client (it sent a lot and reads nothing) holds output, and an idle client that
+        /// has echoed a line gets end of stream, which says ringd is draining. Returns the stalled
+        /// client, whose close lets the drain end.
+        static func drainHeldOpenByStalledClient(_ ringd: RunningRingd) throws -> TestSocket {
+            let stalled = try TestSocket(connectingTo: ringd.endpoint, receiveBufferSize: 64 * 1024)
+            _ = try stalled.sendUntilStalled(filler(byteCount: 32 * 1024 * 1024))
+            let idle = try LineConnection(connectingTo: ringd.endpoint)
+            try idle.send("hello\n")
+            _ = try idle.readLine(within: .seconds(10))
+
+            ringd.child.send(signal: SIGTERM)
+            _ = try idle.readToEnd(within: .seconds(10))
+            return stalled
         }
     }
 }

@@ -49,10 +49,9 @@ struct LoggingTests {
 
     @Test("a client cut at io.output_cap is logged at debug with its address and the cause, and summed up at info")
     func cutsNameTheClientAndTheCause() throws {
-        let padding = String(repeating: "0123456789abcdef", count: 500)
         let ringd = try RunningRingd(extraArguments: [
             "--mode", "broadcast", "--workers", "1", "--log-level", "debug", "--set", "broadcast.interval=20ms",
-            "--set", "io.output_cap=64KiB", "--set", "broadcast.message=\"seq={seq} \(padding)\\n\"",
+            "--set", "io.output_cap=64KiB", "--set", "broadcast.message=\"seq={seq} \(BroadcastModeTests.padding)\\n\"",
         ])
         defer { ringd.stop() }
         let slow = try LineConnection(connectingTo: ringd.endpoint, receiveBufferSize: 64 * 1024)

@@ -25,13 +25,13 @@ enum Aftermath {
     /// echo 64 KiB exactly; then every one of them is closed and ringd's descriptor count must
     /// return to `baseline`. The caller closes its own fault's sockets first.
     static func problems(
-        child: ChildProcess, endpoint: Endpoint, bystanders: [TestSocket], baseline: Int, random: inout SeededRandom
+        of ringd: RunningRingd, bystanders: [TestSocket], baseline: Int, random: inout SeededRandom
     ) throws -> [String] {
-        if let status = child.exitStatus {
-            return ["ringd \(status) during the test\n\(child.outputSummary)"]
+        if let status = ringd.child.exitStatus {
+            return ["ringd \(status) during the test\n\(ringd.child.outputSummary)"]
         }
         var problems: [String] = []
-        let fresh = try TestSocket(connectingTo: endpoint)
+        let fresh = try TestSocket(connectingTo: ringd.endpoint)
         let sockets = bystanders + [fresh]
         let conversations = sockets.map {
             EchoConversation(
@@ -45,18 +45,12 @@ enum Aftermath {
             problems.append("\(who): \(problem)")
         }
         sockets.forEach { $0.close() }
-        let settled = try ProcessDescriptors.waitForCount(of: child.pid, toBecome: baseline)
+        let settled = try ProcessDescriptors.waitForCount(of: ringd.pid, toBecome: baseline)
         if settled != baseline {
             problems.append("ringd holds \(settled) descriptors once every client has closed; it held \(baseline) before any")
         }
-        if !problems.isEmpty { problems.append("ringd's stderr:\n\(child.standardError)") }
+        if !problems.isEmpty { problems.append("ringd's stderr:\n\(ringd.child.standardError)") }
         return problems
-    }
-
-    static func problems(
-        of ringd: RunningRingd, bystanders: [TestSocket], baseline: Int, random: inout SeededRandom
-    ) throws -> [String] {
-        try problems(child: ringd.child, endpoint: ringd.endpoint, bystanders: bystanders, baseline: baseline, random: &random)
     }
 }
 

@@ -154,13 +154,6 @@ final class LineConnection {
         return line
     }
 
-    /// Takes every complete line received so far.
-    func takeLines() -> [[UInt8]] {
-        var lines: [[UInt8]] = []
-        while let line = nextLine() { lines.append(line) }
-        return lines
-    }
-
     /// Takes every byte received so far, complete lines or not.
     func takeAll() -> [UInt8] {
         defer { consumed = received.count }

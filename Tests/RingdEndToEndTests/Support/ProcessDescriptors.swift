@@ -9,8 +9,6 @@ enum ProcessDescriptors {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
     }
 
-    /// Waits until process `pid` holds exactly `expected` descriptors, for at most `timeout`;
-    /// returns the last count seen, which the caller compares with `expected`.
     /// What each open descriptor of `pid` is, by number: the targets of /proc/PID/fd's links,
     /// such as `socket:[123]`, `anon_inode:[io_uring]` or a path.
     static func targets(of pid: pid_t) throws -> [Int: String] {
@@ -23,6 +21,8 @@ enum ProcessDescriptors {
         return targets
     }
 
+    /// Waits until process `pid` holds exactly `expected` descriptors, for at most `timeout`;
+    /// returns the last count seen, which the caller compares with `expected`.
     static func waitForCount(of pid: pid_t, toBecome expected: Int, timeout: Duration = .seconds(20)) throws -> Int {
         let deadline = Deadline(after: timeout)
         var current = try count(of: pid)
@@ -54,14 +54,7 @@ enum ProcessDescriptors {
 
     /// The inode numbers of the sockets among `pid`'s descriptors (`socket:[12345]` links).
     private static func socketInodes(of pid: pid_t) throws -> Set<String> {
-        let directory = "/proc/\(pid)/fd"
-        var inodes: Set<String> = []
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
-            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\(name)"),
-                target.hasPrefix("socket:[")
-            else { continue }
-            inodes.insert(String(target.dropFirst("socket:[".count).dropLast()))
-        }
-        return inodes
+        let sockets = try targets(of: pid).values.filter { $0.hasPrefix("socket:[") }
+        return Set(sockets.map { String($0.dropFirst("socket:[".count).dropLast()) })
     }
 }

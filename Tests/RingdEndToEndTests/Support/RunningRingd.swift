@@ -10,8 +10,17 @@ final class RunningRingd {
 
     /// Starts ringd with `arguments` and waits up to `startupTimeout` for `expectedListeners`
     /// `listening on` lines. Fails with ringd's output if it exits first or is too slow.
-    init(arguments: [String], expectedListeners: Int, startupTimeout: Duration = .seconds(20)) throws {
-        child = try ChildProcess(executable: try RingdPaths.ringdBinary(), arguments: arguments)
+    ///
+    /// A `launcher` (a program and its arguments, such as `prlimit --nofile=64:64`) runs ringd
+    /// after changing its environment; it must exec ringd, so that `pid` is ringd's own and /proc
+    /// reads about it (descriptors, CPU time) are about ringd.
+    init(
+        arguments: [String], expectedListeners: Int, startupTimeout: Duration = .seconds(20), launcher: [String] = []
+    ) throws {
+        let ringd = try RingdPaths.ringdBinary()
+        child = launcher.isEmpty
+            ? try ChildProcess(executable: ringd, arguments: arguments)
+            : try ChildProcess(executable: launcher[0], arguments: Array(launcher.dropFirst()) + [ringd] + arguments)
         let deadline = Deadline(after: startupTimeout)
         while true {
             let found = try Self.listeningEndpoints(in: child.standardOutput)
@@ -40,6 +49,18 @@ final class RunningRingd {
         try self.init(arguments: listenArguments + extraArguments, expectedListeners: listen.count)
     }
 
+    /// Starts ringd listening on 127.0.0.1 with at most `limit` open descriptors (soft and hard):
+    /// through prlimit(1) when it is installed, else through `sh -c 'ulimit -n LIMIT && exec "$0" "$@"'`.
+    static func withDescriptorLimit(_ limit: Int, extraArguments: [String]) throws -> RunningRingd {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/bin"
+        let prlimit = path.split(separator: ":").map { "\($0)/prlimit" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        let launcher = prlimit.map { [$0, "--nofile=\(limit):\(limit)"] }
+            ?? ["/bin/sh", "-c", "ulimit -n \(limit) && exec \"$0\" \"$@\""]
+        return try RunningRingd(
+            arguments: ["--listen", "127.0.0.1:0"] + extraArguments, expectedListeners: 1, launcher: launcher)
+    }
+
     deinit {
         child.stop()
     }
@@ -56,9 +77,9 @@ final class RunningRingd {
 
     /// Waits until ringd's stderr holds `text` `count` times; ringd logs from its own threads.
     func waitForLog(containing text: String, count: Int = 1, within timeout: Duration = .seconds(20)) throws {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = Deadline(after: timeout)
         while child.standardError.components(separatedBy: text).count - 1 < count {
-            guard ContinuousClock.now < deadline else {
+            guard !deadline.hasPassed else {
                 throw HarnessFailure("ringd's stderr never said \"\(text)\" \(count) time(s):\n\(child.standardError)")
             }
             usleep(20_000)

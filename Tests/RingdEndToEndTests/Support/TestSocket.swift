@@ -18,8 +18,13 @@ final class TestSocket {
 
     /// Connects to `endpoint`, waiting at most `timeout` for the handshake. A `receiveBufferSize`
     /// is set with SO_RCVBUF before connecting, so the window ringd sees is small from the start
-    /// (a client that falls behind at once); nil keeps the kernel's autotuning.
-    init(connectingTo endpoint: Endpoint, timeout: Duration = .seconds(20), receiveBufferSize: Int? = nil) throws {
+    /// (a client that falls behind at once); nil keeps the kernel's autotuning. A `source`
+    /// address (any port) is bound before connecting, such as 127.0.0.2: the whole of
+    /// 127.0.0.0/8 is loopback on Linux, so one machine has clients an access list tells apart.
+    init(
+        connectingTo endpoint: Endpoint, from source: String? = nil, timeout: Duration = .seconds(20),
+        receiveBufferSize: Int? = nil
+    ) throws {
         self.endpoint = endpoint
         // CLOEXEC: a ringd started by a concurrent test must not inherit this socket, or closing
         // it here would not close the connection.
@@ -34,6 +39,10 @@ final class TestSocket {
                 guard setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
                     throw HarnessFailure("setsockopt(SO_RCVBUF): \(errnoName(errno))")
                 }
+            }
+            if let source {
+                let bound = try Endpoint(host: source, port: 0).withSocketAddress { bind(descriptor, $0, $1) }
+                guard bound == 0 else { throw HarnessFailure("bind to \(source): \(errnoName(errno))") }
             }
             try connect(timeout: timeout)
         } catch {
