@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""How many times a running ringd calls libc malloc while clients churn through split lines.
+"""How many times a running ringd calls libc malloc under load.
 
-The hot path should allocate nothing. This starts the release ringd in numbered line echo with
-one worker, runs 8 client threads that each connect, send "hel", pause 2 ms, send "lo\\n" (so
-the line spans two reads and the framer must buffer it), check the reply is exactly
-"1: hello\\n" and close, again and again; after a 1 s warm-up it counts ringd's malloc calls over
-a 2 s window with a perf uprobe, then prints the count and the connections served.
+The hot path should allocate nothing. Each scenario starts the release ringd, loads it, and
+after a 1 s warm-up counts ringd's malloc calls over a 2 s window with a perf uprobe.
 
-    tools/bench/mallocs.py [--ringd .build/release/ringd] [--runs 2]
+  lines      numbered line echo, one worker: 8 client threads each connect, send "hel", pause
+             2 ms, send "lo\\n" (so the line spans two reads and the framer must buffer it),
+             check the reply is exactly "1: hello\\n" and close, again and again
+  broadcast  2 workers, 10 ms ticks, 50 subscribers reading every line
+  relay      2 workers, 50 clients reading, one more sending a line every 2 ms
+
+    tools/bench/mallocs.py [--scenario lines|broadcast|relay] [--ringd .build/release/ringd] [--runs 2]
 
 Needs root and perf; creates the probe `probe_libc:malloc` if it is missing.
 """
 import argparse
+import selectors
 import socket
 import subprocess
 import threading
@@ -50,25 +54,73 @@ def churn(seconds, counts, lock):
             counts[key] += 1
 
 
-def one_run(ringd):
-    server = subprocess.Popen(
-        [ringd, "--listen", f"127.0.0.1:{PORT}", "--workers", "1",
-         "--set", "echo.lines=true", "--set", "echo.line_numbers=true"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def count_mallocs(pid):
+    stat = subprocess.run(
+        ["perf", "stat", "-x,", "-e", PROBE, "-p", str(pid), "--", "sleep", "2"],
+        capture_output=True, text=True).stderr
+    return next(line.split(",")[0] for line in stat.splitlines() if PROBE in line)
+
+
+def start_ringd(ringd, arguments):
+    server = subprocess.Popen([ringd, "--listen", f"127.0.0.1:{PORT}"] + arguments,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return server
+
+
+def lines_run(ringd):
+    server = start_ringd(ringd, ["--workers", "1", "--set", "echo.lines=true", "--set", "echo.line_numbers=true"])
     try:
-        time.sleep(0.5)
         counts, lock = {"ok": 0, "wrong": 0, "errors": 0}, threading.Lock()
         threads = [threading.Thread(target=churn, args=(4.0, counts, lock)) for _ in range(8)]
         for thread in threads:
             thread.start()
         time.sleep(1.0)
-        stat = subprocess.run(
-            ["perf", "stat", "-x,", "-e", PROBE, "-p", str(server.pid), "--", "sleep", "2"],
-            capture_output=True, text=True).stderr
-        mallocs = next(line.split(",")[0] for line in stat.splitlines() if PROBE in line)
+        mallocs = count_mallocs(server.pid)
         for thread in threads:
             thread.join()
-        return mallocs, counts
+        return mallocs, (f"connections: {counts['ok']} exact, {counts['wrong']} wrong replies, "
+                         f"{counts['errors']} errors")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def read_lines(sockets, seconds):
+    """Reads every socket until `seconds` pass; returns the lines received."""
+    selector = selectors.DefaultSelector()
+    for client in sockets:
+        client.setblocking(False)
+        selector.register(client, selectors.EVENT_READ)
+    lines, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        for key, _ in selector.select(0.1):
+            lines += key.fileobj.recv(65536).count(b"\n")
+    return lines
+
+
+def pushed_run(ringd, mode):
+    server = start_ringd(ringd, ["--workers", "2", "--mode", mode, "--set", "broadcast.interval=10ms"])
+    try:
+        readers = [socket.create_connection(("127.0.0.1", PORT)) for _ in range(50)]
+        result = {}
+        reader = threading.Thread(target=lambda: result.update(lines=read_lines(readers, 4.0)))
+        reader.start()
+        if mode == "relay":
+            def speak():
+                with socket.create_connection(("127.0.0.1", PORT)) as speaker:
+                    end, number = time.monotonic() + 3.5, 0
+                    while time.monotonic() < end:
+                        speaker.sendall(b"line %d\n" % number)
+                        number += 1
+                        time.sleep(0.002)
+            threading.Thread(target=speak).start()
+        time.sleep(1.0)
+        mallocs = count_mallocs(server.pid)
+        reader.join()
+        for client in readers:
+            client.close()
+        return mallocs, f"lines received by the 50 readers in 4 s: {result['lines']}"
     finally:
         server.terminate()
         server.wait()
@@ -76,14 +128,17 @@ def one_run(ringd):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", choices=["lines", "broadcast", "relay"], default="lines")
     parser.add_argument("--ringd", default=".build/release/ringd")
     parser.add_argument("--runs", type=int, default=2)
     arguments = parser.parse_args()
     ensure_probe()
     for run in range(arguments.runs):
-        mallocs, counts = one_run(arguments.ringd)
-        print(f"run {run + 1}: malloc calls in 2 s: {mallocs}; connections: {counts['ok']} exact, "
-              f"{counts['wrong']} wrong replies, {counts['errors']} errors")
+        if arguments.scenario == "lines":
+            mallocs, load = lines_run(arguments.ringd)
+        else:
+            mallocs, load = pushed_run(arguments.ringd, arguments.scenario)
+        print(f"{arguments.scenario} run {run + 1}: malloc calls in 2 s: {mallocs}; {load}")
 
 
 if __name__ == "__main__":
