@@ -173,8 +173,14 @@ private struct FlagSetting {
     }
 
     /// The message for `error` naming this flag, when the error is in this flag's override.
-    func naming(_ error: any Error) -> String? {
-        guard let error = error as? ConfigurationError, error.file == "--set \(override)" else { return nil }
+    ///
+    /// `error` stays a `ConfigurationError` all the way here, never `any Error`. Swift 6.3's
+    /// optimiser miscompiles a closure that captures a typed-thrown error and boxes it as
+    /// `any Error` on each call (`flagSettings.lazy.compactMap { $0.naming(error) }`): every
+    /// call consumes the one captured copy, so the second reads freed strings. Release builds
+    /// crashed on any bad flag after the first flag; -Onone copies correctly.
+    func naming(_ error: ConfigurationError) -> String? {
+        guard error.file == "--set \(override)" else { return nil }
         let flag = typed.last { $0.column <= error.column } ?? typed[0]
         return "\(flag.text): \(error.message)"
     }
