@@ -15,10 +15,16 @@
 /// The TOML-lite parser.
 public enum TOMLLite {
     /// Parses `text`; `file` names the source in errors.
+    /// A document may start with a UTF-8 byte-order mark, as TOML 1.0 allows and some editors
+    /// write; it is not content, and columns on the first line count from after it. A U+FEFF
+    /// anywhere else is refused at its position.
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> TOMLDocument {
-        var parser = TOMLLiteParser(text: text, file: file)
+        let content = text.unicodeScalars.first == byteOrderMark ? String(text.unicodeScalars.dropFirst()) : text
+        var parser = TOMLLiteParser(text: content, file: file)
         return try parser.parseDocument()
     }
+
+    private static let byteOrderMark: Unicode.Scalar = "\u{FEFF}"
 }
 
 /// A recursive-descent parser over the Unicode scalars of one source. Positions are indices into

@@ -257,4 +257,12 @@ import RingdServices
         #expect(configuration.server.mode == .greet)
         #expect(configuration.server.workers == .count(4))
     }
+
+    /// The bytes EF BB BF that some editors put at the start of a UTF-8 file.
+    @Test func loadReadsAFileThatStartsWithAByteOrderMark() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ringd-config-\(UUID().uuidString).toml")
+        try Data([0xEF, 0xBB, 0xBF] + Array("[server]\nmode = \"relay\"\n".utf8)).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(try Configuration.load(file: url.path, overrides: []).server.mode == .relay)
+    }
 }

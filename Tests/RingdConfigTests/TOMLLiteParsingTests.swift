@@ -23,6 +23,12 @@ import RingdConfig
         }
     }
 
+    @Test func aByteOrderMarkMayStartTheDocument() throws {
+        let document = try parse("\u{FEFF}[server]\nmode = \"echo\"\n")
+        #expect(document["server"]?["mode"]?.value == .string("echo"))
+        #expect(document["server"]?.headerLocation.column == 1)
+    }
+
     @Test func tablesKeepTheirOrderAndEntries() throws {
         let document = try parse("""
             top = 1

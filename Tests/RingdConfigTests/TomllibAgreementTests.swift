@@ -71,7 +71,7 @@ import RingdConfig
     /// Invalid TOML, which both parsers must reject.
     static let invalidTOML: [String] = [
         "[server]\nmode = 1\nmode = 2", "a = 1\na = 2", "[a]\n[b]\n[a]", "a = 1\n[a]",
-        "[t]\nkey value", "key =", "key =\n", "= 1", "\u{FEFF}a = 1", "a = 1 2", "a = 1\r", "a = 1\rb = 2",
+        "[t]\nkey value", "key =", "key =\n", "= 1", "a = 1\n\u{FEFF}b = 2", "a = 1 2", "a = 1\r", "a = 1\rb = 2",
         "[t] x", "[t", "[]", "a = greet", "a = truex", "a = TRUE", "a = _1", "a = .5", "a = 1.",
         "a = \"abc", "a = \"abc\nb = 1", "a = 'abc", "a = \"\\x\"", "a = \"\\e\"", "a = \"\\x41\"",
         "a = \"x\\\ny\"", "a = \"\\u12\"", "a = \"\\uD800\"", "a = \"\\U00110000\"", "a = \"bell\u{07}\"",
