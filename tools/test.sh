@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything and runs every test: parser, engine on a real
-# ring, and the end-to-end tests that start the built ringd binary on loopback; then the same
+# ring, and the end-to-end tests that start the release ringd and ring-client on loopback; then the same
 # suite again under AddressSanitizer (with LeakSanitizer) and ThreadSanitizer, with ringd and
 # ring-client built with the sanitizer too (tools/sanitize.sh), so that stays true.
 #
@@ -15,8 +15,13 @@ arguments=()
 for argument in "$@"; do
     if [ "$argument" = "--quick" ]; then quick=true; else arguments+=("$argument"); fi
 done
+# The end-to-end tests start the binaries users run: the release build (tools/run.sh's). The tests
+# themselves are built for debugging, so @testable imports and assertions in the library tests work.
+# Debug-built ringd and ring-client still run every end-to-end test below, under the sanitizers.
+swift build -c release
 swift build --build-tests
-swift test --skip-build --parallel ${arguments[@]+"${arguments[@]}"}
+RINGD_BIN="$(pwd)/.build/release/ringd" RING_CLIENT_BIN="$(pwd)/.build/release/ring-client" \
+    swift test --skip-build --parallel ${arguments[@]+"${arguments[@]}"}
 if [ "$quick" = false ]; then
     tools/sanitize.sh all ${arguments[@]+"${arguments[@]}"}
 fi

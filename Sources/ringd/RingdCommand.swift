@@ -49,28 +49,28 @@ struct RingdCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("Read the configuration from FILE.", valueName: "FILE"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Read the configuration from FILE.", valueName: "FILE"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp(
+    @Option(name: .long, parsing: .unconditionalSingleValue, help: ArgumentHelp(
         "Listen on HOST:PORT (IPv6 as [::1]:PORT; port 0 picks a free port). Repeat for more; replaces server.listen.",
         valueName: "HOST:PORT"))
     var listen: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp(
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
         "The service: \(ServiceMode.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "MODE"))
     var mode: String?
 
-    @Option(name: .long, help: ArgumentHelp(
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
         "Worker threads, each with its own ring: a count, or auto for one per CPU ringd may run on.", valueName: "N|auto"))
     var workers: String?
 
-    @Option(name: .long, help: ArgumentHelp(
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
         "Log events at LEVEL and above to stderr: \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")); replaces server.log_level (default info).",
         valueName: "LEVEL"))
     var logLevel: String?
 
-    @Option(name: .customLong("set"), help: ArgumentHelp(
+    @Option(name: .customLong("set"), parsing: .unconditionalSingleValue, help: ArgumentHelp(
         "Set any configuration key, e.g. --set io.buffer_count=4096. Repeatable; applied last.",
         valueName: "TABLE.KEY=VALUE"))
     var settings: [String] = []
@@ -78,12 +78,29 @@ struct RingdCommand: ParsableCommand {
     @Flag(name: .long, help: "Validate the configuration, print the effective configuration, and exit.")
     var check = false
 
+    /// An argument ArgumentParser cannot parse (an unknown flag, a flag without its value) ends
+    /// like a bad value: one `ringd: error:` line naming it, and status 2. ArgumentParser's own
+    /// ending is a usage block and status 64, a second convention for scripts to know.
+    /// `--help` and the errors `run` throws end as ArgumentParser ends them.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error where error is ExitCode || exitCode(for: error) == .success {
+            exit(withError: error)
+        } catch {
+            let oneLine = message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            printError("\(oneLine) (ringd --help lists every flag)")
+            Glibc.exit(2)
+        }
+    }
+
     func run() throws {
         let configuration: Configuration
         do {
             configuration = try Configuration.load(file: config, overrides: overrides)
         } catch {
-            printError(flagSettings.lazy.compactMap { $0.naming(error) }.first ?? "\(error)")
+            Self.printError(flagSettings.lazy.compactMap { $0.naming(error) }.first ?? "\(error)")
             throw ExitCode(2)
         }
         if check {
@@ -99,7 +116,7 @@ struct RingdCommand: ParsableCommand {
                 fflush(nil)
             }
         } catch {
-            printError("\(error)")
+            Self.printError("\(error)")
             throw ExitCode(1)
         }
     }
@@ -126,7 +143,7 @@ struct RingdCommand: ParsableCommand {
         return result
     }
 
-    private func printError(_ message: String) {
+    private static func printError(_ message: String) {
         var standardError = FileHandleOutputStream.standardError
         print("ringd: error: \(message)", to: &standardError)
     }
