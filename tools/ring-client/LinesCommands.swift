@@ -179,7 +179,7 @@ struct RelayCommand: ParsableCommand {
 
     func validate() throws {
         if load.count != nil { throw ValidationError("--count applies to echo and connect; use --duration for relay") }
-        guard rate > 0 && rate <= 1e8 else { throw ValidationError("--rate must be above 0 and at most 1e8") }
+        guard rate >= 0.001 && rate <= 1e8 else { throw ValidationError("--rate must be between 0.001 and 1e8 lines per second, not \(rate)") }
         guard size >= 0 && size <= 60000 else { throw ValidationError("--size must be at most 60000") }
         guard load.connections >= 2 && load.connections <= 8192 else { throw ValidationError("relay needs 2 to 8192 --connections") }
     }
