@@ -36,9 +36,13 @@ struct TalkCommand: ParsableCommand {
     @Option(help: ArgumentHelp("How long connecting may take.", valueName: "duration"))
     var connectTimeout: DurationArgument = .seconds(10)
 
+    func validate() throws {
+        guard connectTimeout.nanoseconds > 0 else { throw ValidationError("--connect-timeout must be at least 1ns") }
+    }
+
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        let endpoints = try Endpoint.resolve(host: target.host, port: target.port)
+        let endpoints = try target.endpoints()
         let (descriptor, endpoint) = try ClientSocket.connectWaiting(to: endpoints, timeout: connectTimeout.duration)
         defer { _ = close(descriptor) }
         var session = TalkSession(socket: descriptor, endpoint: endpoint, quietLimit: wait.duration)
