@@ -31,6 +31,13 @@ extension Duration {
         let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
         return overflow ? .max : whole &+ UInt64(attoseconds / 1_000_000_000)
     }
+
+    /// The duration as poll(2)'s timeout: milliseconds rounded up, so that a wait shorter than
+    /// a millisecond is a short wait and not none at all.
+    var pollMilliseconds: Int32 {
+        let nanoseconds = self.nanoseconds
+        return Int32(clamping: nanoseconds / 1_000_000 + (nanoseconds % 1_000_000 == 0 ? 0 : 1))
+    }
 }
 
 /// Sleeps the calling thread for `nanoseconds`, resuming after a signal.

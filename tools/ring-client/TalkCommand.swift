@@ -72,7 +72,7 @@ struct TalkSession {
             var entries = [pollfd(fd: socket, events: Int16(POLLIN) | (outgoing.isEmpty ? 0 : Int16(POLLOUT)), revents: 0)]
             let readInput = inputOpen && outgoing.count < 65536
             if readInput { entries.append(pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)) }
-            let waitMilliseconds = writeClosed ? Int32(clamping: quietLimit.nanoseconds / 1_000_000) : -1
+            let waitMilliseconds = writeClosed ? quietLimit.pollMilliseconds : -1
             let ready = poll(&entries, nfds_t(entries.count), waitMilliseconds)
             if ready < 0 {
                 if errno == EINTR { continue }
