@@ -55,19 +55,22 @@ struct BadArgumentsTests {
             line(target, ["--no-such-option"], ["Unknown option '--no-such-option'"]),
             line(target, ["surplus"], ["Unexpected argument 'surplus'"]),
         ]
-        // Durations: a unit nobody knows, a negative one (as a separate word it reads as an
-        // option), nothing, and values that a duration cannot hold.
-        for option in durationOptions(subcommand) {
-            lines += [
-                line(target, [option, "5parsecs"], ["'5parsecs' is invalid for '\(option) <duration>'"]),
-                line(target, ["\(option)=-1s"], ["'-1s' is invalid for '\(option) <duration>'"]),
-                line(target, [option, "-1s"], ["Missing value for '\(option) <duration>'"]),
-                line(target, [option, ""], ["'' is invalid for '\(option) <duration>'"]),
-                line(target, [option, "nan"], ["'nan' is invalid for '\(option) <duration>'"]),
-                line(target, [option, "99999999h"], ["'99999999h' is invalid for '\(option) <duration>'"]),
-                line(target, [option], ["Missing value for '\(option) <duration>'"]),
-            ]
+        // Durations: a unit nobody knows, named under every option that takes a duration; the
+        // rest (negative, which as a separate word reads as an option, nothing at all, values a
+        // duration cannot hold) under the first, since all of them parse durations alike.
+        let durations = durationOptions(subcommand)
+        for option in durations {
+            lines.append(line(target, [option, "5parsecs"], ["'5parsecs' is invalid for '\(option) <duration>'"]))
         }
+        let option = durations[0]
+        lines += [
+            line(target, ["\(option)=-1s"], ["'-1s' is invalid for '\(option) <duration>'"]),
+            line(target, [option, "-1s"], ["Missing value for '\(option) <duration>'"]),
+            line(target, [option, ""], ["'' is invalid for '\(option) <duration>'"]),
+            line(target, [option, "nan"], ["'nan' is invalid for '\(option) <duration>'"]),
+            line(target, [option, "99999999h"], ["'99999999h' is invalid for '\(option) <duration>'"]),
+            line(target, [option], ["Missing value for '\(option) <duration>'"]),
+        ]
         return lines
     } + commandSpecificLines
 
