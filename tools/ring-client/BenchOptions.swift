@@ -10,8 +10,30 @@ struct TargetArguments: ParsableArguments {
     @Argument(help: "The server's TCP port.")
     var port: Int
 
+    /// Refuses, before any lookup, what cannot name a TCP server: an empty host, a host that
+    /// carries its own port (`127.0.0.1:7000`, `[::1]:7000`), a port outside 1...65535.
+    func validate() throws {
+        guard !host.isEmpty else { throw ValidationError("<host> is empty; give an address or a name, e.g. 127.0.0.1") }
+        if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon || host[..<colon].hasSuffix("]") {
+            let suggestion = "\(unbracketed(host[..<colon])) \(host[host.index(after: colon)...])"
+            throw ValidationError("<host> '\(host)' looks like HOST:PORT; give the port as its own argument: \(suggestion)")
+        }
+        guard (1...65535).contains(port) else { throw ValidationError("<port> must be between 1 and 65535, not \(port)") }
+    }
+
+    /// Every address the target names, in getaddrinfo's order of preference.
+    func endpoints() throws(ClientError) -> [Endpoint] {
+        try Endpoint.resolve(host: unbracketed(Substring(host)), port: port)
+    }
+
+    /// The preferred address, for the benchmarks.
     func resolve() throws(ClientError) -> Endpoint {
-        try Endpoint.resolve(host: host, port: port)[0]
+        try endpoints()[0]
+    }
+
+    /// `::1` for `[::1]`, the way ringd's --listen and ring-client's own output write IPv6.
+    private func unbracketed(_ text: Substring) -> String {
+        String(text.hasPrefix("[") && text.hasSuffix("]") ? text.dropFirst().dropLast() : text)
     }
 }
 
@@ -50,11 +72,14 @@ struct LoadOptions: ParsableArguments {
     var quiet = false
 
     func validate() throws {
-        guard connections >= 1 && connections <= 1_000_000 else { throw ValidationError("--connections must be between 1 and 1000000") }
-        guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
-        guard spread >= 1 && spread <= 254 else { throw ValidationError("--spread must be between 1 and 254") }
-        if let count, count == 0 { throw ValidationError("--count must be at least 1") }
-        if let duration, duration.nanoseconds == 0 { throw ValidationError("--duration must be longer than 0") }
+        guard connections >= 1 && connections <= 1_000_000 else { throw ValidationError("-c/--connections must be between 1 and 1000000, not \(connections)") }
+        guard threads >= 1 && threads <= 256 else { throw ValidationError("-t/--threads must be between 1 and 256, not \(threads)") }
+        guard spread >= 1 && spread <= 254 else { throw ValidationError("-B/--spread must be between 1 and 254, not \(spread)") }
+        if let count, count == 0 { throw ValidationError("-n/--count must be at least 1") }
+        if let duration, duration.nanoseconds == 0 { throw ValidationError("-d/--duration must be at least 1ns") }
+        // A zero stall timeout would call every connection stalled at its first check.
+        guard timeout.nanoseconds > 0 else { throw ValidationError("--timeout must be at least 1ns") }
+        guard connectTimeout.nanoseconds > 0 else { throw ValidationError("--connect-timeout must be at least 1ns") }
     }
 
     /// Worker threads actually used: never more than connections.

@@ -44,9 +44,10 @@ struct EchoCommand: ParsableCommand {
     var rate: Double?
 
     func validate() throws {
-        guard size >= 1 && size <= 16 << 20 else { throw ValidationError("--size must be between 1 and 16777216 bytes") }
-        guard depth >= 1 && depth <= 4096 else { throw ValidationError("--depth must be between 1 and 4096") }
-        if let rate, !(rate > 0 && rate <= 1e9) { throw ValidationError("--rate must be above 0 and at most 1e9 per second") }
+        guard size >= 1 && size <= 16 << 20 else { throw ValidationError("-s/--size must be between 1 and 16777216 bytes, not \(size)") }
+        guard depth >= 1 && depth <= 4096 else { throw ValidationError("-p/--depth must be between 1 and 4096, not \(depth)") }
+        // Below the floor (one request in 17 minutes) a run would send its first request and no other.
+        if let rate, !(rate >= 0.001 && rate <= 1e9) { throw ValidationError("--rate must be between 0.001 and 1e9 requests per second, not \(rate)") }
     }
 
     func run() throws {

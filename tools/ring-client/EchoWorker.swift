@@ -278,7 +278,7 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
 
     @inline(__always)
     private func dueTime(of request: UInt64) -> UInt64 {
-        scheduleStart &+ UInt64(Double(request) * interval)
+        scheduledTime(start: scheduleStart, interval: interval, index: request)
     }
 
     /// Open loop: sends `slot`'s oldest due requests while it has room below `depth`. A request

@@ -40,7 +40,7 @@ struct LineReader {
 
     private mutating func fill(timeout: Duration) throws(ClientError) {
         var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&entry, 1, Int32(clamping: timeout.nanoseconds / 1_000_000))
+        let ready = poll(&entry, 1, timeout.pollMilliseconds)
         if ready == 0 { throw ClientError("no line from the server within \(formatDuration(timeout.nanoseconds))") }
         if ready < 0 {
             if errno == EINTR { return }

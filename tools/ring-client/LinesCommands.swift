@@ -44,7 +44,7 @@ struct BroadcastCommand: ParsableCommand {
     var drain: DurationArgument = .seconds(1)
 
     func validate() throws {
-        if load.count != nil { throw ValidationError("--count applies to echo and connect; use --duration for broadcast") }
+        if load.count != nil { throw ValidationError("-n/--count applies to echo and connect; use -d/--duration for broadcast") }
     }
 
     func run() throws {
@@ -178,10 +178,10 @@ struct RelayCommand: ParsableCommand {
     var drain: DurationArgument = .seconds(1)
 
     func validate() throws {
-        if load.count != nil { throw ValidationError("--count applies to echo and connect; use --duration for relay") }
-        guard rate > 0 && rate <= 1e8 else { throw ValidationError("--rate must be above 0 and at most 1e8") }
-        guard size >= 0 && size <= 60000 else { throw ValidationError("--size must be at most 60000") }
-        guard load.connections >= 2 && load.connections <= 8192 else { throw ValidationError("relay needs 2 to 8192 --connections") }
+        if load.count != nil { throw ValidationError("-n/--count applies to echo and connect; use -d/--duration for relay") }
+        guard rate >= 0.001 && rate <= 1e8 else { throw ValidationError("--rate must be between 0.001 and 1e8 lines per second, not \(rate)") }
+        guard size >= 0 && size <= 60000 else { throw ValidationError("-s/--size must be between 0 and 60000 bytes, not \(size)") }
+        guard load.connections >= 2 && load.connections <= 8192 else { throw ValidationError("relay needs 2 to 8192 clients (-c/--connections), not \(load.connections)") }
     }
 
     func run() throws {

@@ -429,7 +429,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
 
     @inline(__always)
     private func dueTime(of line: UInt64) -> UInt64 {
-        scheduleStart &+ UInt64(Double(line) * interval)
+        scheduledTime(start: scheduleStart, interval: interval, index: line)
     }
 
     /// Writes `from=ID seq=N time=T [pad=xxx]\n` behind what `slot` has pending, and sends.

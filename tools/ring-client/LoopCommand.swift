@@ -39,13 +39,14 @@ struct LoopCommand: ParsableCommand {
     var timeout: DurationArgument = .seconds(10)
 
     func validate() throws {
-        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
-        guard lines >= 1 else { throw ValidationError("--lines must be at least 1") }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, not \(rounds)") }
+        guard lines >= 1 else { throw ValidationError("--lines must be at least 1, not \(lines)") }
+        guard timeout.nanoseconds > 0 else { throw ValidationError("--timeout must be at least 1ns") }
     }
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        let endpoints = try Endpoint.resolve(host: target.host, port: target.port)
+        let endpoints = try target.endpoints()
         for round in 1...rounds {
             try readRound(round, from: endpoints)
             // The connection is closed before the pause, as the seed's client does: a

@@ -7,6 +7,9 @@
 // The executable is thin: argument parsing here, the work in the files named after each command.
 
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct RingClient: ParsableCommand {
@@ -22,6 +25,27 @@ struct RingClient: ParsableCommand {
             Run `ring-client help <subcommand>` for each one's options.
             """,
         subcommands: [LoopCommand.self, TalkCommand.self, BenchCommand.self])
+
+    /// Every failure starts `ring-client: error:`, as a benchmark's data errors do.
+    static var _errorPrefix: String { "ring-client: error: " }
+
+    /// ArgumentParser's main with the exit statuses the help texts promise: 1 for a bad argument
+    /// as for any other setup failure (ArgumentParser's own is EX_USAGE, 64), a ClientError's
+    /// own status, and 2 left to a benchmark that ran and saw data errors.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ClientError {
+            writeStandardError("ring-client: error: \(error)\n")
+            Glibc.exit(error.exitStatus)
+        } catch {
+            // Help, and a benchmark's ExitCode(2), end the way ArgumentParser ends them.
+            if error is ExitCode || exitCode(for: error) == .success { exit(withError: error) }
+            writeStandardError(fullMessage(for: error) + "\n")
+            Glibc.exit(ExitCode.failure.rawValue)
+        }
+    }
 }
 
 struct BenchCommand: ParsableCommand {

@@ -144,8 +144,7 @@ enum ClientSocket {
             var code = startConnect(descriptor, to: endpoint)
             if code == EINPROGRESS {
                 var entry = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-                let milliseconds = Int32(clamping: timeout.nanoseconds / 1_000_000)
-                let ready = poll(&entry, 1, milliseconds)
+                let ready = poll(&entry, 1, timeout.pollMilliseconds)
                 code = ready > 0 ? pendingError(descriptor) : (ready == 0 ? ETIMEDOUT : errno)
             }
             if code == 0 { return (descriptor, endpoint) }

@@ -36,9 +36,13 @@ struct TalkCommand: ParsableCommand {
     @Option(help: ArgumentHelp("How long connecting may take.", valueName: "duration"))
     var connectTimeout: DurationArgument = .seconds(10)
 
+    func validate() throws {
+        guard connectTimeout.nanoseconds > 0 else { throw ValidationError("--connect-timeout must be at least 1ns") }
+    }
+
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        let endpoints = try Endpoint.resolve(host: target.host, port: target.port)
+        let endpoints = try target.endpoints()
         let (descriptor, endpoint) = try ClientSocket.connectWaiting(to: endpoints, timeout: connectTimeout.duration)
         defer { _ = close(descriptor) }
         var session = TalkSession(socket: descriptor, endpoint: endpoint, quietLimit: wait.duration)
@@ -68,7 +72,7 @@ struct TalkSession {
             var entries = [pollfd(fd: socket, events: Int16(POLLIN) | (outgoing.isEmpty ? 0 : Int16(POLLOUT)), revents: 0)]
             let readInput = inputOpen && outgoing.count < 65536
             if readInput { entries.append(pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)) }
-            let waitMilliseconds = writeClosed ? Int32(clamping: quietLimit.nanoseconds / 1_000_000) : -1
+            let waitMilliseconds = writeClosed ? quietLimit.pollMilliseconds : -1
             let ready = poll(&entries, nfds_t(entries.count), waitMilliseconds)
             if ready < 0 {
                 if errno == EINTR { continue }
