@@ -26,9 +26,6 @@ struct RingClient: ParsableCommand {
             """,
         subcommands: [LoopCommand.self, TalkCommand.self, BenchCommand.self])
 
-    /// Every failure starts `ring-client: error:`, as a benchmark's data errors do.
-    static var _errorPrefix: String { "ring-client: error: " }
-
     /// ArgumentParser's main with the exit statuses the help texts promise: 1 for a bad argument
     /// as for any other setup failure (ArgumentParser's own is EX_USAGE, 64), a ClientError's
     /// own status, and 2 left to a benchmark that ran and saw data errors.
@@ -42,7 +39,9 @@ struct RingClient: ParsableCommand {
         } catch {
             // Help, and a benchmark's ExitCode(2), end the way ArgumentParser ends them.
             if error is ExitCode || exitCode(for: error) == .success { exit(withError: error) }
-            writeStandardError(fullMessage(for: error) + "\n")
+            // One line that starts `ring-client: error:`, as every other failure does.
+            let oneLine = message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            writeStandardError("ring-client: error: \(oneLine) (ring-client help lists the options)\n")
             Glibc.exit(ExitCode.failure.rawValue)
         }
     }
