@@ -86,11 +86,11 @@ enum Schema {
 
         ConfigurationKey(
             "greet", "message", .template(filling: [.peer, .time, .clients]),
-            default: try! MessageTemplate(parsing: Greet.defaultMessage), \.greet.message,
+            default: try! MessageTemplate(parsing: GreetService.defaultMessage), \.greet.message,
             "sent on connect, then the connection is closed"),
         ConfigurationKey(
             "counter", "message", .template(filling: [.count, .peer, .time, .clients]),
-            default: try! MessageTemplate(parsing: Counter.defaultMessage), \.counter.message,
+            default: try! MessageTemplate(parsing: CounterService<LocalConnectionNumbers>.defaultMessage), \.counter.message,
             "sent on connect, then closed; {count} = connections before this one"),
 
         ConfigurationKey(

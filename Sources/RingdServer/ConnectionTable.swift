@@ -72,8 +72,6 @@ struct Connection {
     var listedAsWaiting: Bool
 }
 
-/// The list terminator for buffer-id lists.
-let noBuffer: UInt16 = .max
 
 final class ConnectionTable {
     let capacity: Int

@@ -7,6 +7,7 @@
 
 import CLinux
 import RingdConfig
+import RingdServices
 import Synchronization
 import URing
 #if canImport(Glibc)
@@ -23,13 +24,23 @@ public struct ServerReady: Sendable {
 }
 
 public enum Server {
-    /// Runs the server until SIGINT or SIGTERM. Calls `ready` once every worker listens.
-    /// Throws a StartupError, whose text names the cause and the fix, when it cannot start.
-    /// Runs until SIGINT or SIGTERM. On SIGHUP, `reload` reads the configuration again; what it
-    /// may change takes effect in every worker, and an invalid file keeps the running one.
-    public static func run(
-        configuration: Configuration, reload: () throws -> Configuration = { throw ReloadUnavailable() },
-        ready: (ServerReady) -> Void
+    /// Runs `service` (one made per worker by `makeService`, and again from each reloaded
+    /// configuration) until SIGINT or SIGTERM; `server.mode` is not consulted. For a mode that
+    /// lives outside ringd's own list, such as one a test defines.
+    public static func run<S: Service>(
+        configuration: Configuration, service makeService: @escaping @Sendable (Configuration) -> S,
+        reload: () throws -> Configuration = { throw ReloadUnavailable() }, ready: (ServerReady) -> Void
+    ) throws(StartupError) {
+        try serve(configuration: configuration, makeService: { configuration, _ in makeService(configuration) }, reload: reload, ready: ready)
+    }
+
+    /// Calls `ready` once every worker listens, then runs until SIGINT or SIGTERM. Throws a
+    /// StartupError, whose text names the cause and the fix, when it cannot start. On SIGHUP,
+    /// `reload` reads the configuration again; what it may change takes effect in every worker,
+    /// and an invalid file keeps the running one.
+    static func serve<S: Service>(
+        configuration: Configuration, makeService: @escaping @Sendable (Configuration, Worker) -> S,
+        reload: () throws -> Configuration, ready: (ServerReady) -> Void
     ) throws(StartupError) {
         try checkKernelRelease()
         let cpus = CPUSet.allowed()
@@ -78,7 +89,11 @@ public enum Server {
         for worker in 0..<workerCount {
             let own = listeners.map { $0[worker] }
             let cpu = configuration.server.pinWorkers ? cpus[worker % cpus.count] : nil
-            threads.append(startThread { runWorker(worker, cpu: cpu, configuration: configuration, group: group, listeners: own, shutdownSignal: shutdownSignal, latch: latch) })
+            threads.append(startThread {
+                runWorker(
+                    worker, cpu: cpu, configuration: configuration, group: group, listeners: own, shutdownSignal: shutdownSignal,
+                    latch: latch, makeService: { makeService($0, Worker(index: worker, group: group)) })
+            })
         }
 
         let startup = latch.waitForStartup()
@@ -107,14 +122,16 @@ public enum Server {
         if let failure = latch.runFailure { throw failure }
     }
 
-    private static func runWorker(
+    private static func runWorker<S: Service>(
         _ index: Int, cpu: Int?, configuration: Configuration, group: WorkerGroup, listeners: [ListeningSocket],
-        shutdownSignal: Int32, latch: StartupLatch
+        shutdownSignal: Int32, latch: StartupLatch, makeService: @escaping (Configuration) -> S
     ) {
         if let cpu { CPUSet.pinCurrentThread(to: cpu) }
-        let loop: EventLoop
+        let loop: EventLoop<S>
         do {
-            loop = try EventLoop(index: index, configuration: configuration, group: group, listeners: listeners, shutdownSignal: shutdownSignal)
+            loop = try EventLoop(
+                index: index, configuration: configuration, group: group, listeners: listeners, shutdownSignal: shutdownSignal,
+                makeService: makeService)
         } catch {
             listeners.forEach { $0.close() }
             latch.workerFailed(StartupError(error))

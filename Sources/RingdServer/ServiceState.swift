@@ -1,11 +1,10 @@
-// ServiceState: what one worker keeps for the service it runs, beside the connection table.
+// ServiceState: what one worker keeps beside the connection table for whatever service it runs:
+// the access lists, the busy message, a line framer per slot for `.lines` services, the peers
+// for the access log, and the references to other workers' output that posted lines hold.
 //
-// Only what the configured service needs is allocated: line framers and line counters per slot
-// for the line modes, the peer per slot for the access log, the relay hub, the broadcast state.
-// Per-slot tables have the connection table's fixed capacity; a slot's entries are initialized
-// when a connection opens and deinitialized when it is released, except the line framers: one is
-// made when its slot is first used and lives as long as the worker, reset on release, so that the
-// buffer it keeps for partial lines serves the slot's next connection without an allocation.
+// Per-slot tables have the connection table's fixed capacity. A slot's line framer is made when
+// the slot is first used and lives as long as the worker, reset on release, so that the buffer
+// it keeps for partial lines serves the slot's next connection without an allocation.
 
 import RingdConfig
 import RingdServices
@@ -15,137 +14,94 @@ import Glibc
 
 final class ServiceState {
     let capacity: Int
-    /// Client addresses need a getpeername(2) per connection: for the access lists, `{peer}`
-    /// and the access log.
-    var needsPeer: Bool
+    /// Client addresses need a getpeername(2) per connection: for the access lists, the
+    /// service (`{peer}`) and the access log.
+    private(set) var needsPeer = false
     /// Nil when both lists are empty, which admits everyone without asking.
-    var access: AccessList? = nil
-    /// The longest line accepted, in the line modes.
-    let maxLine: Int
+    private(set) var access: AccessList? = nil
+    /// `server.busy_message`, rendered once; replaced ones are kept while sends may read them.
+    private(set) var busyMessage: RenderedMessage? = nil
+    private var retiredBusyMessages: [RenderedMessage] = []
 
-    // Line modes.
     /// Initialized up to `framersMade`: the connection table hands out fresh slots in order, so
     /// the memory touched is that of the slots ever used, not `capacity`.
-    let framers: UnsafeMutablePointer<LineFramer>?
-    private(set) var framersMade = 0
-    let echoLines: UnsafeMutablePointer<EchoLines>?
-    let peers: UnsafeMutablePointer<Peer>?
+    private let framers: UnsafeMutablePointer<LineFramer>
+    private var framersMade = 0
+    /// The echo access log (`echo.access_log`) and the peer of each slot it names.
     let accessLog: AccessLog?
+    private let peers: SlotTable<Peer>?
+    /// References on other workers' chunks, and the spans waiting to be posted to each worker.
+    let posts: PostedSpans
 
-    // Greet and counter.
-    var message: MessageTemplate? = nil
-    /// The message rendered once at start-up when it has no placeholders: sent as is, with no
-    /// output chunk and no completion per connection.
-    var fixedMessage: UnsafeMutableRawBufferPointer? = nil
-    /// `server.busy_message`, rendered once.
-    var busyMessage: UnsafeMutableRawBufferPointer? = nil
-    /// Messages replaced by a reload, freed when the worker stops.
-    private var retiredMessages: [UnsafeMutableRawBufferPointer] = []
-
-    // Broadcast.
-    var broadcast: Broadcast?
-    var broadcastInterval: Duration? = nil
-
-    /// Echo replies are numbered `N: `.
-    let echoNumbering: Bool
-
-    // Relay.
-    var relay: RelayHub<SharedRelayNames>?
-    let relayed: RelayedChunks?
-    /// Spans waiting to be posted to each other worker at the end of the iteration.
-    let pendingPosts: UnsafeMutablePointer<OutputSpan?>?
-
-    /// Sets up what stays for the worker's life, then takes the reloadable rest from
-    /// `reconfigure`, the same path a SIGHUP takes.
-    init(configuration: Configuration, service: Service, worker: Int, group: WorkerGroup) {
+    init(configuration: Configuration, serviceNeedsPeer: Bool, worker: Int, group: WorkerGroup) {
         capacity = configuration.server.maxConnections
-        maxLine = service == .relay ? configuration.relay.maxLine : configuration.echo.maxLine
-        echoNumbering = configuration.echo.lineNumbers
-        let accessLogging = service == .echoLines && configuration.echo.accessLog
-        framers = service.framesLines ? .allocate(capacity: capacity) : nil
-        echoLines = service == .echoLines ? .allocate(capacity: capacity) : nil
-        peers = accessLogging ? .allocate(capacity: capacity) : nil
+        framers = .allocate(capacity: capacity)
+        let accessLogging = configuration.server.mode == .echo && configuration.echo.accessLog
         accessLog = accessLogging ? AccessLog() : nil
-        broadcast = service == .broadcast ? Broadcast() : nil
-        if service == .relay {
-            relay = RelayHub(
-                capacity: capacity,
-                options: RelayOptions(firstClientNumber: UInt64(worker + 1), clientNumberStride: UInt64(group.workerCount)),
-                claims: group.relayNames)
-            relayed = group.workerCount > 1 ? RelayedChunks(totalChunks: group.workerCount * group.chunkCount) : nil
-            pendingPosts = .allocate(capacity: group.workerCount)
-            pendingPosts!.initialize(repeating: nil, count: group.workerCount)
-        } else {
-            relay = nil
-            relayed = nil
-            pendingPosts = nil
-        }
-        needsPeer = false
-        reconfigure(configuration, service: service)
+        peers = accessLogging ? SlotTable(capacity: capacity) : nil
+        posts = PostedSpans(workers: group.workerCount, totalChunks: group.workerCount > 1 ? group.workerCount * group.chunkCount : 0)
+        reconfigure(configuration, serviceNeedsPeer: serviceNeedsPeer)
     }
 
     deinit {
-        if let framers {
-            framers.deinitialize(count: framersMade)
-            framers.deallocate()
+        framers.deinitialize(count: framersMade)
+        framers.deallocate()
+    }
+
+    /// Takes what a configuration may change without a restart, at start-up and on SIGHUP.
+    func reconfigure(_ configuration: Configuration, serviceNeedsPeer: Bool) {
+        let accessList = configuration.access.list
+        access = accessList.allow.isEmpty && accessList.deny.isEmpty ? nil : accessList
+        busyMessage.map { retiredBusyMessages.append($0) }
+        busyMessage = configuration.server.busyMessage.flatMap(RenderedMessage.init)
+        needsPeer = access != nil || peers != nil || serviceNeedsPeer
+    }
+
+    /// A connection opened in `slot`: its framer is made the first time the slot is used.
+    @inline(__always)
+    func open(slot: Int, peer: Peer, lineLength: Int, framesLines: Bool) {
+        if framesLines {
+            while framersMade <= slot {
+                (framers + framersMade).initialize(to: LineFramer(maxLine: lineLength))
+                framersMade += 1
+            }
         }
-        echoLines?.deallocate()
-        peers?.deallocate()
-        for message in retiredMessages + [fixedMessage, busyMessage].compactMap({ $0 }) {
-            message.baseAddress?.deallocate()
-        }
-        pendingPosts?.deallocate()
+        peers?[slot] = peer
+    }
+
+    /// The connection in `slot` is gone: its framer is reset for the slot's next one.
+    @inline(__always)
+    func release(slot: Int) {
+        if slot < framersMade { framers[slot].reset() }
+    }
+
+    @inline(__always)
+    func framer(ofSlot slot: Int) -> UnsafeMutablePointer<LineFramer> {
+        precondition(slot < framersMade, "slot \(slot) has no line framer")
+        return framers + slot
+    }
+
+    /// Writes `[HOST PORT] line` when the access log is on.
+    @inline(__always)
+    func logAccess(_ line: Line, slot: Int) {
+        if let accessLog, let peers { accessLog.log(peer: peers[slot], line: line) }
     }
 }
 
-extension ServiceState {
-    /// Makes `slot`'s line framer if the slot is used for the first time; a reused slot's
-    /// framer was reset when its last connection closed.
-    @inline(__always)
-    func prepareFramer(forSlot slot: Int) {
-        guard let framers else { return }
-        while framersMade <= slot {
-            (framers + framersMade).initialize(to: LineFramer(maxLine: maxLine))
-            framersMade += 1
-        }
+/// What a worker holds for lines that cross workers: the spans waiting to be posted to each
+/// other worker, and its references on chunks of other workers' arenas.
+final class PostedSpans {
+    /// Spans waiting to be posted to each other worker at the end of the iteration.
+    let pending: UnsafeMutablePointer<OutputSpan?>
+    let relayed: RelayedChunks
+
+    init(workers: Int, totalChunks: Int) {
+        pending = .allocate(capacity: workers)
+        pending.initialize(repeating: nil, count: workers)
+        relayed = RelayedChunks(totalChunks: totalChunks)
     }
 
-    /// Takes what a configuration may change without a restart, at start-up and on SIGHUP:
-    /// messages, the access lists, the broadcast interval, relay notices. The service, the slot count and the line
-    /// limits stay (the server refuses a reload that changes them).
-    func reconfigure(_ configuration: Configuration, service: Service) {
-        let accessList = configuration.access.list
-        access = accessList.allow.isEmpty && accessList.deny.isEmpty ? nil : accessList
-        switch service {
-        case .greet: message = configuration.greet.message
-        case .counter: message = configuration.counter.message
-        default: break
-        }
-        // A send-and-close in flight may still read the old messages: they are kept until the
-        // worker stops (a few bytes per reload).
-        fixedMessage.map { retiredMessages.append($0) }
-        fixedMessage = message.flatMap { $0.placeholders.isEmpty ? Self.renderOnce($0) : nil }
-        busyMessage.map { retiredMessages.append($0) }
-        busyMessage = configuration.server.busyMessage.flatMap(Self.renderOnce)
-        if service == .broadcast {
-            broadcast!.reconfigure(message: configuration.broadcast.message, greeting: configuration.broadcast.greeting)
-            broadcastInterval = configuration.broadcast.interval
-        }
-        let peerInMessage = [message, broadcast?.greeting].contains { $0?.placeholders.contains(.peer) == true }
-        needsPeer = access != nil || peers != nil || peerInMessage
-        if service == .relay {
-            relay!.options.notices = configuration.relay.notices
-            relay!.options.welcome = configuration.relay.welcome
-        }
-    }
-
-    /// A message without placeholders, rendered into memory of its own for the life of the worker.
-    fileprivate static func renderOnce(_ message: MessageTemplate) -> UnsafeMutableRawBufferPointer {
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, message.maximumRenderedCount), alignment: 8)
-        var writer = ByteWriter(storage)
-        _ = message.render(MessageTemplate.Values(), into: &writer)
-        return UnsafeMutableRawBufferPointer(rebasing: storage[0..<writer.count])
-    }
+    deinit { pending.deallocate() }
 }
 
 /// References a worker holds on chunks of other workers' arenas, which it received as relayed

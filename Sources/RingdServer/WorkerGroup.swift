@@ -1,7 +1,7 @@
 // WorkerGroup: the little the workers share, and how they reach each other with no lock on a
 // connection's path.
 //
-// - `connectionsMade`: counter mode's number, one relaxed fetch-add per connection. An atomic
+// - `connectionNumbers`: counter mode's number, one relaxed fetch-add per connection. An atomic
 //   read-modify-write hands every connection a distinct value, so N connections get exactly
 //   0..<N across all workers, whatever the interleaving.
 // - `clients`: the connections open in broadcast and relay modes, for `{clients}`.
@@ -27,7 +27,6 @@ import Glibc
 
 final class WorkerGroup: @unchecked Sendable {
     let workerCount: Int
-    let connectionsMade = Atomic<UInt64>(0)
     let clients = Atomic<Int>(0)
     /// Workers whose loop has not finished; the main thread waits for zero.
     let runningWorkers: Atomic<Int>
@@ -46,6 +45,10 @@ final class WorkerGroup: @unchecked Sendable {
     private let inboxes: [RelayInbox]
     /// The names relay clients chose, unique across workers.
     let relayNames = SharedRelayNames()
+    /// The counter mode's numbers: one process-wide count, so N connections get 0..<N.
+    let connectionNumbers = SharedConnectionNumbers()
+    /// Each worker's statistics as it last published them, for any thread to read.
+    let statistics: [PublishedStatistics]
     /// One eventfd per worker, written when SIGHUP published a new configuration.
     private let reloadDescriptors: [Int32]
     /// The configuration SIGHUP published, under `publishedLock`. Read by a worker only after
@@ -59,6 +62,7 @@ final class WorkerGroup: @unchecked Sendable {
     init(workerCount: Int, configuration: Configuration, relayInboxes: Bool) throws(SystemError) {
         self.workerCount = workerCount
         runningWorkers = Atomic(workerCount)
+        statistics = (0..<workerCount).map { _ in PublishedStatistics() }
         let chunkSize = configuration.outputChunkSize
         let chunkCount = max(4, configuration.io.outputMemory / chunkSize)
         var arenas: [OutputArena] = []
@@ -152,6 +156,14 @@ final class WorkerGroup: @unchecked Sendable {
         let index = Int(span.chunk) % chunkCount
         return UnsafeRawPointer(arenaBases[owner] + index * chunkSize + Int(span.offset))
     }
+}
+
+/// The counter's numbers, shared by every worker's CounterService.
+final class SharedConnectionNumbers: ConnectionNumbers, @unchecked Sendable {
+    // @unchecked: the one field is atomic.
+    private let count = Atomic<UInt64>(0)
+
+    func next() -> UInt64 { count.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
 
 /// A single-producer, single-consumer queue of spans between two workers.

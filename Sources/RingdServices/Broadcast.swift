@@ -1,21 +1,33 @@
 // Broadcast: a message to every client on a timer, the "am I alive?" heartbeat of the Tcl
 // exercises ("save a list of client channels and transmit a message every second").
 //
-// One Broadcast per worker. On each tick the event loop calls `tick`, which advances `seq` and
-// renders the message ONCE into the worker's shared tick buffer; the loop then sends that same
-// buffer to every client it holds (one send per client, no copy per client), and must not reuse
-// the buffer until those sends complete. Workers tick independently, so `seq` counts this
-// worker's ticks: the first tick is seq 1, and every client sees consecutive numbers. A client
-// that cannot keep up is cut off once its queued output passes `io.output_cap`, never skipped,
-// so a gap in `seq` always means loss somewhere.
+// One Broadcast per worker. On each tick the engine calls `tick`, which advances `seq` and
+// renders the message once into the writer it was handed (the worker's output arena); the
+// engine then queues those same bytes to every client it holds, with no copy per client.
+// Workers tick independently, so `seq` counts this worker's ticks: the first tick is seq 1, and
+// every client sees consecutive numbers. A client that cannot keep up is cut off once its
+// queued output passes `io.output_cap`, never skipped, so a gap in `seq` always means loss.
 //
 // The default message carries the fields ring-client's broadcast benchmark parses, `seq=` and
 // `time=` (the send time, for latency): `seq=42 time=1732212345.123456 clients=3`.
 // A greeting can be sent on connect. Whatever clients send is read and dropped, so a chatty
 // client cannot fill its socket buffer and stall; the count of dropped bytes is kept.
 
+/// What to do with a client that just connected.
+public enum AcceptAction: Sendable, Equatable {
+    /// Send the writer's bytes and keep the connection.
+    case send
+    /// Keep the connection; there is nothing to send.
+    case keep
+    /// The message did not fit the writer, which is left as it was.
+    case close
+}
+
 /// One worker's broadcast state.
-public struct Broadcast: Sendable {
+public struct Broadcast: Service, Sendable {
+    public static var input: ServiceInput { .dropped }
+    public static var slowReaders: SlowReaderPolicy { .cut }
+
     public static let defaultMessage = "seq={seq} time={time} clients={clients}\n"
 
     public enum TickAction: Sendable, Equatable {
@@ -36,9 +48,13 @@ public struct Broadcast: Sendable {
     /// Bytes received from clients and dropped.
     public private(set) var droppedInputBytes: UInt64 = 0
 
-    public init(message: MessageTemplate, greeting: MessageTemplate? = nil) {
+    /// Time between two ticks.
+    public private(set) var interval: Duration
+
+    public init(message: MessageTemplate, greeting: MessageTemplate? = nil, interval: Duration = .seconds(1)) {
         self.message = message
         self.greeting = greeting
+        self.interval = interval
     }
 
     public init() {
@@ -51,7 +67,7 @@ public struct Broadcast: Sendable {
         self.greeting = greeting
     }
 
-    /// Advances `seq` and renders the tick's message into `writer`, the shared tick buffer.
+    /// Advances `seq` and renders the tick's message into `writer`.
     /// `clients` is how many clients will be sent it.
     public mutating func tick(time: UnixTime, clients: Int, into writer: inout ByteWriter) -> TickAction {
         seq += 1
@@ -70,5 +86,31 @@ public struct Broadcast: Sendable {
     /// Bytes a client sent: they are dropped, and only counted.
     public mutating func received(byteCount: Int) {
         droppedInputBytes &+= UInt64(byteCount)
+    }
+
+    // MARK: Service
+
+    public var maximumOutputCount: Int { max(message.maximumRenderedCount, greeting?.maximumRenderedCount ?? 0) }
+    public var needsPeer: Bool { greeting?.placeholders.contains(.peer) == true }
+    public var tickInterval: Duration? { interval }
+
+    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions {
+        let start = writer.count
+        guard accepted(peer: peer, time: context.time, clients: context.clients, into: &writer) == .send else { return ServiceActions() }
+        return ServiceActions(.send(bytes: start..<writer.count, to: .one(slot: slot)))
+    }
+
+    /// One heartbeat for every client of this worker; with none, the tick only counts.
+    public mutating func tick(context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions {
+        let start = writer.count
+        let clients = context.connections > 0 ? context.clients : 0
+        guard case .sendToAll = tick(time: context.time, clients: clients, into: &writer) else { return ServiceActions() }
+        return ServiceActions(.send(bytes: start..<writer.count, to: .everyone))
+    }
+
+    /// The messages and the interval change; `seq` carries on, so clients see no gap.
+    public mutating func reconfigure(from fresh: consuming Broadcast) {
+        reconfigure(message: fresh.message, greeting: fresh.greeting)
+        interval = fresh.interval
     }
 }

@@ -14,11 +14,51 @@
 // bytes themselves instead of copying them through `reply`; the counter then just stays at zero.
 //
 // The access log line is `[HOST PORT] ` and the line's content, always ending in exactly one
-// "\n" (a CR is dropped, so a log file stays one entry per line). The caller decides where it
-// goes. Lines come from a LineFramer; the state per connection is one counter.
+// "\n" (a CR is dropped, so a log file stays one entry per line). The engine writes it, to
+// standard output. Lines come from the engine's LineFramer; the state per connection is one
+// counter. `EchoLinesService` is the mode: an EchoLines per connection slot.
+
+/// Echo of whole lines, numbered or not: the service of `echo.lines = true`.
+public struct EchoLinesService: Service {
+    public static var input: ServiceInput { .lines }
+
+    public let numbering: Bool
+    public let maximumLineLength: Int
+    private let connections: SlotTable<EchoLines>
+
+    /// For connection slots 0..<capacity.
+    public init(numbering: Bool, maxLine: Int, capacity: Int) {
+        self.numbering = numbering
+        maximumLineLength = maxLine
+        connections = SlotTable(capacity: capacity)
+    }
+
+    public var maximumOutputCount: Int { EchoLines.maximumReplyCount(maxLine: maximumLineLength) }
+
+    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions {
+        connections[slot] = EchoLines(numbering: numbering)
+        return ServiceActions()
+    }
+
+    public mutating func received(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> ServiceActions {
+        let start = writer.count
+        guard connections.update(slot, { $0.reply(to: line, into: &writer) }) else { return ServiceActions() }
+        return ServiceActions(.send(bytes: start..<writer.count, to: .one(slot: slot)))
+    }
+
+    /// A last line without "\n" is answered too, as the Perl server does; the connection closes
+    /// once the replies are out.
+    public mutating func inputEnded(_ slot: Int, lastLine: Line?, into writer: inout ByteWriter) -> ServiceActions {
+        guard let lastLine else { return ServiceActions() }
+        return received(lastLine, from: slot, into: &writer)
+    }
+
+    /// Numbering and the line limit need new per-slot state, so only a restart changes them.
+    public mutating func reconfigure(from fresh: consuming EchoLinesService) {}
+}
 
 /// One connection's line-mode echo state.
-public struct EchoLines: Sendable {
+public struct EchoLines: Sendable, BitwiseCopyable {
     /// Prefix replies with `N: ` like the Perl server's `$.`.
     public let numbering: Bool
     /// Lines replied to so far; the next reply is numbered `linesAnswered + 1`.

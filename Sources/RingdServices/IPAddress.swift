@@ -11,8 +11,8 @@
 // Zone identifiers (`fe80::1%eth0`) are not accepted.
 
 /// An IPv4 or IPv6 address.
-public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
-    public enum Family: Sendable, Hashable {
+public struct IPAddress: Hashable, Sendable, BitwiseCopyable, CustomStringConvertible {
+    public enum Family: Sendable, Hashable, BitwiseCopyable {
         case ipv4
         case ipv6
     }
@@ -251,7 +251,7 @@ private func parseIPv6(_ bytes: ArraySlice<UInt8>) throws(Invalid) -> (UInt64, U
 
 /// A client's address and port, written as `HOST PORT` like the Perl echo server's access log
 /// (`[127.0.0.1 35577] line`), with the numeric host in place of a reverse lookup.
-public struct Peer: Hashable, Sendable, CustomStringConvertible {
+public struct Peer: Hashable, Sendable, BitwiseCopyable, CustomStringConvertible {
     public var address: IPAddress
     public var port: UInt16
 

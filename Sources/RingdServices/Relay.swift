@@ -21,221 +21,14 @@
 // client's default name never collides with a chosen one. Join, leave and rename notices are
 // optional (`Options.notices`), as is the welcome line.
 //
-// The hub is pure: it holds a fixed-capacity table indexed by the caller's connection slot, writes
-// the lines it wants sent into the caller's ByteWriter, and returns at most two actions, each
-// `send(bytes: range in the writer, to: recipients)` or `close(slot)`, to be carried out in order.
+// The hub is a Service: it holds a fixed-capacity table indexed by the engine's connection slot,
+// writes the lines it wants sent into the engine's ByteWriter, and returns at most two actions, each
+// `send(bytes: range in the writer, to: recipients)` or `closeAfterOutput(slot)`, carried out in order.
 // Actions from successive calls keep each sender's lines in order. "allExcept" and "everyone"
 // mean the clients of this hub; delivering to clients held by other workers is the server's
 // business, and RelayFormat renders the same lines so a line can be rendered once and fanned out.
 // Chosen names are unique among the clients of every hub that shares the hub's `RelayNameClaims`:
 // in the server that is all the workers' hubs; the hub itself holds no lock.
-
-/// A client's name: 1...32 visible ASCII bytes, stored inline.
-public struct RelayName: Hashable, Sendable, CustomStringConvertible {
-    public static let maximumCount = 32
-
-    /// Why a proposed name was refused.
-    public enum Invalid: Error, Sendable, Equatable {
-        /// Empty, longer than 32 bytes, or with a byte outside 0x21...0x7E.
-        case malformed
-        /// `client` and digits: those are the names new clients get.
-        case reserved
-    }
-
-    private var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-    private var length: UInt8 = 0
-
-    public var count: Int { Int(length) }
-
-    /// A name a client chose, checked.
-    public init(_ bytes: UnsafeRawBufferPointer) throws(Invalid) {
-        guard (1...Self.maximumCount).contains(bytes.count),
-              bytes.allSatisfy({ (0x21...0x7E).contains($0) })
-        else { throw .malformed }
-        self.init(unchecked: bytes)
-        if isReserved { throw .reserved }
-    }
-
-    private init(unchecked bytes: UnsafeRawBufferPointer) {
-        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: bytes) }
-        length = UInt8(bytes.count)
-    }
-
-    /// `client<number>`, a new client's name.
-    public static func numbered(_ number: UInt64) -> RelayName {
-        withUnsafeTemporaryAllocation(byteCount: maximumCount, alignment: 1) { scratch in
-            var writer = ByteWriter(scratch)
-            writer.write("client")
-            writer.write(decimal: number)
-            return RelayName(unchecked: writer.written)
-        }
-    }
-
-    /// `client` followed by one or more digits.
-    var isReserved: Bool {
-        withBytes { bytes in
-            let prefix = "client".utf8
-            return bytes.count > prefix.count && bytes.starts(with: prefix)
-                && bytes.dropFirst(prefix.count).allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
-        }
-    }
-
-    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
-        withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-    }
-
-    public func write(to writer: inout ByteWriter) {
-        withBytes { writer.write($0) }
-    }
-
-    public static func == (left: RelayName, right: RelayName) -> Bool {
-        left.length == right.length && left.storage.0 == right.storage.0 && left.storage.1 == right.storage.1
-            && left.storage.2 == right.storage.2 && left.storage.3 == right.storage.3
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        withBytes { hasher.combine(bytes: $0) }
-    }
-
-    public var description: String { withBytes { String(decoding: $0, as: UTF8.self) } }
-}
-
-/// Who a relay line goes to, as connection slots of the hub.
-public enum RelayRecipients: Sendable, Equatable {
-    case one(slot: Int)
-    /// Every client of the hub but this one (the sender, or a client that just left).
-    case allExcept(slot: Int)
-    case everyone
-}
-
-public enum RelayAction: Sendable, Equatable {
-    /// Send bytes `bytes` of the writer passed to the call that returned this action.
-    case send(bytes: Range<Int>, to: RelayRecipients)
-    /// Close the connection in `slot` after what was sent to it (graceful: shut down, then close).
-    case close(slot: Int)
-}
-
-/// At most two actions, stored inline, to be carried out in order.
-public struct RelayActions: RandomAccessCollection, Sendable, Equatable {
-    private var first: RelayAction?
-    private var second: RelayAction?
-
-    public init() {}
-
-    mutating func append(_ action: RelayAction) {
-        if first == nil { first = action } else {
-            precondition(second == nil, "a relay event yields at most two actions")
-            second = action
-        }
-    }
-
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { first == nil ? 0 : second == nil ? 1 : 2 }
-    public subscript(position: Int) -> RelayAction {
-        precondition(position >= 0 && position < endIndex, "index \(position) out of range")
-        return position == 0 ? first! : second!
-    }
-}
-
-/// Errors a relay sends to the one client that caused them.
-public enum RelayError: Sendable, Equatable {
-    case invalidName
-    case reservedName
-    case nameTaken(RelayName)
-    case alreadyNamed(RelayName)
-    case unknownCommand
-}
-
-/// The relay's lines, for a hub and for a worker that fans a line out to its own clients.
-/// Each writes a whole line and returns the range of the writer it filled, or writes nothing and
-/// returns nil when the line does not fit.
-public enum RelayFormat {
-    /// The most bytes one relay line takes when the chat text is at most `maxLine` bytes.
-    public static func maximumLineCount(maxLine: Int) -> Int {
-        max(RelayName.maximumCount + 2 + maxLine + 1, 2 + 2 * RelayName.maximumCount + 9 + 1, 80)
-    }
-
-    /// The free bytes a writer needs for one RelayHub call, when lines are at most `maxLine` bytes.
-    public static func maximumHubOutputCount(maxLine: Int) -> Int {
-        2 * maximumLineCount(maxLine: maxLine)
-    }
-
-    /// `NAME: text\n`
-    @discardableResult
-    public static func writeChat(from name: RelayName, text: UnsafeRawBufferPointer, into writer: inout ByteWriter) -> Range<Int>? {
-        let start = writer.count
-        name.write(to: &writer)
-        writer.write(": ")
-        writer.write(text)
-        writer.write(UInt8(ascii: "\n"))
-        return writer.commit(since: start) ? start..<writer.count : nil
-    }
-
-    /// `* NAME joined\n`
-    @discardableResult
-    public static func writeJoined(_ name: RelayName, into writer: inout ByteWriter) -> Range<Int>? {
-        writeNotice(name, " joined\n", into: &writer)
-    }
-
-    /// `* NAME left\n`
-    @discardableResult
-    public static func writeLeft(_ name: RelayName, into writer: inout ByteWriter) -> Range<Int>? {
-        writeNotice(name, " left\n", into: &writer)
-    }
-
-    /// `* you are NAME\n`, to a client that just connected.
-    @discardableResult
-    public static func writeWelcome(_ name: RelayName, into writer: inout ByteWriter) -> Range<Int>? {
-        let start = writer.count
-        writer.write("* you are ")
-        name.write(to: &writer)
-        writer.write(UInt8(ascii: "\n"))
-        return writer.commit(since: start) ? start..<writer.count : nil
-    }
-
-    /// `* OLD is now NEW\n`
-    @discardableResult
-    public static func writeRenamed(from old: RelayName, to new: RelayName, into writer: inout ByteWriter) -> Range<Int>? {
-        let start = writer.count
-        writer.write("* ")
-        old.write(to: &writer)
-        writer.write(" is now ")
-        new.write(to: &writer)
-        writer.write(UInt8(ascii: "\n"))
-        return writer.commit(since: start) ? start..<writer.count : nil
-    }
-
-    /// `error: ...\n`
-    @discardableResult
-    public static func writeError(_ error: RelayError, into writer: inout ByteWriter) -> Range<Int>? {
-        let start = writer.count
-        switch error {
-        case .invalidName:
-            writer.write("error: a name is 1 to 32 visible ASCII characters, without spaces\n")
-        case .reservedName:
-            writer.write("error: names like client7 are given to new clients; choose another\n")
-        case .nameTaken(let name):
-            writer.write("error: the name ")
-            name.write(to: &writer)
-            writer.write(" is taken\n")
-        case .alreadyNamed(let name):
-            writer.write("error: you are already ")
-            name.write(to: &writer)
-            writer.write(UInt8(ascii: "\n"))
-        case .unknownCommand:
-            writer.write("error: unknown command; commands are /nick NAME and /quit\n")
-        }
-        return writer.commit(since: start) ? start..<writer.count : nil
-    }
-
-    private static func writeNotice(_ name: RelayName, _ tail: StaticString, into writer: inout ByteWriter) -> Range<Int>? {
-        let start = writer.count
-        writer.write("* ")
-        name.write(to: &writer)
-        writer.write(tail)
-        return writer.commit(since: start) ? start..<writer.count : nil
-    }
-}
 
 /// Who holds the names clients chose with /nick. The numbered names need no record: each worker
 /// hands out its own numbers, and nobody may choose one.
@@ -281,7 +74,11 @@ public struct RelayOptions: Sendable {
 }
 
 /// The chat hub: a client table and the protocol in the file comment.
-public struct RelayHub<Names: RelayNameClaims> {
+public struct RelayHub<Names: RelayNameClaims>: Service {
+    public static var input: ServiceInput { .lines }
+    public static var slowReaders: SlowReaderPolicy { .cut }
+    public static var reach: ServiceReach { .everyWorker }
+
     public typealias Options = RelayOptions
 
     /// Notices and welcome can change (a reloaded configuration); the numbering does not.
@@ -294,16 +91,21 @@ public struct RelayHub<Names: RelayNameClaims> {
     public private(set) var clientCount = 0
     private var nextClientNumber: UInt64
 
+    /// The longest chat line accepted, in bytes.
+    public let maximumLineLength: Int
+
     /// A hub for slots 0..<capacity. The table is allocated here, once.
-    public init(capacity: Int, options: Options = Options(), claims: Names) {
+    public init(capacity: Int, maxLine: Int = 4096, options: Options = Options(), claims: Names) {
         precondition(capacity > 0)
         self.options = options
+        maximumLineLength = maxLine
         self.claims = claims
         names = Array(repeating: nil, count: capacity)
         nextClientNumber = options.firstClientNumber
     }
 
     public var capacity: Int { names.count }
+    public var maximumOutputCount: Int { RelayFormat.maximumHubOutputCount(maxLine: maximumLineLength) }
 
     /// The name of the client in `slot`, or nil.
     public func name(ofSlot slot: Int) -> RelayName? {
@@ -311,14 +113,14 @@ public struct RelayHub<Names: RelayNameClaims> {
     }
 
     /// A client connected in `slot`: it gets a name, a welcome, and the others a join notice.
-    public mutating func connect(slot: Int, into writer: inout ByteWriter) -> RelayActions {
+    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions {
         precondition(names.indices.contains(slot), "slot \(slot) is outside the hub's \(capacity) slots")
         precondition(names[slot] == nil, "slot \(slot) already holds a client")
         let name = RelayName.numbered(nextClientNumber)
         nextClientNumber &+= options.clientNumberStride
         names[slot] = name
         clientCount += 1
-        var actions = RelayActions()
+        var actions = ServiceActions()
         if options.welcome {
             actions.append(.send(bytes: fitting(RelayFormat.writeWelcome(name, into: &writer)), to: .one(slot: slot)))
         }
@@ -330,11 +132,11 @@ public struct RelayHub<Names: RelayNameClaims> {
 
     /// A complete line from the client in `slot`. Lines from a slot without a client (after its
     /// `/quit`, for instance) are ignored.
-    public mutating func receive(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> RelayActions {
-        guard let name = name(ofSlot: slot) else { return RelayActions() }
+    public mutating func received(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> ServiceActions {
+        guard let name = name(ofSlot: slot) else { return ServiceActions() }
         let text = line.content
         if text.first == UInt8(ascii: "/") { return command(text, from: slot, name: name, into: &writer) }
-        var actions = RelayActions()
+        var actions = ServiceActions()
         if !text.isEmpty {
             actions.append(.send(bytes: fitting(RelayFormat.writeChat(from: name, text: text, into: &writer)), to: .allExcept(slot: slot)))
         }
@@ -343,8 +145,8 @@ public struct RelayHub<Names: RelayNameClaims> {
 
     /// The connection in `slot` is gone. Nothing happens if the slot is already free (the client
     /// sent `/quit`), so the server can always call this when it closes a connection.
-    public mutating func disconnect(slot: Int, into writer: inout ByteWriter) -> RelayActions {
-        var actions = RelayActions()
+    public mutating func closed(_ slot: Int, into writer: inout ByteWriter) -> ServiceActions {
+        var actions = ServiceActions()
         guard let name = name(ofSlot: slot) else { return actions }
         remove(slot)
         if options.notices {
@@ -353,14 +155,13 @@ public struct RelayHub<Names: RelayNameClaims> {
         return actions
     }
 
-    private mutating func command(_ text: UnsafeRawBufferPointer, from slot: Int, name: RelayName, into writer: inout ByteWriter) -> RelayActions {
+    private mutating func command(_ text: UnsafeRawBufferPointer, from slot: Int, name: RelayName, into writer: inout ByteWriter) -> ServiceActions {
         let commandEnd = text.firstIndex(of: UInt8(ascii: " ")) ?? text.count
         let command = UnsafeRawBufferPointer(rebasing: text[0..<commandEnd])
-        var actions = RelayActions()
+        var actions = ServiceActions()
         if command.elementsEqual("/quit".utf8) {
-            let left = disconnect(slot: slot, into: &writer)
-            for action in left { actions.append(action) }
-            actions.append(.close(slot: slot))
+            actions.append(contentsOf: closed(slot, into: &writer))
+            actions.append(.closeAfterOutput(slot: slot))
         } else if command.elementsEqual("/nick".utf8) {
             var argumentStart = commandEnd
             while argumentStart < text.count && text[argumentStart] == UInt8(ascii: " ") { argumentStart += 1 }
@@ -371,7 +172,7 @@ public struct RelayHub<Names: RelayNameClaims> {
         return actions
     }
 
-    private mutating func rename(_ slot: Int, from old: RelayName, to proposed: UnsafeRawBufferPointer, into writer: inout ByteWriter) -> RelayAction {
+    private mutating func rename(_ slot: Int, from old: RelayName, to proposed: UnsafeRawBufferPointer, into writer: inout ByteWriter) -> ServiceAction {
         let new: RelayName
         do {
             new = try RelayName(proposed)
@@ -386,7 +187,7 @@ public struct RelayHub<Names: RelayNameClaims> {
         return .send(bytes: bytes, to: options.notices ? .everyone : .one(slot: slot))
     }
 
-    private func reply(_ error: RelayError, to slot: Int, into writer: inout ByteWriter) -> RelayAction {
+    private func reply(_ error: RelayError, to slot: Int, into writer: inout ByteWriter) -> ServiceAction {
         .send(bytes: fitting(RelayFormat.writeError(error, into: &writer)), to: .one(slot: slot))
     }
 
@@ -404,9 +205,17 @@ public struct RelayHub<Names: RelayNameClaims> {
     }
 }
 
+extension RelayHub {
+    /// Notices and the welcome follow a reloaded configuration; names and numbering stay.
+    public mutating func reconfigure(from fresh: consuming RelayHub) {
+        options.notices = fresh.options.notices
+        options.welcome = fresh.options.welcome
+    }
+}
+
 extension RelayHub where Names == RelayNameSet {
     /// A hub whose chosen names are its own affair.
-    public init(capacity: Int, options: Options = Options()) {
-        self.init(capacity: capacity, options: options, claims: RelayNameSet())
+    public init(capacity: Int, maxLine: Int = 4096, options: Options = Options()) {
+        self.init(capacity: capacity, maxLine: maxLine, options: options, claims: RelayNameSet())
     }
 }

@@ -164,6 +164,20 @@ public final class Ring {
     @inline(__always)
     public func advance(by count: UInt32) { io_uring_cq_advance(ring, count) }
 
+    /// Hands every ready completion to `body`, in order, then releases them all with one
+    /// advance. `body` only queues submissions; it must not wait on the ring. Inlined, so
+    /// `body` is plain code in the caller's loop, with no closure context per completion.
+    @inlinable @inline(__always)
+    public func drainCompletions(_ body: (Completion) -> Void) {
+        let ready = readyCompletions
+        var position: UInt32 = 0
+        while position < ready {
+            body(completion(at: position))
+            position += 1
+        }
+        advance(by: ready)
+    }
+
     /// Whether the kernel had to park completions because the queue was full. It keeps them
     /// (IORING_FEAT_NODROP, required at set-up) and hands them over as the queue drains.
     public var hasOverflow: Bool { io_uring_cq_has_overflow(ring) }

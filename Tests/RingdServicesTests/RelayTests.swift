@@ -21,13 +21,13 @@ final class RelayNetwork {
         connected.insert(slot)
         inbox[slot] = []
         scratch.writer.reset()
-        carryOut(hub.connect(slot: slot, into: &scratch.writer))
+        carryOut(hub.opened(slot, peer: loopbackPeer, context: anyContext, into: &scratch.writer))
     }
 
     /// The client in `slot` sends `text`, one line (its terminator included).
     func say(_ slot: Int, _ text: String) {
         scratch.writer.reset()
-        let actions = withLine(text) { hub.receive($0, from: slot, into: &scratch.writer) }
+        let actions = withLine(text) { hub.received($0, from: slot, into: &scratch.writer) }
         carryOut(actions)
     }
 
@@ -35,7 +35,7 @@ final class RelayNetwork {
     func hangUp(_ slot: Int) {
         connected.remove(slot)
         scratch.writer.reset()
-        carryOut(hub.disconnect(slot: slot, into: &scratch.writer))
+        carryOut(hub.closed(slot, into: &scratch.writer))
     }
 
     /// Everything `slot` has received since the last call, and forgets it.
@@ -54,7 +54,7 @@ final class RelayNetwork {
         return inbox
     }
 
-    private func carryOut(_ actions: RelayActions) {
+    private func carryOut(_ actions: ServiceActions) {
         for action in actions {
             switch action {
             case .send(let range, let recipients):
@@ -65,15 +65,17 @@ final class RelayNetwork {
                 case .everyone: connected
                 }
                 for slot in slots { inbox[slot, default: []].append(line) }
-            case .close(let slot):
+            case .closeAfterOutput(let slot):
                 closedByHub.append(slot)
                 connected.remove(slot)
                 // The server calls disconnect for every connection it closes; after /quit the
                 // hub has already let the client go, so this must add nothing.
                 let writer = scratch.writer.count
-                let after = hub.disconnect(slot: slot, into: &scratch.writer)
+                let after = hub.closed(slot, into: &scratch.writer)
                 #expect(after.isEmpty)
                 #expect(scratch.writer.count == writer)
+            case .pauseReading, .resumeReading:
+                Issue.record("the hub never pauses a client: \(action)")
             }
         }
     }
@@ -302,12 +304,12 @@ final class RelayNetwork {
         let maxLine = 100
         var hub = RelayHub(capacity: 2)
         let scratch = ScratchWriter(capacity: RelayFormat.maximumHubOutputCount(maxLine: maxLine))
-        _ = hub.connect(slot: 0, into: &scratch.writer)
+        _ = hub.opened(0, peer: loopbackPeer, context: anyContext, into: &scratch.writer)
         scratch.writer.reset()
         let longest = "/nick " + String(repeating: "m", count: 32)
-        withLine(longest + "\n") { _ = hub.receive($0, from: 0, into: &scratch.writer) }
+        withLine(longest + "\n") { _ = hub.received($0, from: 0, into: &scratch.writer) }
         scratch.writer.reset()
-        let actions = withLine(String(repeating: "w", count: maxLine - 1) + "\r\n") { hub.receive($0, from: 0, into: &scratch.writer) }
+        let actions = withLine(String(repeating: "w", count: maxLine - 1) + "\r\n") { hub.received($0, from: 0, into: &scratch.writer) }
         #expect(actions.count == 1)
         #expect(scratch.writer.count == 32 + 2 + maxLine - 1 + 1)
     }

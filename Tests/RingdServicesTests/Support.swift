@@ -55,3 +55,6 @@ struct SeededGenerator: RandomNumberGenerator {
 }
 
 let loopbackPeer = Peer(address: IPAddress(ipv4: 127, 0, 0, 1), port: 35577)
+
+/// A context for events whose output does not depend on it.
+let anyContext = ServiceContext(time: UnixTime(nanosecondsSinceEpoch: 0), clients: 1, connections: 1)

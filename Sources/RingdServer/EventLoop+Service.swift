@@ -1,0 +1,162 @@
+// The seam: events to the service, and its actions carried out. The service writes into the
+// worker's output arena (a writer with `maximumOutputCount` bytes of room); each action's range
+// of that writer becomes one span, queued by reference to every recipient, never copied.
+
+import RingdServices
+import URing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension EventLoop {
+    // MARK: - Events
+
+    func openToService(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, peer: Peer) {
+        services.open(slot: Int(slot), peer: peer, lineLength: service.maximumLineLength, framesLines: S.input == .lines)
+        if S.slowReaders == .cut { group.clients.add(1, ordering: .relaxed) }
+        guard var writer = writer(for: slot, connection) else { return }
+        let context = ServiceContext(time: .now, clients: group.clients.load(ordering: .relaxed), connections: table.openCount)
+        carryOut(service.opened(Int(slot), peer: peer, context: context, into: &writer), writtenBytes: writer.count)
+    }
+
+    /// The connection takes no more input: it is closing, or closes after its output.
+    func closeToService(_ slot: UInt32) {
+        guard S.input != .echoed, var writer = arena.writer(room: service.maximumOutputCount) else { return }
+        carryOut(service.closed(Int(slot), into: &writer), writtenBytes: writer.count)
+    }
+
+    /// The slot's engine-side state goes (its framer is reset for the slot's next connection).
+    func releaseServiceSlot(_ slot: UInt32) {
+        services.release(slot: Int(slot))
+        if S.slowReaders == .cut { group.clients.subtract(1, ordering: .relaxed) }
+    }
+
+    /// Cuts `input` into lines and hands each to the service, until the connection is on its
+    /// way out (a `/quit`, a line too long, a cut).
+    func receivedLines(_ input: UnsafeRawBufferPointer, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+        let framer = services.framer(ofSlot: Int(slot))
+        var position = 0
+        while connection.pointee.state == .open && !connection.pointee.closeAfterOutput && !connection.pointee.cutPending,
+              let event = framer.pointee.next(in: input, position: &position) {
+            guard var writer = writer(for: slot, connection) else { return }
+            switch event {
+            case .line(let line):
+                services.logAccess(line, slot: Int(slot))
+                carryOut(service.received(line, from: Int(slot), into: &writer), writtenBytes: writer.count)
+            case .lineTooLong:
+                carryOut(service.lineTooLong(from: Int(slot), into: &writer), writtenBytes: writer.count)
+            }
+        }
+        // A client that does not read its replies is paused (a `.cut` service cuts it instead,
+        // when its queue passes the cap).
+        if S.slowReaders == .paused { pauseReceiveIfOverLimit(slot, connection) }
+    }
+
+    /// The peer finished sending: the service gets what followed its last "\n", if anything.
+    func inputEnded(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+        guard S.input == .lines || S.input == .dropped, var writer = writer(for: slot, connection) else { return }
+        var lastLine: Line?
+        if S.input == .lines, case .line(let line)? = services.framer(ofSlot: Int(slot)).pointee.finish() {
+            services.logAccess(line, slot: Int(slot))
+            lastLine = line
+        }
+        carryOut(service.inputEnded(Int(slot), lastLine: lastLine, into: &writer), writtenBytes: writer.count)
+    }
+
+    func outputDrained(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+        guard var writer = writer(for: slot, connection) else { return }
+        carryOut(service.outputDrained(Int(slot), into: &writer), writtenBytes: writer.count)
+    }
+
+    /// The service's timer: its output goes to whoever its actions name.
+    func tickService() {
+        guard var writer = arena.writer(room: service.maximumOutputCount) else {
+            statistics.outputExhausted += 1
+            return
+        }
+        let context = ServiceContext(time: .now, clients: group.clients.load(ordering: .relaxed), connections: table.openCount)
+        carryOut(service.tick(context: context, into: &writer), writtenBytes: writer.count)
+    }
+
+    /// Room for one event's output; when the arena has none, the client the event is about is
+    /// cut, since what it is owed cannot be stored.
+    @inline(__always)
+    private func writer(for slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) -> ByteWriter? {
+        guard let writer = arena.writer(room: service.maximumOutputCount) else {
+            statistics.outputExhausted += 1
+            cut(slot, connection, .outputMemoryFull)
+            return nil
+        }
+        return writer
+    }
+
+    // MARK: - Actions
+
+    /// Carries out what the service decided, in order. Its ranges are relative to the writer,
+    /// which began at the arena's fill point, so one `keep` covers them all.
+    @inline(__always)
+    private func carryOut(_ actions: ServiceActions, writtenBytes: Int) {
+        guard !actions.isEmpty else { return }
+        let written = arena.keep(writtenBytes)
+        for action in actions {
+            switch action {
+            case .send(let range, let recipients):
+                let span = OutputSpan(chunk: written.chunk, offset: written.offset + UInt32(range.lowerBound), length: UInt32(range.count))
+                send(span, to: recipients)
+            case .closeAfterOutput(let slot):
+                let connection = table[UInt32(slot)]
+                if connection.pointee.state == .open { closeAfterOutput(UInt32(slot), connection) }
+            case .pauseReading(let slot):
+                let connection = table[UInt32(slot)]
+                guard connection.pointee.state == .open, !connection.pointee.receivePaused else { continue }
+                if connection.pointee.receiveArmed {
+                    pauseReceive(UInt32(slot), connection)
+                } else {
+                    connection.pointee.receivePaused = true
+                }
+            case .resumeReading(let slot):
+                let connection = table[UInt32(slot)]
+                if connection.pointee.state == .open && connection.pointee.receivePaused { resumeReceive(UInt32(slot), connection) }
+            }
+        }
+    }
+
+    @inline(__always)
+    private func send(_ span: OutputSpan, to recipients: Recipients) {
+        switch recipients {
+        case .one(let slot):
+            let connection = table[UInt32(slot)]
+            if connection.pointee.state == .open { deliver(span, to: UInt32(slot), connection) }
+        case .allExcept(let slot):
+            fanOut(span, except: UInt32(slot))
+            if S.reach == .everyWorker { post(span) }
+        case .everyone:
+            fanOut(span, except: nil)
+            if S.reach == .everyWorker { post(span) }
+        }
+    }
+
+    /// Queues `span` to an open client the service still knows: one not on its way out.
+    @inline(__always)
+    func deliver(_ span: OutputSpan, to slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+        guard !connection.pointee.cutPending, !connection.pointee.closeAfterOutput else { return }
+        let cap = S.slowReaders == .cut ? limits.outputCap : .max
+        if let reason = queueOutput(span, on: slot, connection, cap: cap) { cut(slot, connection, reason) }
+    }
+
+    /// Queues `span` to every open client of this worker except `excluded`.
+    func fanOut(_ span: OutputSpan, except excluded: UInt32?) {
+        table.forEachOpen { slot, connection in
+            if slot != excluded { deliver(span, to: slot, connection) }
+        }
+    }
+}
+
+extension UnixTime {
+    /// The wall clock, for `{time}`.
+    static var now: UnixTime {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return UnixTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+    }
+}

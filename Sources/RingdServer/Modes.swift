@@ -1,0 +1,63 @@
+// Every mode ringd serves, and how each worker makes its service from the configuration. The
+// engine is generic over the service, so each line below is one specialisation of the whole
+// event loop. A new mode is its Service conformer in RingdServices and one line here (and its
+// name in `server.mode`).
+
+import RingdConfig
+import RingdServices
+
+extension Server {
+    /// Runs the mode `server.mode` names; see `serve` for what happens until it stops.
+    public static func run(
+        configuration: Configuration, reload: () throws -> Configuration = { throw ReloadUnavailable() },
+        ready: (ServerReady) -> Void
+    ) throws(StartupError) {
+        let slots = configuration.server.maxConnections
+        switch configuration.server.mode {
+        case .echo where !configuration.echoesLines:
+            try serve(configuration: configuration, makeService: { _, _ in RawEcho() }, reload: reload, ready: ready)
+        case .echo:
+            try serve(configuration: configuration, makeService: { configuration, _ in
+                EchoLinesService(numbering: configuration.echo.lineNumbers, maxLine: configuration.echo.maxLine, capacity: slots)
+            }, reload: reload, ready: ready)
+        case .greet:
+            try serve(configuration: configuration, makeService: { configuration, _ in
+                GreetService(message: configuration.greet.message)
+            }, reload: reload, ready: ready)
+        case .counter:
+            try serve(configuration: configuration, makeService: { configuration, worker in
+                CounterService(message: configuration.counter.message, numbers: worker.group.connectionNumbers)
+            }, reload: reload, ready: ready)
+        case .broadcast:
+            try serve(configuration: configuration, makeService: { configuration, _ in
+                let broadcast = configuration.broadcast
+                return Broadcast(message: broadcast.message, greeting: broadcast.greeting, interval: broadcast.interval)
+            }, reload: reload, ready: ready)
+        case .relay:
+            try serve(configuration: configuration, makeService: { configuration, worker in
+                RelayHub(
+                    capacity: slots, maxLine: configuration.relay.maxLine, options: relayOptions(configuration, worker),
+                    claims: worker.group.relayNames)
+            }, reload: reload, ready: ready)
+        }
+    }
+
+    /// Worker i of n names its clients client(i+1), client(i+1+n), ...: disjoint numbers.
+    private static func relayOptions(_ configuration: Configuration, _ worker: Worker) -> RelayOptions {
+        RelayOptions(
+            notices: configuration.relay.notices, welcome: configuration.relay.welcome,
+            firstClientNumber: UInt64(worker.index + 1), clientNumberStride: UInt64(worker.group.workerCount))
+    }
+}
+
+/// The worker a service is made for, and what it shares with the others.
+struct Worker {
+    let index: Int
+    let group: WorkerGroup
+}
+
+extension Configuration {
+    /// Echo answers whole lines: numbering and the access log are about lines, so either one
+    /// turns line mode on.
+    var echoesLines: Bool { echo.lines || echo.lineNumbers || echo.accessLog }
+}

@@ -1,0 +1,173 @@
+// The relay's names and lines: what a client is called, and every line the hub sends, written
+// once so that a worker can render a line for its own clients and post it to the others. The
+// protocol is in Relay.swift.
+
+/// A client's name: 1...32 visible ASCII bytes, stored inline.
+public struct RelayName: Hashable, Sendable, CustomStringConvertible {
+    public static let maximumCount = 32
+
+    /// Why a proposed name was refused.
+    public enum Invalid: Error, Sendable, Equatable {
+        /// Empty, longer than 32 bytes, or with a byte outside 0x21...0x7E.
+        case malformed
+        /// `client` and digits: those are the names new clients get.
+        case reserved
+    }
+
+    private var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    private var length: UInt8 = 0
+
+    public var count: Int { Int(length) }
+
+    /// A name a client chose, checked.
+    public init(_ bytes: UnsafeRawBufferPointer) throws(Invalid) {
+        guard (1...Self.maximumCount).contains(bytes.count),
+              bytes.allSatisfy({ (0x21...0x7E).contains($0) })
+        else { throw .malformed }
+        self.init(unchecked: bytes)
+        if isReserved { throw .reserved }
+    }
+
+    private init(unchecked bytes: UnsafeRawBufferPointer) {
+        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: bytes) }
+        length = UInt8(bytes.count)
+    }
+
+    /// `client<number>`, a new client's name.
+    public static func numbered(_ number: UInt64) -> RelayName {
+        withUnsafeTemporaryAllocation(byteCount: maximumCount, alignment: 1) { scratch in
+            var writer = ByteWriter(scratch)
+            writer.write("client")
+            writer.write(decimal: number)
+            return RelayName(unchecked: writer.written)
+        }
+    }
+
+    /// `client` followed by one or more digits.
+    var isReserved: Bool {
+        withBytes { bytes in
+            let prefix = "client".utf8
+            return bytes.count > prefix.count && bytes.starts(with: prefix)
+                && bytes.dropFirst(prefix.count).allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        }
+    }
+
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
+
+    public func write(to writer: inout ByteWriter) {
+        withBytes { writer.write($0) }
+    }
+
+    public static func == (left: RelayName, right: RelayName) -> Bool {
+        left.length == right.length && left.storage.0 == right.storage.0 && left.storage.1 == right.storage.1
+            && left.storage.2 == right.storage.2 && left.storage.3 == right.storage.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        withBytes { hasher.combine(bytes: $0) }
+    }
+
+    public var description: String { withBytes { String(decoding: $0, as: UTF8.self) } }
+}
+
+/// Errors a relay sends to the one client that caused them.
+public enum RelayError: Sendable, Equatable {
+    case invalidName
+    case reservedName
+    case nameTaken(RelayName)
+    case alreadyNamed(RelayName)
+    case unknownCommand
+}
+
+/// The relay's lines, for a hub and for a worker that fans a line out to its own clients.
+/// Each writes a whole line and returns the range of the writer it filled, or writes nothing and
+/// returns nil when the line does not fit.
+public enum RelayFormat {
+    /// The most bytes one relay line takes when the chat text is at most `maxLine` bytes.
+    public static func maximumLineCount(maxLine: Int) -> Int {
+        max(RelayName.maximumCount + 2 + maxLine + 1, 2 + 2 * RelayName.maximumCount + 9 + 1, 80)
+    }
+
+    /// The free bytes a writer needs for one RelayHub call, when lines are at most `maxLine` bytes.
+    public static func maximumHubOutputCount(maxLine: Int) -> Int {
+        2 * maximumLineCount(maxLine: maxLine)
+    }
+
+    /// `NAME: text\n`
+    @discardableResult
+    public static func writeChat(from name: RelayName, text: UnsafeRawBufferPointer, into writer: inout ByteWriter) -> Range<Int>? {
+        let start = writer.count
+        name.write(to: &writer)
+        writer.write(": ")
+        writer.write(text)
+        writer.write(UInt8(ascii: "\n"))
+        return writer.commit(since: start) ? start..<writer.count : nil
+    }
+
+    /// `* NAME joined\n`
+    @discardableResult
+    public static func writeJoined(_ name: RelayName, into writer: inout ByteWriter) -> Range<Int>? {
+        writeNotice(name, " joined\n", into: &writer)
+    }
+
+    /// `* NAME left\n`
+    @discardableResult
+    public static func writeLeft(_ name: RelayName, into writer: inout ByteWriter) -> Range<Int>? {
+        writeNotice(name, " left\n", into: &writer)
+    }
+
+    /// `* you are NAME\n`, to a client that just connected.
+    @discardableResult
+    public static func writeWelcome(_ name: RelayName, into writer: inout ByteWriter) -> Range<Int>? {
+        let start = writer.count
+        writer.write("* you are ")
+        name.write(to: &writer)
+        writer.write(UInt8(ascii: "\n"))
+        return writer.commit(since: start) ? start..<writer.count : nil
+    }
+
+    /// `* OLD is now NEW\n`
+    @discardableResult
+    public static func writeRenamed(from old: RelayName, to new: RelayName, into writer: inout ByteWriter) -> Range<Int>? {
+        let start = writer.count
+        writer.write("* ")
+        old.write(to: &writer)
+        writer.write(" is now ")
+        new.write(to: &writer)
+        writer.write(UInt8(ascii: "\n"))
+        return writer.commit(since: start) ? start..<writer.count : nil
+    }
+
+    /// `error: ...\n`
+    @discardableResult
+    public static func writeError(_ error: RelayError, into writer: inout ByteWriter) -> Range<Int>? {
+        let start = writer.count
+        switch error {
+        case .invalidName:
+            writer.write("error: a name is 1 to 32 visible ASCII characters, without spaces\n")
+        case .reservedName:
+            writer.write("error: names like client7 are given to new clients; choose another\n")
+        case .nameTaken(let name):
+            writer.write("error: the name ")
+            name.write(to: &writer)
+            writer.write(" is taken\n")
+        case .alreadyNamed(let name):
+            writer.write("error: you are already ")
+            name.write(to: &writer)
+            writer.write(UInt8(ascii: "\n"))
+        case .unknownCommand:
+            writer.write("error: unknown command; commands are /nick NAME and /quit\n")
+        }
+        return writer.commit(since: start) ? start..<writer.count : nil
+    }
+
+    private static func writeNotice(_ name: RelayName, _ tail: StaticString, into writer: inout ByteWriter) -> Range<Int>? {
+        let start = writer.count
+        writer.write("* ")
+        name.write(to: &writer)
+        writer.write(tail)
+        return writer.commit(since: start) ? start..<writer.count : nil
+    }
+}

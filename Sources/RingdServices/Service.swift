@@ -1,0 +1,221 @@
+// Service: the contract between the engine (RingdServer's event loop) and a mode.
+//
+// The engine owns sockets, buffers, send queues and the lifecycle of each connection; a service
+// owns what a mode means. The engine hands the service events, and the service answers with
+// actions it wants carried out, in order:
+//
+//   events                                   actions
+//   opened(slot, peer)                       send(bytes, to: one / allExcept / everyone)
+//   received(line, from: slot)               closeAfterOutput(slot)
+//   inputEnded(slot, lastLine)               pauseReading(slot) / resumeReading(slot)
+//   outputDrained(slot)
+//   closed(slot)
+//   tick                                     (every `tickInterval`)
+//
+// Bytes are written into the ByteWriter the engine passes, which has at least
+// `maximumOutputCount` free bytes; an action names a range of that writer. The engine renders
+// into its output arena, so a line a service writes once is sent to any number of clients
+// without a copy. Lines from another worker (relay) are the engine's business: a service whose
+// `reach` is `.everyWorker` has its `everyone` and `allExcept` sends posted to the other workers,
+// which queue them to their own clients.
+//
+// A service is plain code: no ring, no socket, no clock of its own (time comes in the
+// `ServiceContext`), so every mode is tested with no I/O. The engine is generic over the service
+// (one specialisation per mode), so the static properties below are constants in each
+// specialisation: the loop has no branch on the mode and no existential on its path.
+//
+// The engine calls `opened` once per connection and `closed` once, when the connection stops
+// taking input (it is closing, or it was told to close after its output); no event for that
+// slot comes between `closed` and the next `opened`.
+
+/// How a connection's input reaches the service.
+public enum ServiceInput: Sendable {
+    /// Never read. The engine sends `greeting` and closes, without taking a connection slot
+    /// (greet, counter).
+    case none
+    /// Read and dropped, so a chatty client never fills its socket buffer (broadcast).
+    case dropped
+    /// Cut into lines by the engine's line framer, each handed to `received(_:from:into:)`.
+    case lines
+    /// Sent straight back from the receive buffers by the engine's own fast path (raw echo); the
+    /// service sees no input at all.
+    case echoed
+}
+
+/// What the engine does with a client that does not read what it is sent.
+public enum SlowReaderPolicy: Sendable {
+    /// Waits: reading from it stops while `io.output_limit` bytes are queued for it (echo).
+    case paused
+    /// Cuts it off once its queue passes `io.output_cap`, or stays above `io.output_soft_cap`
+    /// for `io.output_soft_time` (output the client did not ask for: broadcast, relay).
+    case cut
+}
+
+/// Which clients `everyone` and `allExcept` name.
+public enum ServiceReach: Sendable {
+    /// The clients of this worker.
+    case thisWorker
+    /// The clients of every worker: the engine posts the bytes to the others.
+    case everyWorker
+}
+
+/// What the engine knows when an event happens, for the placeholders of a message.
+public struct ServiceContext: Sendable {
+    /// The wall clock, for `{time}`.
+    public var time: UnixTime
+    /// For `{clients}`: connections open across every worker, or for a send-and-close service
+    /// the greetings this worker is sending, this one included.
+    public var clients: Int
+    /// Connections open on this worker.
+    public var connections: Int
+
+    public init(time: UnixTime, clients: Int, connections: Int) {
+        self.time = time
+        self.clients = clients
+        self.connections = connections
+    }
+}
+
+/// Who bytes go to, as connection slots.
+public enum Recipients: Sendable, Equatable {
+    case one(slot: Int)
+    /// Every client but this one (the sender, or a client that just left).
+    case allExcept(slot: Int)
+    case everyone
+}
+
+public enum ServiceAction: Sendable, Equatable {
+    /// Send bytes `bytes` of the writer passed to the call that returned this action.
+    case send(bytes: Range<Int>, to: Recipients)
+    /// Close the connection once what is queued for it has been sent (a FIN, then the close).
+    case closeAfterOutput(slot: Int)
+    /// Stop reading from the connection until `resumeReading`; TCP flow control then slows the
+    /// client down.
+    case pauseReading(slot: Int)
+    case resumeReading(slot: Int)
+}
+
+/// Up to three actions, stored inline so that answering an event allocates nothing; carried
+/// out in order.
+public struct ServiceActions: RandomAccessCollection, Sendable, Equatable {
+    private var first: ServiceAction?
+    private var second: ServiceAction?
+    private var third: ServiceAction?
+
+    public init() {}
+
+    public init(_ action: ServiceAction) {
+        first = action
+    }
+
+    public mutating func append(_ action: ServiceAction) {
+        if first == nil {
+            first = action
+        } else if second == nil {
+            second = action
+        } else {
+            precondition(third == nil, "a service answers one event with at most three actions")
+            third = action
+        }
+    }
+
+    public mutating func append(contentsOf actions: ServiceActions) {
+        for action in actions { append(action) }
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { first == nil ? 0 : second == nil ? 1 : third == nil ? 2 : 3 }
+    public subscript(position: Int) -> ServiceAction {
+        precondition(position >= 0 && position < endIndex, "index \(position) out of range")
+        return position == 0 ? first! : position == 1 ? second! : third!
+    }
+}
+
+/// A mode: see the file comment.
+public protocol Service {
+    static var input: ServiceInput { get }
+    static var slowReaders: SlowReaderPolicy { get }
+    static var reach: ServiceReach { get }
+    /// The engine calls `outputDrained` (off by default: it costs a call per emptied queue).
+    static var wantsOutputDrained: Bool { get }
+
+    /// The most bytes one event writes; the engine hands every call a writer with this much room.
+    var maximumOutputCount: Int { get }
+    /// The longest line accepted, when `input` is `.lines`; a longer one gets `lineTooLong`.
+    var maximumLineLength: Int { get }
+    /// The peer's address matters (`{peer}`, the access log): the engine asks the kernel for it.
+    var needsPeer: Bool { get }
+    /// How often `tick` runs; nil for no timer.
+    var tickInterval: Duration? { get }
+    /// For `input == .none`: bytes every connection gets, the same for all (rendered once), or
+    /// nil when `greeting` renders them per connection. Valid until `reconfigure` replaces them
+    /// and for as long as the service lives after that: sends in flight may still read them.
+    var fixedGreeting: UnsafeRawBufferPointer? { get }
+
+    /// For `input == .none`: renders what a new connection gets before it is closed. False when
+    /// it does not fit; the connection is then closed without a word.
+    mutating func greeting(peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool
+
+    mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions
+    mutating func received(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> ServiceActions
+    /// A line passed `maximumLineLength`; nothing more is read from the connection.
+    mutating func lineTooLong(from slot: Int, into writer: inout ByteWriter) -> ServiceActions
+    /// The peer finished sending; `lastLine` is what it sent after its last "\n", if anything.
+    mutating func inputEnded(_ slot: Int, lastLine: Line?, into writer: inout ByteWriter) -> ServiceActions
+    /// Everything queued for the connection has been sent (only if `wantsOutputDrained`).
+    mutating func outputDrained(_ slot: Int, into writer: inout ByteWriter) -> ServiceActions
+    mutating func closed(_ slot: Int, into writer: inout ByteWriter) -> ServiceActions
+    mutating func tick(context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions
+
+    /// Takes what a reloaded configuration may change from `fresh`, a service built from it;
+    /// what this one has learned (names, counts, sequence numbers) stays.
+    mutating func reconfigure(from fresh: consuming Self)
+}
+
+extension Service {
+    public static var slowReaders: SlowReaderPolicy { .paused }
+    public static var reach: ServiceReach { .thisWorker }
+    public static var wantsOutputDrained: Bool { false }
+    public var maximumLineLength: Int { 1 }
+    public var needsPeer: Bool { false }
+    public var tickInterval: Duration? { nil }
+    public var fixedGreeting: UnsafeRawBufferPointer? { nil }
+
+    public mutating func greeting(peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool { false }
+    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions {
+        ServiceActions()
+    }
+    public mutating func received(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> ServiceActions {
+        ServiceActions()
+    }
+    /// `error: line longer than N bytes`, then a close.
+    public mutating func lineTooLong(from slot: Int, into writer: inout ByteWriter) -> ServiceActions {
+        var actions = ServiceActions()
+        let start = writer.count
+        if ServiceErrorLine.writeLineTooLong(maxLine: maximumLineLength, into: &writer) {
+            actions.append(.send(bytes: start..<writer.count, to: .one(slot: slot)))
+        }
+        actions.append(.closeAfterOutput(slot: slot))
+        return actions
+    }
+    public mutating func inputEnded(_ slot: Int, lastLine: Line?, into writer: inout ByteWriter) -> ServiceActions {
+        ServiceActions()
+    }
+    public mutating func outputDrained(_ slot: Int, into writer: inout ByteWriter) -> ServiceActions {
+        ServiceActions()
+    }
+    public mutating func closed(_ slot: Int, into writer: inout ByteWriter) -> ServiceActions { ServiceActions() }
+    public mutating func tick(context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions {
+        ServiceActions()
+    }
+}
+
+/// Raw echo: every byte back, in order. The engine's fast path does all of it (`.echoed`).
+public struct RawEcho: Service {
+    public static var input: ServiceInput { .echoed }
+    public var maximumOutputCount: Int { 0 }
+
+    public init() {}
+
+    public mutating func reconfigure(from fresh: consuming RawEcho) {}
+}
