@@ -58,6 +58,8 @@ let package = Package(
             path: "tools/ring-client",
             exclude: ["MEASUREMENTS.md", "measure.sh"]
         ),
+        // A sixth mode defined outside ringd, run end to end by RingdEndToEndTests.
+        .executableTarget(name: "ringd-shout", dependencies: ["RingdServer", "RingdConfig", "RingdServices"], path: "Tests/ShoutMode"),
         .testTarget(name: "URingTests", dependencies: ["URing", "CLinux"]),
         .testTarget(name: "RingdServicesTests", dependencies: ["RingdServices"]),
         .testTarget(

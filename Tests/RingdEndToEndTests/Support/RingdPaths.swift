@@ -45,6 +45,15 @@ enum RingdPaths {
                 + "Build it with `swift build --product ringd` or set RINGD_BIN.")
     }
 
+    /// `ringd-shout`, the engine running a mode the tests define: beside the `ringd` under test.
+    static func shoutBinary() throws -> String {
+        let path = URL(fileURLWithPath: try ringdBinary()).deletingLastPathComponent().appendingPathComponent("ringd-shout").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw HarnessFailure("no ringd-shout beside the ringd under test, at \(path); build it with `swift build`")
+        }
+        return path
+    }
+
     /// The directory of the running test executable, which is SwiftPM's build products directory.
     private static var testExecutableDirectory: URL? {
         guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {

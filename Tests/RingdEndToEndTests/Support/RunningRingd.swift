@@ -15,9 +15,10 @@ final class RunningRingd {
     /// after changing its environment; it must exec ringd, so that `pid` is ringd's own and /proc
     /// reads about it (descriptors, CPU time) are about ringd.
     init(
-        arguments: [String], expectedListeners: Int, startupTimeout: Duration = .seconds(20), launcher: [String] = []
+        arguments: [String], expectedListeners: Int, startupTimeout: Duration = .seconds(20), launcher: [String] = [],
+        executable: String? = nil
     ) throws {
-        let ringd = try RingdPaths.ringdBinary()
+        let ringd = try executable ?? RingdPaths.ringdBinary()
         child = launcher.isEmpty
             ? try ChildProcess(executable: ringd, arguments: arguments)
             : try ChildProcess(executable: launcher[0], arguments: Array(launcher.dropFirst()) + [ringd] + arguments)
