@@ -14,21 +14,10 @@ import URing
 import Glibc
 #endif
 
-/// Where a connection is in its life. Transitions: free -> open -> closing -> free.
-enum ConnectionState: UInt8 {
-    /// The slot holds no connection.
-    case free = 0
-    /// Accepted; receiving and sending.
-    case open
-    /// Being torn down: requests still in flight are cancelled, and the slot is released when
-    /// the last of them has completed.
-    case closing
-}
-
 /// One connection's state. Kept small: at 10,000 idle connections every byte here is 10 KB.
 /// Service state that only some modes need (line framers, peers) lives in side tables.
 struct Connection {
-    var state: ConnectionState
+    var lifecycle: Lifecycle
     /// The multishot recv is armed: a completion without IORING_CQE_F_MORE is still to come.
     var receiveArmed: Bool
     /// A send is in flight. At most one, so bytes never reorder.
@@ -39,13 +28,6 @@ struct Connection {
     var receivePaused: Bool
     /// The recv ended with ENOBUFS; it is re-armed when buffers come back.
     var waitingForBuffers: Bool
-    /// Close once everything queued is sent (greet-like replies, an error line, `/quit`).
-    var closeAfterOutput: Bool
-    /// The write side is shut down; input is read and dropped until the peer closes, so the
-    /// close never turns unread input into a reset that could destroy the last reply.
-    var lingering: Bool
-    /// Listed to be cut at the end of the iteration (over its output cap, or out of memory).
-    var cutPending: Bool
     /// When input last arrived (or lingering began), in the worker's coarse milliseconds.
     var lastActivity: UInt32
     /// When queued output last rose above `io.output_soft_cap` and has stayed there (push
@@ -94,8 +76,8 @@ final class ConnectionTable {
 
     /// Frees every slot at shutdown, after the ring is gone and nothing can complete.
     func releaseAllAfterShutdown() {
-        for slot in 0..<highWater where slots[Int(slot)].state != .free {
-            slots[Int(slot)].state = .free
+        for slot in 0..<highWater where slots[Int(slot)].lifecycle != .free {
+            slots[Int(slot)].lifecycle = .free  // the ring is gone: no transition is left to check
             openCount -= 1
         }
     }
@@ -119,13 +101,12 @@ final class ConnectionTable {
             return nil
         }
         let connection = slots + Int(slot)
-        assert(connection.pointee.state == .free)
+        assert(connection.pointee.lifecycle == .free)
         let generation = connection.pointee.generation
         let listedAsWaiting = connection.pointee.listedAsWaiting
         connection.pointee = Connection(
-            state: .open, receiveArmed: false, sendInFlight: false, peerFinished: false,
-            receivePaused: false, waitingForBuffers: false, closeAfterOutput: false, lingering: false,
-            cutPending: false, lastActivity: 0, overSoftCapSince: 0, generation: generation,
+            lifecycle: .open, receiveArmed: false, sendInFlight: false, peerFinished: false,
+            receivePaused: false, waitingForBuffers: false, lastActivity: 0, overSoftCapSince: 0, generation: generation,
             descriptor: descriptor, queueHead: noBuffer, queueTail: noBuffer, heldBuffers: 0,
             outputHead: SegmentPool.none, outputTail: SegmentPool.none,
             sentFromHead: 0, queuedBytes: 0, nextFree: .max, listedAsWaiting: listedAsWaiting)
@@ -137,8 +118,8 @@ final class ConnectionTable {
     @inline(__always)
     func release(_ slot: UInt32) {
         let connection = slots + Int(slot)
-        assert(connection.pointee.state == .closing && !connection.pointee.receiveArmed && !connection.pointee.sendInFlight)
-        connection.pointee.state = .free
+        assert(!connection.pointee.receiveArmed && !connection.pointee.sendInFlight)
+        connection.pointee.move(to: .free)
         connection.pointee.descriptor = -1
         connection.pointee.generation &+= 1
         connection.pointee.nextFree = freeHead
@@ -152,7 +133,7 @@ final class ConnectionTable {
         let slot = userData.slot
         guard slot < highWater else { return nil }
         let connection = slots + Int(slot)
-        guard connection.pointee.state != .free, connection.pointee.generation == userData.generation else { return nil }
+        guard connection.pointee.lifecycle != .free, connection.pointee.generation == userData.generation else { return nil }
         return connection
     }
 
@@ -161,12 +142,13 @@ final class ConnectionTable {
 
     /// Calls `body` with every slot that holds a connection, open or closing. For shutdown.
     func forEachHeld(_ body: (UInt32, UnsafeMutablePointer<Connection>) -> Void) {
-        for slot in 0..<highWater where slots[Int(slot)].state != .free {
+        for slot in 0..<highWater where slots[Int(slot)].lifecycle != .free {
             body(slot, slots + Int(slot))
         }
     }
 
-    /// Calls `body` with every open connection: the fan-outs, sweeps and scans. Inlined, so
+    /// Calls `body` with every connection held open (not free, not closing): the fan-outs,
+    /// sweeps and scans. Inlined, so
     /// `body` is plain code in the caller's loop, with no closure context or call per slot.
     /// `body` may close the connection it is given.
     @inline(__always)
@@ -175,7 +157,7 @@ final class ConnectionTable {
         var slot: UInt32 = 0
         while slot < end {
             let connection = slots + Int(slot)
-            if connection.pointee.state == .open { body(slot, connection) }
+            if connection.pointee.lifecycle.isHeldOpen { body(slot, connection) }
             slot += 1
         }
     }

@@ -87,7 +87,7 @@ extension EventLoop {
         let connection = table[slot]
         connection.pointee.lastActivity = now
         if S.input != .echoed { openToService(slot, connection, peer: peer) }
-        if connection.pointee.state == .open && !connection.pointee.receiveArmed { armReceive(slot, connection) }
+        if connection.pointee.lifecycle == .open && !connection.pointee.receiveArmed { armReceive(slot, connection) }
     }
 
     // MARK: - Send and close

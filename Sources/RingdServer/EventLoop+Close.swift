@@ -9,13 +9,10 @@ import Glibc
 #endif
 
 extension EventLoop {
-    /// How long a connection may linger after its FIN (waiting for the peer's) before it is closed.
-    static var lingerLimitMilliseconds: UInt32 { 5000 }
-
     /// Closes the connection once what is queued for it has been sent.
     func closeAfterOutput(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        guard connection.pointee.state == .open && !connection.pointee.closeAfterOutput else { return }
-        connection.pointee.closeAfterOutput = true
+        guard connection.pointee.lifecycle == .open else { return }
+        connection.pointee.move(to: .closingAfterOutput)
         // The service is done with it now, not when its socket closes: a relay client on its
         // way out is gone for the others at once.
         closeToService(slot)
@@ -30,8 +27,8 @@ extension EventLoop {
             beginClose(slot, connection)
             return
         }
-        guard !connection.pointee.lingering else { return }
-        connection.pointee.lingering = true
+        guard connection.pointee.lifecycle == .closingAfterOutput else { return }
+        connection.pointee.move(to: .lingering)
         connection.pointee.lastActivity = now  // the linger limit counts from here
         ring.queueShutdownWrite(socket: connection.pointee.descriptor, userData: tag(.shutdownWrite))
         connection.pointee.receivePaused = false
@@ -42,9 +39,9 @@ extension EventLoop {
 
     /// Starts closing: cancels what is in flight; the slot is released after the last completion.
     func beginClose(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        guard connection.pointee.state == .open else { return }
-        if !connection.pointee.closeAfterOutput { closeToService(slot) }
-        connection.pointee.state = .closing
+        guard connection.pointee.lifecycle.isHeldOpen else { return }
+        if connection.pointee.lifecycle.serviceHoldsIt { closeToService(slot) }
+        connection.pointee.move(to: .closing)
         if connection.pointee.receiveArmed || connection.pointee.sendInFlight {
             ring.queueCancelAll(descriptor: connection.pointee.descriptor, userData: tag(.cancel))
         } else {
@@ -73,8 +70,7 @@ extension EventLoop {
     /// Marks a client to be cut at the end of the iteration: it is over its output cap, or its
     /// output could not be stored. Cutting later keeps fan-out loops free of re-entry.
     func cut(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, _ reason: CutReason) {
-        guard connection.pointee.state == .open && !connection.pointee.cutPending else { return }
-        connection.pointee.cutPending = true
+        guard connection.pointee.markForCut() else { return }
         cuts[cutCount] = (slot, connection.pointee.generation, reason)
         cutCount += 1
     }
@@ -87,7 +83,7 @@ extension EventLoop {
             let (slot, generation, reason) = cuts[position]
             position += 1
             let connection = table[slot]
-            guard connection.pointee.state == .open && connection.pointee.generation == generation else { continue }
+            guard connection.pointee.lifecycle.isMarkedForCut && connection.pointee.generation == generation else { continue }
             countCut(reason, connection)
             // A reset, not a FIN: the kernel drops what it still holds for the client (megabytes
             // of socket buffer for a stalled reader) instead of trickling it out after the close.
@@ -135,7 +131,7 @@ extension EventLoop {
         lastPressureScan = now
         var longest: UInt32 = 0
         table.forEachOpen { _, connection in
-            if !connection.pointee.cutPending { longest = max(longest, connection.pointee.queuedBytes) }
+            if !connection.pointee.lifecycle.isMarkedForCut { longest = max(longest, connection.pointee.queuedBytes) }
         }
         let threshold = max(longest / 2, UInt32(arena.chunkSize))
         guard longest >= threshold else { return }
@@ -160,7 +156,7 @@ extension EventLoop {
         listeners.forEach { $0.close() }
         if service.tickInterval != nil { ring.queueCancel(target: tag(.tick, generation: timerGeneration), userData: tag(.cancel)) }
         table.forEachOpen { slot, connection in
-            if connection.pointee.sendInFlight || hasQueuedOutput(connection) {
+            if connection.pointee.drainsAfterOutput {
                 closeAfterOutput(slot, connection)
             } else {
                 beginClose(slot, connection)

@@ -37,7 +37,7 @@ extension EventLoop {
             received(bufferID, count: Int(completion.result), slot, connection)
         } else if completion.result == 0 {
             connection.pointee.peerFinished = true
-            if connection.pointee.state == .open && !connection.pointee.lingering && !connection.pointee.closeAfterOutput {
+            if connection.pointee.lifecycle == .open {
                 inputEnded(slot, connection)
             }
         } else if completion.result < 0 {
@@ -53,14 +53,14 @@ extension EventLoop {
         }
         // The handlers above may have closed the connection and released its slot; a released
         // slot may already belong to someone else by the next completion, so stop here.
-        guard connection.pointee.state != .free, connection.pointee.generation == completion.userData.generation else { return }
+        guard connection.pointee.lifecycle != .free, connection.pointee.generation == completion.userData.generation else { return }
         continueAfterReceive(slot, connection)
     }
 
     /// Steps (2a) to (2c) of the file comment.
     @inline(__always)
     private func received(_ bufferID: UInt16, count: Int, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        guard connection.pointee.state == .open && !connection.pointee.lingering && !connection.pointee.closeAfterOutput else {
+        guard connection.pointee.lifecycle == .open else {
             buffers.recycle(bufferID)
             return
         }
@@ -78,7 +78,7 @@ extension EventLoop {
     /// What the connection needs once a recv completion is handled: a close that can finish,
     /// a close owed after a half-close, or the recv armed again.
     private func continueAfterReceive(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        if connection.pointee.state == .closing {
+        if connection.pointee.lifecycle == .closing {
             finishCloseIfIdle(slot, connection)
         } else if !connection.pointee.receiveArmed {
             if connection.pointee.peerFinished {
@@ -102,7 +102,7 @@ extension EventLoop {
         rawQueues.takeWaiting(while: { buffers.available > 0 }) { slot in
             let connection = table[slot]
             connection.pointee.listedAsWaiting = false
-            guard connection.pointee.state == .open, connection.pointee.waitingForBuffers else { return }
+            guard connection.pointee.lifecycle.isHeldOpen, connection.pointee.waitingForBuffers else { return }
             connection.pointee.waitingForBuffers = false
             if !connection.pointee.receiveArmed && !connection.pointee.receivePaused { armReceive(slot, connection) }
         }

@@ -132,7 +132,7 @@ extension EventLoop {
         guard let connection = table.live(completion.userData) else { return }
         let slot = completion.userData.slot
         connection.pointee.sendInFlight = false
-        if connection.pointee.state == .closing {
+        if connection.pointee.lifecycle == .closing {
             finishCloseIfIdle(slot, connection)
             return
         }
@@ -149,7 +149,7 @@ extension EventLoop {
         if hasQueuedOutput(connection) {
             // A short send resumes where it stopped.
             if S.input == .echoed { sendHead(slot, connection) } else { sendOutputHead(slot, connection) }
-        } else if connection.pointee.closeAfterOutput {
+        } else if connection.pointee.lifecycle == .closingAfterOutput {
             closeGracefully(slot, connection)
             return
         } else if connection.pointee.peerFinished && !connection.pointee.receiveArmed {

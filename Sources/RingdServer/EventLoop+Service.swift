@@ -36,7 +36,7 @@ extension EventLoop {
     func receivedLines(_ input: UnsafeRawBufferPointer, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         let framer = services.framer(ofSlot: Int(slot))
         var position = 0
-        while connection.pointee.state == .open && !connection.pointee.closeAfterOutput && !connection.pointee.cutPending,
+        while connection.pointee.lifecycle == .open,
               let event = framer.pointee.next(in: input, position: &position) {
             guard var writer = writer(for: slot, connection) else { return }
             switch event {
@@ -104,11 +104,10 @@ extension EventLoop {
                 let span = OutputSpan(chunk: written.chunk, offset: written.offset + UInt32(range.lowerBound), length: UInt32(range.count))
                 send(span, to: recipients)
             case .closeAfterOutput(let slot):
-                let connection = table[UInt32(slot)]
-                if connection.pointee.state == .open { closeAfterOutput(UInt32(slot), connection) }
+                closeAfterOutput(UInt32(slot), table[UInt32(slot)])
             case .pauseReading(let slot):
                 let connection = table[UInt32(slot)]
-                guard connection.pointee.state == .open, !connection.pointee.receivePaused else { continue }
+                guard connection.pointee.lifecycle == .open, !connection.pointee.receivePaused else { continue }
                 if connection.pointee.receiveArmed {
                     pauseReceive(UInt32(slot), connection)
                 } else {
@@ -116,7 +115,7 @@ extension EventLoop {
                 }
             case .resumeReading(let slot):
                 let connection = table[UInt32(slot)]
-                if connection.pointee.state == .open && connection.pointee.receivePaused { resumeReceive(UInt32(slot), connection) }
+                if connection.pointee.lifecycle == .open && connection.pointee.receivePaused { resumeReceive(UInt32(slot), connection) }
             }
         }
     }
@@ -125,8 +124,7 @@ extension EventLoop {
     private func send(_ span: OutputSpan, to recipients: Recipients) {
         switch recipients {
         case .one(let slot):
-            let connection = table[UInt32(slot)]
-            if connection.pointee.state == .open { deliver(span, to: UInt32(slot), connection) }
+            deliver(span, to: UInt32(slot), table[UInt32(slot)])
         case .allExcept(let slot):
             fanOut(span, except: UInt32(slot))
             if S.reach == .everyWorker { post(span) }
@@ -139,7 +137,7 @@ extension EventLoop {
     /// Queues `span` to an open client the service still knows: one not on its way out.
     @inline(__always)
     func deliver(_ span: OutputSpan, to slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        guard !connection.pointee.cutPending, !connection.pointee.closeAfterOutput else { return }
+        guard connection.pointee.lifecycle == .open else { return }
         let cap = S.slowReaders == .cut ? limits.outputCap : .max
         if let reason = queueOutput(span, on: slot, connection, cap: cap) { cut(slot, connection, reason) }
     }

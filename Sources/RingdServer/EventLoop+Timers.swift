@@ -35,7 +35,7 @@ extension EventLoop {
                                    userData: tag(.sweep, generation: sweepGeneration))
     }
 
-    /// Closes clients idle past the idle timeout and lingering past `lingerLimitMilliseconds`,
+    /// Closes clients idle past the idle timeout and lingering past the linger limit,
     /// cuts `.cut` clients that stayed above the soft output cap for its time, and publishes
     /// the worker's statistics.
     func handleSweep(_ completion: Completion) {
@@ -43,13 +43,11 @@ extension EventLoop {
         if !completion.hasMore && !stopping { armSweep() }
         guard completion.result == -ETIME else { return }
         table.forEachOpen { slot, connection in
-            guard !connection.pointee.cutPending else { return }
-            if S.slowReaders == .cut && limits.outputSoftCap > 0 { checkSoftCap(slot, connection) }
-            let quiet = now &- connection.pointee.lastActivity
-            if connection.pointee.lingering {
-                if quiet >= Self.lingerLimitMilliseconds { beginClose(slot, connection) }
-            } else if limits.idleTimeoutMilliseconds > 0 && quiet >= limits.idleTimeoutMilliseconds {
-                closeIdle(slot, connection, quietMilliseconds: quiet)
+            switch connection.pointee.sweep(now: now, limits: limits, softCapApplies: S.slowReaders == .cut) {
+            case .keep: break
+            case .cutOverSoftCap: cut(slot, connection, .softCap)
+            case .closeLingering: beginClose(slot, connection)
+            case .closeIdle(let quiet): closeIdle(slot, connection, quietMilliseconds: quiet)
             }
         }
         publishStatistics()
@@ -59,22 +57,10 @@ extension EventLoop {
         statistics.closedIdle += 1
         log.write(.debug, client: connection.pointee.descriptor,
                   "closed: no input for \(quiet) ms (idle timeout \(limits.idleTimeoutMilliseconds) ms)")
-        if connection.pointee.sendInFlight || hasQueuedOutput(connection) {
+        if connection.pointee.drainsAfterOutput {
             beginClose(slot, connection)  // it neither sends nor reads: no reason to wait
         } else {
             closeAfterOutput(slot, connection)
-        }
-    }
-
-    private func checkSoftCap(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        guard connection.pointee.queuedBytes > limits.outputSoftCap else {
-            connection.pointee.overSoftCapSince = 0
-            return
-        }
-        if connection.pointee.overSoftCapSince == 0 {
-            connection.pointee.overSoftCapSince = now | 1  // never 0 while over
-        } else if now &- connection.pointee.overSoftCapSince >= limits.outputSoftTimeMilliseconds {
-            cut(slot, connection, .softCap)
         }
     }
 
