@@ -8,33 +8,34 @@ import RingdServices
 
 extension Server {
     /// Runs the mode `server.mode` names; see `serve` for what happens until it stops.
+    @discardableResult
     public static func run(
         configuration: Configuration, reload: () throws -> Configuration = { throw ReloadUnavailable() },
         ready: (ServerReady) -> Void
-    ) throws(StartupError) {
+    ) throws(StartupError) -> [WorkerStatistics] {
         let slots = configuration.server.maxConnections
         switch configuration.server.mode {
         case .echo where !configuration.echoesLines:
-            try serve(configuration: configuration, makeService: { _, _ in RawEcho() }, reload: reload, ready: ready)
+            return try serve(configuration: configuration, makeService: { _, _ in RawEcho() }, reload: reload, ready: ready)
         case .echo:
-            try serve(configuration: configuration, makeService: { configuration, _ in
+            return try serve(configuration: configuration, makeService: { configuration, _ in
                 EchoLinesService(numbering: configuration.echo.lineNumbers, maxLine: configuration.echo.maxLine, capacity: slots)
             }, reload: reload, ready: ready)
         case .greet:
-            try serve(configuration: configuration, makeService: { configuration, _ in
+            return try serve(configuration: configuration, makeService: { configuration, _ in
                 GreetService(message: configuration.greet.message)
             }, reload: reload, ready: ready)
         case .counter:
-            try serve(configuration: configuration, makeService: { configuration, worker in
+            return try serve(configuration: configuration, makeService: { configuration, worker in
                 CounterService(message: configuration.counter.message, numbers: worker.group.connectionNumbers)
             }, reload: reload, ready: ready)
         case .broadcast:
-            try serve(configuration: configuration, makeService: { configuration, _ in
+            return try serve(configuration: configuration, makeService: { configuration, _ in
                 let broadcast = configuration.broadcast
                 return Broadcast(message: broadcast.message, greeting: broadcast.greeting, interval: broadcast.interval)
             }, reload: reload, ready: ready)
         case .relay:
-            try serve(configuration: configuration, makeService: { configuration, worker in
+            return try serve(configuration: configuration, makeService: { configuration, worker in
                 RelayHub(
                     capacity: slots, maxLine: configuration.relay.maxLine, options: relayOptions(configuration, worker),
                     claims: worker.group.relayNames)

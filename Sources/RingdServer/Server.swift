@@ -27,21 +27,22 @@ public enum Server {
     /// Runs `service` (one made per worker by `makeService`, and again from each reloaded
     /// configuration) until SIGINT or SIGTERM; `server.mode` is not consulted. For a mode that
     /// lives outside ringd's own list, such as one a test defines.
+    @discardableResult
     public static func run<S: Service>(
         configuration: Configuration, service makeService: @escaping @Sendable (Configuration) -> S,
         reload: () throws -> Configuration = { throw ReloadUnavailable() }, ready: (ServerReady) -> Void
-    ) throws(StartupError) {
+    ) throws(StartupError) -> [WorkerStatistics] {
         try serve(configuration: configuration, makeService: { configuration, _ in makeService(configuration) }, reload: reload, ready: ready)
     }
 
     /// Calls `ready` once every worker listens, then runs until SIGINT or SIGTERM. Throws a
     /// StartupError, whose text names the cause and the fix, when it cannot start. On SIGHUP,
     /// `reload` reads the configuration again; what it may change takes effect in every worker,
-    /// and an invalid file keeps the running one.
+    /// and an invalid file keeps the running one. Returns each worker's statistics at its stop.
     static func serve<S: Service>(
         configuration: Configuration, makeService: @escaping @Sendable (Configuration, Worker) -> S,
         reload: () throws -> Configuration, ready: (ServerReady) -> Void
-    ) throws(StartupError) {
+    ) throws(StartupError) -> [WorkerStatistics] {
         try checkKernelRelease()
         let cpus = CPUSet.allowed()
         let workerCount = switch configuration.server.workers {
@@ -120,6 +121,7 @@ public enum Server {
         waitForWorkersOrSecondSignal(group, signals: &signals, log: log)
         threads.forEach { pthread_join($0, nil) }
         if let failure = latch.runFailure { throw failure }
+        return group.statistics.map(\.snapshot)
     }
 
     private static func runWorker<S: Service>(

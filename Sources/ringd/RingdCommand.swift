@@ -78,6 +78,10 @@ struct RingdCommand: ParsableCommand {
     @Flag(name: .long, help: "Validate the configuration, print the effective configuration, and exit.")
     var check = false
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "At exit, print each worker's counters as one JSON line on stdout: {\"workers\":[{\"accepted\":N,...},...]}."))
+    var statsJson = false
+
     /// An argument ArgumentParser cannot parse (an unknown flag, a flag without its value) ends
     /// like a bad value: one `ringd: error:` line naming it, and status 2. ArgumentParser's own
     /// ending is a usage block and status 64, a second convention for scripts to know.
@@ -109,11 +113,14 @@ struct RingdCommand: ParsableCommand {
         }
         LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label) }
         do {
-            try Server.run(configuration: configuration, reload: reloadConfiguration) { ready in
+            let statistics = try Server.run(configuration: configuration, reload: reloadConfiguration) { ready in
                 for address in ready.addresses {
                     print("ringd: \(configuration.server.mode.rawValue) listening on \(address) (\(ready.workers) \(ready.workers == 1 ? "worker" : "workers"))")
                 }
                 fflush(nil)
+            }
+            if statsJson {
+                print("{\"workers\":[\(statistics.map(\.json).joined(separator: ","))]}")
             }
         } catch {
             Self.printError("\(error)")

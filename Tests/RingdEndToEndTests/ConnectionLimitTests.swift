@@ -47,7 +47,7 @@ extension HardeningTests {
             #expect(counters.byWorker.keys.sorted() == [0], "\(ringd.child.standardError)")
             #expect(counters.total("accepted") == 4, "3 holders and the newcomer:\n\(report)")
             #expect(counters.total("closed") == 4, "\(report)")
-            #expect(counters.total("refused with every slot taken") == 5, "\(report)")
+            #expect(counters.total("refused_table_full") == 5, "\(report)")
         }
 
         static func expectEcho(

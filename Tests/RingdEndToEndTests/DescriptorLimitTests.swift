@@ -79,7 +79,7 @@ extension HardeningTests {
             let counters = try ringd.child.terminateAndReadCounters()
             let report = counters.lines.joined(separator: "\n")
             #expect(counters.total("accepted") == Self.clientCount - refused.count + 1, "the clients and the fresh one:\n\(report)")
-            #expect((counters.total("accept failures") ?? 0) > 0, "accept must have failed with EMFILE:\n\(report)")
+            #expect((counters.total("accept_failures") ?? 0) > 0, "accept must have failed with EMFILE:\n\(report)")
         }
 
         /// How many of process `pid`'s descriptors have numbers below `descriptorLimit`, the ones

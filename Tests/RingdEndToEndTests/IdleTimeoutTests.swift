@@ -19,7 +19,7 @@ extension HardeningTests {
             #expect(outcome.talkingEchoed == outcome.talkingSent, "the talking client sent \(quoted(outcome.talkingSent)), got \(quoted(outcome.talkingEchoed))")
 
             let counters = try Self.countersAtExit(ringd)
-            #expect(counters.total("closed idle") == 1, "\(counters.lines.joined(separator: "\n"))")
+            #expect(counters.total("closed_idle") == 1, "\(counters.lines.joined(separator: "\n"))")
         }
 
         @Test("broadcast: a subscriber that sends nothing stays past server.idle_timeout, since broadcast.idle_timeout is 0s")
@@ -41,7 +41,7 @@ extension HardeningTests {
             subscriber.socket.close()
 
             let counters = try Self.countersAtExit(ringd)
-            #expect(counters.total("closed idle") == 0, "\(counters.lines.joined(separator: "\n"))")
+            #expect(counters.total("closed_idle") == 0, "\(counters.lines.joined(separator: "\n"))")
         }
 
         @Test("broadcast.idle_timeout=1s: a silent subscriber is closed, one sending every 200 ms keeps its heartbeats")
@@ -60,7 +60,7 @@ extension HardeningTests {
             #expect(heartbeats >= 5, "the talking subscriber got \(heartbeats) heartbeats")
 
             let counters = try Self.countersAtExit(ringd)
-            #expect(counters.total("closed idle") == 1, "\(counters.lines.joined(separator: "\n"))")
+            #expect(counters.total("closed_idle") == 1, "\(counters.lines.joined(separator: "\n"))")
         }
 
         struct Outcome {

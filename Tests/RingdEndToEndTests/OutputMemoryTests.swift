@@ -59,8 +59,8 @@ struct OutputMemoryTests {
         readers.forEach { $0.socket.close() }
         let counters = try ringd.child.terminateAndReadCounters()
         let report = counters.lines.joined(separator: "\n")
-        #expect(counters.total("cut with output memory full") == Self.stalledCount, "\(report)")
-        #expect(counters.total("cut over output cap") == 0 && counters.total("cut over soft cap") == 0, "\(report)")
+        #expect(counters.total("cut_output_memory_full") == Self.stalledCount, "\(report)")
+        #expect(counters.total("cut_output_cap") == 0 && counters.total("cut_soft_cap") == 0, "\(report)")
     }
 
     @Test("12 numbered-echo clients that send and never read pin io.output_memory; ringd cuts stalled ones and memory stays bounded, and a normal client gets every reply")
@@ -91,7 +91,7 @@ struct OutputMemoryTests {
 
         client.socket.close()
         let counters = try ringd.child.terminateAndReadCounters()
-        let cut = counters.total("cut with output memory full") ?? 0
+        let cut = counters.total("cut_output_memory_full") ?? 0
         #expect(cut >= 1 && cut <= 12, "\(counters.lines.joined(separator: "\n"))")
     }
 }

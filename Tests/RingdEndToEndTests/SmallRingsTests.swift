@@ -26,8 +26,8 @@ struct SmallRingsTests {
 
         let counters = try ringd.child.terminateAndReadCounters()
         let report = counters.lines.joined(separator: "\n")
-        #expect((counters.total("completion queue overflowed") ?? 0) > 0, "the test did not overflow the queue:\n\(report)")
-        #expect(counters.total("completions dropped") == 0, "\(report)")
+        #expect((counters.total("completion_overflows") ?? 0) > 0, "the test did not overflow the queue:\n\(report)")
+        #expect(counters.total("completions_dropped") == 0, "\(report)")
         #expect(counters.total("accepted") == 200 && counters.total("closed") == 200, "\(report)")
     }
 }

@@ -19,6 +19,8 @@ final class RunningRingd {
         executable: String? = nil
     ) throws {
         let ringd = try executable ?? RingdPaths.ringdBinary()
+        // Every ringd reports its workers' counters at exit, for WorkerCounters.
+        let arguments = executable == nil ? arguments + ["--stats-json"] : arguments
         child = launcher.isEmpty
             ? try ChildProcess(executable: ringd, arguments: arguments)
             : try ChildProcess(executable: launcher[0], arguments: Array(launcher.dropFirst()) + [ringd] + arguments)

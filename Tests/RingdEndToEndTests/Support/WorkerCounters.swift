@@ -1,47 +1,30 @@
-// The counters each ringd worker prints on stderr when it stops:
+// The counters each ringd worker reports when it stops, from the one JSON line `--stats-json`
+// prints on stdout (RunningRingd passes the flag to every ringd it starts):
 //
-//     ringd: info: worker=0: stopped: accepted 4, closed 4, closed idle 0, refused by access list 0,
-//     refused with every slot taken 1, ..., receive buffers ran out 0 times, ...
+//     {"workers":[{"accepted":4,"closed":4,"closed_idle":0,...},{"accepted":3,...}]}
 //
-// parsed into a name -> count table per worker, so a test can check that the counts add up to
+// read into a name -> count table per worker, so a test can check that the counts add up to
 // what it did (every client accepted and closed, the refusals and idle closes it caused).
 
+import Foundation
 import Glibc
 import Testing
 
 struct WorkerCounters {
-    /// Counters by worker index, from every `worker=N: stopped:` line in `standardError`.
+    /// Counters by worker index.
     let byWorker: [Int: [String: Int]]
-    /// The `worker=N: stopped:` lines, for failure messages.
+    /// The JSON line, for failure messages.
     let lines: [String]
 
-    init(parsing standardError: String) throws {
-        var byWorker: [Int: [String: Int]] = [:]
-        var lines: [String] = []
-        for line in standardError.split(separator: "\n") {
-            guard let marker = line.range(of: "worker="), let stopped = line.range(of: ": stopped: ") else { continue }
-            guard let worker = Int(line[marker.upperBound..<stopped.lowerBound]) else {
-                throw HarnessFailure("cannot parse the worker number in: \(line)")
-            }
-            guard byWorker[worker] == nil else {
-                throw HarnessFailure("worker \(worker) reported twice:\n\(standardError)")
-            }
-            var counters: [String: Int] = [:]
-            // "accepted 4", "closed idle 0", "receive buffers ran out 0 times": the number is the
-            // last word, or the one before a trailing "times".
-            for item in line[stopped.upperBound...].split(separator: ",") {
-                var words = item.split(separator: " ")
-                if words.last == "times" { words.removeLast() }
-                guard let countText = words.popLast(), let count = Int(countText), !words.isEmpty else {
-                    throw HarnessFailure("cannot parse the counter `\(item)` in: \(line)")
-                }
-                counters[words.joined(separator: " ")] = count
-            }
-            byWorker[worker] = counters
-            lines.append(String(line))
+    init(parsing standardOutput: String) throws {
+        guard let line = standardOutput.split(separator: "\n").last(where: { $0.hasPrefix("{\"workers\":") }) else {
+            throw HarnessFailure("no `{\"workers\":...}` line (--stats-json) on ringd's stdout:\n\(standardOutput)")
         }
-        self.byWorker = byWorker
-        self.lines = lines
+        guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let workers = object["workers"] as? [[String: Int]]
+        else { throw HarnessFailure("cannot read the statistics line: \(line)") }
+        byWorker = Dictionary(uniqueKeysWithValues: workers.enumerated().map { ($0.offset, $0.element) })
+        lines = [String(line)]
     }
 
     /// The sum of counter `name` over every worker; nil if some worker does not report it.
@@ -62,6 +45,6 @@ extension ChildProcess {
         send(signal: SIGTERM)
         let status = try requireExit(within: timeout)
         #expect(status == .success, "\(status)\n\(outputSummary)", sourceLocation: sourceLocation)
-        return try WorkerCounters(parsing: standardError)
+        return try WorkerCounters(parsing: standardOutput)
     }
 }
