@@ -18,6 +18,7 @@ done
 # The end-to-end tests start the binaries users run: the release build (tools/run.sh's). The tests
 # themselves are built for debugging, so @testable imports and assertions in the library tests work.
 # Debug-built ringd and ring-client still run every end-to-end test below, under the sanitizers.
+python3 tools/check-size.py  # the engine stays small enough to read: files and functions
 swift build -c release
 swift build --build-tests
 RINGD_BIN="$(pwd)/.build/release/ringd" RING_CLIENT_BIN="$(pwd)/.build/release/ring-client" \

@@ -50,33 +50,16 @@ public enum Server {
         case .count(let count): count
         }
 
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGHUP)
-        // Blocked before any thread starts, so every worker inherits the mask.
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-
+        var signals = blockSignals()
         let shutdownSignal = ringd_eventfd()
         guard shutdownSignal >= 0 else { throw StartupError(SystemError("eventfd", errno: errno)) }
         defer { _ = close(shutdownSignal) }
 
         // listeners[address][worker]
-        var listeners: [[ListeningSocket]] = []
-        do throws(SystemError) {
-            for address in configuration.server.listen {
-                listeners.append(try ListenerFactory.bind(address, workers: workerCount, backlog: configuration.server.backlog))
-            }
-        } catch {
-            listeners.joined().forEach { $0.close() }
-            throw StartupError(error)
-        }
-
+        let listeners = try bindListeners(configuration, workers: workerCount)
         let group: WorkerGroup
         do throws(SystemError) {
-            group = try WorkerGroup(workerCount: workerCount, configuration: configuration,
-                                    relayInboxes: configuration.server.mode == .relay)
+            group = try WorkerGroup(workerCount: workerCount, configuration: configuration, relayInboxes: S.reach == .everyWorker)
         } catch {
             listeners.joined().forEach { $0.close() }
             throw StartupError(error)
@@ -122,6 +105,32 @@ public enum Server {
         threads.forEach { pthread_join($0, nil) }
         if let failure = latch.runFailure { throw failure }
         return group.statistics.map(\.snapshot)
+    }
+
+    /// SIGINT, SIGTERM and SIGHUP, blocked before any thread starts, so every worker inherits
+    /// the mask and only the main thread's sigwait takes them.
+    private static func blockSignals() -> sigset_t {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGHUP)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        return signals
+    }
+
+    /// One SO_REUSEPORT socket per configured address and worker: `[address][worker]`.
+    private static func bindListeners(_ configuration: Configuration, workers: Int) throws(StartupError) -> [[ListeningSocket]] {
+        var listeners: [[ListeningSocket]] = []
+        do throws(SystemError) {
+            for address in configuration.server.listen {
+                listeners.append(try ListenerFactory.bind(address, workers: workers, backlog: configuration.server.backlog))
+            }
+        } catch {
+            listeners.joined().forEach { $0.close() }
+            throw StartupError(error)
+        }
+        return listeners
     }
 
     private static func runWorker<S: Service>(

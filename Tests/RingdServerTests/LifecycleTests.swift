@@ -113,3 +113,40 @@ import Testing
         #expect(queued.drainsAfterOutput)
     }
 }
+
+@Suite struct PublishedStatisticsTests {
+    @Test func aSnapshotIsWhatTheWorkerLastPublished() {
+        let published = PublishedStatistics()
+        #expect(published.snapshot == WorkerStatistics())
+        var statistics = WorkerStatistics()
+        statistics.accepted = 25
+        statistics.closed = 24
+        statistics.connectionsOpen = 1
+        statistics.outputQueuedBytes = 4096
+        published.publish(statistics)
+        #expect(published.snapshot == statistics)
+        #expect(statistics.json.hasPrefix(#"{"accepted":25,"closed":24,"#))
+    }
+
+    @Test func anotherThreadReadsWhileTheWorkerPublishes() async {
+        let published = PublishedStatistics()
+        let rounds = 20_000
+        async let reader: Int = {
+            var highest = 0
+            for _ in 0..<rounds {
+                let snapshot = published.snapshot
+                // Counters only grow, whatever the reader catches.
+                #expect(snapshot.accepted >= highest)
+                highest = snapshot.accepted
+            }
+            return highest
+        }()
+        var statistics = WorkerStatistics()
+        for round in 1...rounds {
+            statistics.accepted = round
+            published.publish(statistics)
+        }
+        _ = await reader
+        #expect(published.snapshot.accepted == rounds)
+    }
+}
