@@ -13,6 +13,11 @@ each figure is the median of --runs runs. Prints a Markdown table with ratios to
     tools/bench/compare.py greet-pinned --count 100000  # the same, 1 server thread on CPU 1, loadgen on CPU 0
     tools/bench/compare.py broadcast        # ringd, 10,000 subscribers, 100 ms ticks: lines/s, spread
     tools/bench/compare.py relay            # ringd, 100 clients x 10 lines/s: deliveries, latency, loss
+    tools/bench/compare.py echo-pinned --baseline /tmp/ringd-before --servers ringd,ringd-before
+                                            # a change against the ringd before it, side by side
+
+The echo scenarios also report the server's CPU time per request: utime+stime of the whole
+process from the end of loadgen's warm-up to its exit, divided by the requests it counted.
 
 greet compares ringd with a greeting as long as the references' (no placeholder) against
 uring_server and epoll_server, and adds ringd with its default `{peer}` template as a fourth,
@@ -34,6 +39,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "bench")
 BENCH_OUT = "/tmp/ringd-bench"
 RINGD = os.path.join(ROOT, ".build", "release", "ringd")
+# `--baseline PATH`: another ringd binary, run as the server "ringd-before".
+BASELINE = {"ringd": None}
 RING_CLIENT = os.path.join(ROOT, ".build", "release", "ring-client")
 TICKSPREAD = os.path.join(BENCH_OUT, "tickspread")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -61,8 +68,11 @@ def wait_listening(port, deadline=10.0):
 
 
 def server_command(name, port, threads, mode="echo", settings=()):
-    if name == "ringd":
-        command = [RINGD, "--listen", f"127.0.0.1:{port}", "--workers", str(threads), "--mode", mode]
+    if name in ("ringd", "ringd-before"):
+        binary = BASELINE["ringd"] if name == "ringd-before" else RINGD
+        if binary is None:
+            raise ValueError("ringd-before needs --baseline PATH")
+        command = [binary, "--listen", f"127.0.0.1:{port}", "--workers", str(threads), "--mode", mode]
         for setting in settings:
             command += ["--set", setting]
         return command
@@ -79,6 +89,7 @@ GREET_SERVERS = {
     "ringd {peer}": ("ringd", "greet", []),
     # Workers left where the scheduler puts them, as the references' threads are.
     "ringd unpinned": ("ringd", "greet", [f'greet.message="{GREETING[:-1]}\\n"', "server.pin_workers=false"]),
+    "ringd-before": ("ringd-before", "greet", [f'greet.message="{GREETING[:-1]}\\n"']),
 }
 
 
@@ -169,13 +180,25 @@ def run_throughput(scenario, servers, runs, seconds):
             port = free_port()
             process = start(name, port, threads, server_cpu)
             try:
-                result = loadgen(args + ["-P", str(port), "-d", str(seconds), "-W", "1"], client_cpu)
+                command = [os.path.join(BENCH_OUT, "loadgen")] + args + ["-P", str(port), "-d", str(seconds), "-W", "1", "-q"]
+                if client_cpu is not None:
+                    command = ["taskset", "-c", str(client_cpu)] + command
+                client = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                time.sleep(1)  # loadgen's warm-up
+                cpu_before = run_nanoseconds(process.pid)
+                stdout, stderr = client.communicate(timeout=700)
+                cpu_after = run_nanoseconds(process.pid)
+                result = parse_result(subprocess.CompletedProcess(command, client.returncode, stdout, stderr))
             finally:
                 stop(process)
             if result.get("errors", "0") != "0":
                 raise RuntimeError(f"{name}: loadgen counted errors: {result}")
+            requests = float(result["rps"]) * seconds
+            cpu_us = (cpu_after - cpu_before) / 1000 / requests
             figures[name].append(float(result["rps"]))
-            print(f"  run {run + 1} {name}: {float(result['rps']):.0f} req/s p99 {result['p99_us']} us", file=sys.stderr)
+            figures.setdefault(name + " cpu", []).append(cpu_us)
+            print(f"  run {run + 1} {name}: {float(result['rps']):.0f} req/s p99 {result['p99_us']} us, "
+                  f"server CPU {cpu_us:.2f} us/request", file=sys.stderr)
     return figures
 
 
@@ -402,10 +425,12 @@ def main():
     parser.add_argument("--count", type=int, default=None,
                         help="greet: connections per run instead of --seconds (e.g. 100000)")
     parser.add_argument("--rate", type=int, default=10, help="relay: lines per second each client sends")
+    parser.add_argument("--baseline", default=None, help="a ringd binary to run as the server ringd-before")
     parser.add_argument("--servers", default=None,
                         help="comma-separated; greet also knows 'ringd {peer}'; broadcast takes clients: "
                              "ring-client,tickspread,loadgen")
     options = parser.parse_args()
+    BASELINE["ringd"] = options.baseline
     subprocess.run(["make", "-s", "-C", SHARED], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["swift", "build", "-c", "release", "--product", "ringd"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)
@@ -436,14 +461,20 @@ def main():
     else:
         figures = run_throughput(options.scenario, servers, options.runs, options.seconds)
         unit = "req/s"
-    reference = statistics.median(figures["uring_server"]) if "uring_server" in figures else None
-    print(f"| server | median {unit} | runs | vs uring_server |")
-    print("|---|---|---|---|")
+    reference_name = "uring_server" if "uring_server" in figures else servers[-1]
+    reference = statistics.median(figures[reference_name])
+    cpu_reference = statistics.median(figures[reference_name + " cpu"]) if reference_name + " cpu" in figures else None
+    cpu_columns = " median server CPU us per request | runs | vs " + reference_name + " |" if cpu_reference else ""
+    print(f"| server | median {unit} | runs | vs {reference_name} |{cpu_columns}")
+    print("|---|---|---|---|" + ("---|---|---|" if cpu_reference else ""))
     for name in servers:
         median = statistics.median(figures[name])
-        ratio = f"{median / reference:.2f}x" if reference else "-"
         runs = ", ".join(f"{value:.0f}" for value in figures[name])
-        print(f"| {name} | {median:.0f} | {runs} | {ratio} |")
+        row = f"| {name} | {median:.0f} | {runs} | {median / reference:.3f}x |"
+        if cpu_reference:
+            cpu = figures[name + " cpu"]
+            row += f" {statistics.median(cpu):.2f} | {', '.join(f'{value:.2f}' for value in cpu)} | {statistics.median(cpu) / cpu_reference:.3f}x |"
+        print(row)
 
 
 if __name__ == "__main__":
