@@ -96,7 +96,7 @@ extension EventLoop {
     /// the connection needs nothing after the close, and the close's completion says when the
     /// chunk the greeting was rendered into is free again.
     private func sendGreetingAndClose(_ descriptor: Int32, peer: Peer) {
-        if let fixed = service.fixedGreeting {
+        if let fixed = fixedGreeting {
             ring.queueSendThenClose(socket: descriptor, bytes: fixed.baseAddress!, length: fixed.count,
                                     sendUserData: tag(.greetSend), closeUserData: greetCloseTag(Self.fixedMessage, descriptor), quietClose: true)
             return

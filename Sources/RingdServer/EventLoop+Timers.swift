@@ -93,6 +93,7 @@ extension EventLoop {
         let oldInterval = service.tickInterval
         let fresh = makeService(configuration)
         service.reconfigure(from: fresh)
+        fixedGreeting = service.fixedGreeting
         services.reconfigure(configuration, serviceNeedsPeer: service.needsPeer)
         if service.tickInterval != oldInterval && !draining {
             ring.queueCancel(target: tag(.tick, generation: timerGeneration), userData: tag(.cancel))

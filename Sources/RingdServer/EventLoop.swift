@@ -66,6 +66,9 @@ final class EventLoop<S: Service> {
     var acceptFailureReport = RateLimitedReport()
     /// Send-and-close connections whose close has not completed (`{clients}` for greet, counter).
     var greetingsInFlight = 0
+    /// The service's `fixedGreeting`, read once at start and at each reload rather than per
+    /// connection.
+    var fixedGreeting: UnsafeRawBufferPointer?
 
     /// Builds the worker's ring and buffers. Must run on the worker's own thread: with
     /// SINGLE_ISSUER the creating thread is the only one allowed to submit.
@@ -101,6 +104,7 @@ final class EventLoop<S: Service> {
         limits = ConnectionLimits(configuration)
         self.makeService = makeService
         service = makeService(configuration)
+        fixedGreeting = service.fixedGreeting
         services = ServiceState(configuration: configuration, serviceNeedsPeer: service.needsPeer, worker: index, group: group)
         log = ServerLog(worker: index, level: configuration.server.logLevel)
         group.register(ring: ring.descriptor, of: index)
