@@ -4,13 +4,15 @@
 The hot path should allocate nothing. Each scenario starts the release ringd, loads it, and
 after a 1 s warm-up counts ringd's malloc calls over a 2 s window with a perf uprobe.
 
+  raw        raw echo, one worker: 8 client threads, each on one connection, send 512 bytes and
+             read them back, again and again (requests, not connections)
   lines      numbered line echo, one worker: 8 client threads each connect, send "hel", pause
              2 ms, send "lo\\n" (so the line spans two reads and the framer must buffer it),
              check the reply is exactly "1: hello\\n" and close, again and again
   broadcast  2 workers, 10 ms ticks, 50 subscribers reading every line
   relay      2 workers, 50 clients reading, one more sending a line every 2 ms
 
-    tools/bench/mallocs.py [--scenario lines|broadcast|relay] [--ringd .build/release/ringd] [--runs 2]
+    tools/bench/mallocs.py [--scenario raw|lines|broadcast|relay] [--ringd .build/release/ringd] [--runs 2]
 
 Needs root and perf; creates the probe `probe_libc:malloc` if it is missing.
 """
@@ -86,6 +88,47 @@ def lines_run(ringd):
         server.wait()
 
 
+def ping_pong(seconds, counts, lock):
+    payload = bytes(range(256)) * 2
+    requests, wrong = 0, 0
+    try:
+        with socket.create_connection(("127.0.0.1", PORT)) as client:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                client.sendall(payload)
+                reply = b""
+                while len(reply) < len(payload):
+                    chunk = client.recv(len(payload) - len(reply))
+                    if not chunk:
+                        break
+                    reply += chunk
+                requests += 1
+                wrong += reply != payload
+    except OSError:
+        wrong += 1
+    with lock:
+        counts["ok"] += requests - wrong
+        counts["wrong"] += wrong
+
+
+def raw_run(ringd):
+    server = start_ringd(ringd, ["--workers", "1"])
+    try:
+        counts, lock = {"ok": 0, "wrong": 0}, threading.Lock()
+        threads = [threading.Thread(target=ping_pong, args=(4.0, counts, lock)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)
+        mallocs = count_mallocs(server.pid)
+        for thread in threads:
+            thread.join()
+        return mallocs, f"requests in 4 s: {counts['ok']} exact, {counts['wrong']} wrong"
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def read_lines(sockets, seconds):
     """Reads every socket until `seconds` pass; returns the lines received."""
     selector = selectors.DefaultSelector()
@@ -128,13 +171,15 @@ def pushed_run(ringd, mode):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", choices=["lines", "broadcast", "relay"], default="lines")
+    parser.add_argument("--scenario", choices=["raw", "lines", "broadcast", "relay"], default="lines")
     parser.add_argument("--ringd", default=".build/release/ringd")
     parser.add_argument("--runs", type=int, default=2)
     arguments = parser.parse_args()
     ensure_probe()
     for run in range(arguments.runs):
-        if arguments.scenario == "lines":
+        if arguments.scenario == "raw":
+            mallocs, load = raw_run(arguments.ringd)
+        elif arguments.scenario == "lines":
             mallocs, load = lines_run(arguments.ringd)
         else:
             mallocs, load = pushed_run(arguments.ringd, arguments.scenario)
