@@ -5,8 +5,8 @@
 //   CLinux        Linux calls Swift's Glibc module hides (affinity, eventfd)
 //   URing         the io_uring layer: ring, submissions, completions, user data, buffer ring
 //   RingdConfig   the TOML-lite parser and the typed, validated configuration (no I/O)
-//   RingdServer   event loop per core, listeners, connection table, send queues
-//   RingdServices service logic as plain state machines: bytes in, actions out (no I/O)
+//   RingdServer   the engine: EventLoop<S: Service> per core, listeners, connections, send queues
+//   RingdServices the Service contract and one conformer per mode: events in, actions out (no I/O)
 //   ringd         the executable: arguments -> configuration -> start
 //   ring-client   the companion client and load generator (tools/ring-client)
 import PackageDescription
