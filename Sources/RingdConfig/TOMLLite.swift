@@ -38,6 +38,13 @@ struct TOMLLiteParser {
     private let endOfInput: String
     /// The scalar being looked at.
     var index = 0
+    /// Arrays open around `index`. Each costs a stack frame of `parseValue` and `parseArray`, so
+    /// the depth is bounded: unbounded, about 10,000 '[' in a file or a `--set` value overflowed
+    /// the stack of a release build and crashed ringd (found by tools/fuzz, under ASan at a few
+    /// hundred).
+    private var arrayDepth = 0
+    /// The deepest nesting accepted; configuration values nest at most two arrays deep.
+    static let maximumArrayDepth = 32
 
     init(text: String, file: String, endOfInput: String = "the end of the file") {
         // CRLF counts as LF, as TOML allows and as tomllib does before parsing; a lone CR stays
@@ -192,6 +199,11 @@ struct TOMLLiteParser {
 
     /// `"..."` with escapes.
     private mutating func parseArray() throws(ConfigurationError) -> (TOMLValue, elementStarts: [Int]) {
+        guard arrayDepth < Self.maximumArrayDepth else {
+            throw failure("arrays nested more than \(Self.maximumArrayDepth) deep are not supported by TOML-lite")
+        }
+        arrayDepth += 1
+        defer { arrayDepth -= 1 }
         let open = location(at: index)
         index += 1
         var elements: [TOMLValue] = []

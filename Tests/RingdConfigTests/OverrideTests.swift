@@ -119,6 +119,13 @@ import RingdServices
         #expect(configurationError("", overrides: [override]) == expected)
     }
 
+    /// Found by tools/fuzz: a --set value of nested arrays deep enough crashed a release build.
+    @Test func deeplyNestedArraysInAnOverrideAreAnError() {
+        let override = "io.buffer_count=" + String(repeating: "[", count: 100_000)
+        #expect(configurationError("", overrides: [override])?.hasSuffix(
+            ":1:49: arrays nested more than 32 deep are not supported by TOML-lite") == true)
+    }
+
     @Test func theFirstBadOverrideIsReported() {
         #expect(configurationError("", overrides: ["server.backlog=5", "nope.x=1", "server.workers=x"])
             == "--set nope.x=1:1:1: unknown table [nope]")

@@ -124,6 +124,16 @@ import RingdConfig
         #expect(error(text) == "t.toml:" + expected)
     }
 
+    /// Found by tools/fuzz: each '[' took a stack frame, and 10,000 crashed a release build.
+    @Test func deeplyNestedArraysAreRefusedNotACrash() throws {
+        let deepest = String(repeating: "[", count: 32) + String(repeating: "]", count: 32)
+        let accepted = try TOMLLite.parse("a = \(deepest)", file: "t.toml")
+        #expect(accepted.topLevel.entries.count == 1)
+        #expect(error("a = [\(deepest)]") == "t.toml:1:37: arrays nested more than 32 deep are not supported by TOML-lite")
+        #expect(error("a = " + String(repeating: "[", count: 100_000))
+            == "t.toml:1:37: arrays nested more than 32 deep are not supported by TOML-lite")
+    }
+
     @Test func descriptionIsFileLineColumnMessage() throws {
         let error = try #require(throws: ConfigurationError.self) {
             try TOMLLite.parse("[server]\n\nbacklog = 1.5\n", file: "conf/x.toml")

@@ -99,6 +99,26 @@ struct CommandLineSweepTests {
         #expect(run.standardError == "ringd: error: \(message) (ringd --help lists every flag)\n", "\(run.outputSummary)")
     }
 
+    /// Arrays nested 100,000 deep once overflowed the parser's stack and crashed ringd (found by
+    /// tools/fuzz). In an override the text is not TOML, so it is taken as a bare string and
+    /// refused as an address; in a file it is refused at the 33rd '['.
+    @Test("arrays nested 100,000 deep, in a file or a --set value, exit 2 with one named error")
+    func deeplyNestedArrays() throws {
+        let deep = String(repeating: "[", count: 100_000)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ringd-deep-\(UUID().uuidString).toml")
+        try "[server]\nlisten = \(deep)\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        for arguments in [["--check", "--config", file.path], ["--check", "--set", "server.listen=\(deep)"]] {
+            let run = try CompletedRun(executable: try RingdPaths.ringdBinary(), arguments: arguments)
+            let error = run.standardError
+            let named = arguments[1] == "--config"
+                ? error.hasPrefix("ringd: error: \(file.path):2:42: arrays nested more than 32 deep")
+                : error.hasPrefix("ringd: error: --set server.listen=[[[[")
+            #expect(run.status == ExitStatus(code: 2, killedBySignal: false), "\(arguments[1]): \(run.status)")
+            #expect(named && error.split(separator: "\n").count == 1, "\(arguments[1]): \(error.prefix(200))...\(error.suffix(200))")
+        }
+    }
+
     /// Runs one command line and checks that it ended one of the two clean ways.
     static func expectCleanEnding(_ combination: [Choice]) throws {
         let arguments = combination.flatMap(\.arguments)

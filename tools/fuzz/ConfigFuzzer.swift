@@ -1,13 +1,16 @@
 // libFuzzer entry point for ringd's configuration parser: libFuzzer's bytes become a
 // configuration file and `--set` overrides, and every promise in ParseInvariants
 // (Tests/RingdConfigTests/Support) must hold for them; a broken one aborts, which libFuzzer
-// records as a crash with the input that caused it. Built and run by tools/fuzz/run.sh with
-// `swiftc -sanitize=fuzzer,address`; it is not a SwiftPM target, so `swift build` never sees it.
+// records as a crash with the input that caused it. Built and run by `tools/fuzz/run.sh config`
+// with `swiftc -O -sanitize=fuzzer` (and `address`); it is not a SwiftPM target, so `swift build`
+// never sees it.
 //
 // An input is the file, then "\n--set " before each override: "[io]\nbuffer_size = 1\n--set
-// server.mode=echo" is a file of two lines and one override. A file that is not UTF-8 is read
-// through `Configuration.load(file:)`, the path that reports it; overrides are decoded with
-// replacement, as the command line decodes its arguments.
+// server.mode=echo" is a file of two lines and one override. The file is parsed in memory; a file
+// that is not UTF-8 is also written to a scratch file and read through
+// `Configuration.load(file:)`, the only path that reports it. Overrides are decoded with
+// replacement, as the command line decodes its arguments, and read a second time all together
+// without the file (`OverrideReading.together`), one parse rather than one each.
 
 #if canImport(Glibc)
 import Glibc
@@ -29,10 +32,11 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let overrides = parts.dropFirst().map { String(decoding: $0, as: UTF8.self) }
     var violations: [String] = []
     if let document = String(validating: parts[0], as: UTF8.self) {
-        violations = ParseInvariants.violations(document: document, overrides: overrides)
+        violations = ParseInvariants.violations(document: document, overrides: overrides, reading: .together)
     } else {
         violations = ParseInvariants.invalidUTF8Violations(parts[0], scratchPath: scratchPath)
-        violations += ParseInvariants.violations(document: String(decoding: parts[0], as: UTF8.self), overrides: overrides)
+        violations += ParseInvariants.violations(
+            document: String(decoding: parts[0], as: UTF8.self), overrides: overrides, reading: .together)
     }
     guard violations.isEmpty else {
         fputs("ringd config fuzzer: broken promise:\n  " + violations.joined(separator: "\n  ") + "\n", stderr)
