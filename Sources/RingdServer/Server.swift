@@ -136,41 +136,19 @@ public enum Server {
     }
 
     /// SIGHUP: reads the configuration again and publishes what may change without a restart.
-    /// Keys that would need new sockets, threads or memory keep their running values, and the
-    /// log says which ones were left.
+    /// Keys the schema marks `.restart` keep their running values, and the log says which ones
+    /// were left.
     private static func reloadConfiguration(
         _ running: Configuration, _ reload: () throws -> Configuration, group: WorkerGroup, log: ServerLog
     ) -> Configuration {
-        var next: Configuration
+        let read: Configuration
         do {
-            next = try reload()
+            read = try reload()
         } catch {
             log.write(.error, "reload failed, the running configuration stays: \(error)")
             return running
         }
-        var kept: [String] = []
-        func keep<Value: Equatable>(_ path: String, _ field: WritableKeyPath<Configuration, Value>) {
-            if next[keyPath: field] != running[keyPath: field] {
-                kept.append(path)
-                next[keyPath: field] = running[keyPath: field]
-            }
-        }
-        keep("server.mode", \.server.mode)
-        keep("server.listen", \.server.listen)
-        keep("server.workers", \.server.workers)
-        keep("server.pin_workers", \.server.pinWorkers)
-        keep("server.backlog", \.server.backlog)
-        keep("server.max_connections", \.server.maxConnections)
-        keep("io.submission_entries", \.io.submissionEntries)
-        keep("io.completion_entries", \.io.completionEntries)
-        keep("io.buffer_count", \.io.bufferCount)
-        keep("io.buffer_size", \.io.bufferSize)
-        keep("io.output_memory", \.io.outputMemory)
-        keep("echo.lines", \.echo.lines)
-        keep("echo.line_numbers", \.echo.lineNumbers)
-        keep("echo.access_log", \.echo.accessLog)
-        keep("echo.max_line", \.echo.maxLine)
-        keep("relay.max_line", \.relay.maxLine)
+        let (next, kept) = read.keepingRestartValues(of: running)
         if next.outputChunkSize != running.outputChunkSize {
             log.write(.error, "reload refused: its messages need output chunks of \(next.outputChunkSize) bytes, "
                 + "and the running ones are \(running.outputChunkSize); restart ringd to use them")
