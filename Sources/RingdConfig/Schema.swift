@@ -32,7 +32,8 @@ enum Schema {
             "server", "busy_message", .optionalTemplate(filling: []), default: nil, \.server.busyMessage, reload: .live,
             "sent to a client refused because max_connections are open, then it is closed"),
         ConfigurationKey(
-            "server", "drain_timeout", .duration(in: .zero...(.seconds(3600))), default: .seconds(5), \.server.drainTimeout, reload: .live,
+            // .restart: each worker reads it once, when it starts (EventLoop.drainTimeout).
+            "server", "drain_timeout", .duration(in: .zero...(.seconds(3600))), default: .seconds(5), \.server.drainTimeout, reload: .restart,
             "on SIGTERM/SIGINT, how long queued output may drain before everything closes; a second signal exits at once"),
         ConfigurationKey(
             "server", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .seconds(300), \.server.idleTimeout, reload: .live,
@@ -245,8 +246,9 @@ enum ReloadBehavior: Sendable {
     /// On SIGHUP, in every worker: messages, limits checked per connection, timers, access lists.
     case live
     /// Only when ringd starts again: the key sizes what is made once at start-up (sockets,
-    /// threads, rings, buffers, connection slots, output memory) or chooses how each connection is
-    /// read (the mode, line framing). SIGHUP keeps the running value and logs the key.
+    /// threads, rings, buffers, connection slots, output memory), chooses how each connection is
+    /// read (the mode, line framing), or is read by a worker only as it starts (the drain
+    /// timeout). SIGHUP keeps the running value and logs the key.
     case restart
 }
 

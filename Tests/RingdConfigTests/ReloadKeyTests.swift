@@ -6,10 +6,11 @@ import Testing
 
 @Suite struct ReloadKeyTests {
     /// Keys that size what a worker makes once at start-up (sockets, threads, rings, buffers,
-    /// slots, output memory) or choose how every connection is read.
+    /// slots, output memory), choose how every connection is read, or are read once by a worker
+    /// as it starts (the drain timeout).
     private static let restartPaths: Set<String> = [
         "server.mode", "server.listen", "server.workers", "server.pin_workers", "server.backlog",
-        "server.max_connections",
+        "server.max_connections", "server.drain_timeout",
         "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.output_memory",
         "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
         "relay.max_line",
@@ -76,6 +77,7 @@ import Testing
         case "server.mode": .string("relay")
         case "server.listen": .array([.string("127.0.0.1:7001")])
         case "server.workers": .integer(2)
+        case "server.drain_timeout": .string("1s")
         case "server.backlog", "server.max_connections": .integer(64)
         case "io.submission_entries": .integer(256)
         case "io.completion_entries": .integer(8192)
