@@ -1,9 +1,11 @@
-// Server: binds the listeners, starts one pinned worker per core, reports when all of them
-// listen, and stops them on SIGINT or SIGTERM.
+// Server: binds the listeners, starts the workers (one per allowed CPU unless server.workers
+// says otherwise, each pinned to its CPU when server.pin_workers is set), reports when all of
+// them listen, reloads the configuration on SIGHUP, and stops them on SIGINT or SIGTERM.
 //
 // Signals are blocked in every thread and taken synchronously by the main thread with
 // sigwait(2), so no handler runs at an arbitrary point. The main thread wakes the workers
-// through one eventfd that each of them polls through its own ring.
+// through eventfds that each of them polls through its own ring: one shared for shutdown, and
+// one per worker for a reload.
 
 import CLinux
 import RingdConfig
@@ -25,8 +27,8 @@ public struct ServerReady: Sendable {
 public enum Server {
     /// Runs the server until SIGINT or SIGTERM. Calls `ready` once every worker listens.
     /// Throws a StartupError, whose text names the cause and the fix, when it cannot start.
-    /// Runs until SIGINT or SIGTERM. On SIGHUP, `reload` reads the configuration again; what it
-    /// may change takes effect in every worker, and an invalid file keeps the running one.
+    /// On SIGHUP, `reload` reads the configuration again; what it may change takes effect in
+    /// every worker, and an invalid file keeps the running one.
     public static func run(
         configuration: Configuration, reload: () throws -> Configuration = { throw ReloadUnavailable() },
         ready: (ServerReady) -> Void
@@ -203,13 +205,13 @@ public enum Server {
     }
 }
 
-/// Why ringd could not start or had to stop, in words that name the cause and the fix.
 /// `Server.run` was not told how to read the configuration again.
 public struct ReloadUnavailable: Error, CustomStringConvertible {
     public init() {}
     public var description: String { "ringd was started without a configuration file, so there is nothing to reload" }
 }
 
+/// Why ringd could not start or had to stop, in words that name the cause and the fix.
 public struct StartupError: Error, CustomStringConvertible, Sendable {
     public let message: String
 

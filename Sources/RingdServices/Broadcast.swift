@@ -2,17 +2,18 @@
 // exercises ("save a list of client channels and transmit a message every second").
 //
 // One Broadcast per worker. On each tick the event loop calls `tick`, which advances `seq` and
-// renders the message ONCE into the worker's shared tick buffer; the loop then sends that same
-// buffer to every client it holds (one send per client, no copy per client), and must not reuse
-// the buffer until those sends complete. Workers tick independently, so `seq` counts this
-// worker's ticks: the first tick is seq 1, and every client sees consecutive numbers. A client
-// that cannot keep up is cut off once its queued output passes `io.output_cap`, never skipped,
-// so a gap in `seq` always means loss somewhere.
+// renders the message ONCE into the writer it is given, a span of the worker's output memory;
+// the loop then queues that same span on every client it holds (no copy per client), and the
+// memory is reused only after the last of those sends completes. Workers tick independently, so
+// `seq` counts this worker's ticks: the first tick is seq 1, and every client sees consecutive
+// numbers. A client that cannot keep up is cut off once its queued output passes
+// `io.output_cap`, never skipped, so a gap in `seq` always means loss somewhere.
 //
 // The default message carries the fields ring-client's broadcast benchmark parses, `seq=` and
 // `time=` (the send time, for latency): `seq=42 time=1732212345.123456 clients=3`.
 // A greeting can be sent on connect. Whatever clients send is read and dropped, so a chatty
-// client cannot fill its socket buffer and stall; the count of dropped bytes is kept.
+// client cannot fill its socket buffer and stall; `received(byteCount:)` counts the dropped bytes
+// for a caller that reports them (the server does not call it today).
 
 /// One worker's broadcast state.
 public struct Broadcast: Sendable {
@@ -51,8 +52,9 @@ public struct Broadcast: Sendable {
         self.greeting = greeting
     }
 
-    /// Advances `seq` and renders the tick's message into `writer`, the shared tick buffer.
-    /// `clients` is how many clients will be sent it.
+    /// Advances `seq` and renders the tick's message into `writer`. `clients` is the number the
+    /// message shows as `{clients}` (the server passes the count across all workers); zero
+    /// renders nothing.
     public mutating func tick(time: UnixTime, clients: Int, into writer: inout ByteWriter) -> TickAction {
         seq += 1
         guard clients > 0 else { return .idle(seq: seq) }
