@@ -44,7 +44,7 @@ public struct ServerSettings: Sendable, Equatable {
 
 /// `[io]`: ring and buffer sizes per worker.
 public struct IOSettings: Sendable, Equatable {
-    /// Submission queue entries, a power of two 8...32768.
+    /// Submission queue entries, a power of two 8...16384.
     public var submissionEntries: Int
     /// Completion queue entries, a power of two, at least 4 x `submissionEntries`.
     public var completionEntries: Int
@@ -59,6 +59,7 @@ public struct IOSettings: Sendable, Equatable {
     /// A push client whose queued output stays above this for `outputSoftTime` is cut off too
     /// (Redis's soft limit for pub/sub clients); 0 = no soft cap.
     public var outputSoftCap: Int
+    /// How long a push client may stay above `outputSoftCap`.
     public var outputSoftTime: Duration
     /// Bytes of rendered output (replies, heartbeats, relayed lines) one worker may hold.
     public var outputMemory: Int

@@ -3,126 +3,128 @@
 //
 // To add a table (say [greet]): declare `GreetSettings`, add a `greet` field to `Configuration`
 // (and its placeholder to `Configuration.unset`), then add one `ConfigurationKey` per field below,
-// with its kind, default and one line of documentation. Everything else follows from this list.
+// with its kind, default, whether SIGHUP may change it, and one line of documentation. Everything
+// else follows from this list.
 
 import RingdServices
 
 enum Schema {
     static let keys: [ConfigurationKey] = [
         ConfigurationKey(
-            "server", "mode", .choice(ServiceMode.self), default: .echo, \.server.mode,
+            "server", "mode", .choice(ServiceMode.self), default: .echo, \.server.mode, reload: .restart,
             "the service every connection gets"),
         ConfigurationKey(
-            "server", "listen", .listenAddresses, default: [ListenAddress.loopback7000], \.server.listen,
+            "server", "listen", .listenAddresses, default: [ListenAddress.loopback7000], \.server.listen, reload: .restart,
             "HOST:PORT list; IPv6 as \"[::1]:7000\"; port 0 = one ephemeral port shared by all workers"),
         ConfigurationKey(
-            "server", "workers", .workerCount(in: 1...1024), default: .auto, \.server.workers,
+            "server", "workers", .workerCount(in: 1...1024), default: .auto, \.server.workers, reload: .restart,
             "\"auto\" = one per CPU the process may run on"),
         ConfigurationKey(
-            "server", "pin_workers", .boolean, default: true, \.server.pinWorkers,
+            "server", "pin_workers", .boolean, default: true, \.server.pinWorkers, reload: .restart,
             "pin worker i to the i-th CPU the process may run on"),
         ConfigurationKey(
-            "server", "backlog", .integer(in: 1...65535), default: 4096, \.server.backlog,
+            "server", "backlog", .integer(in: 1...65535), default: 4096, \.server.backlog, reload: .restart,
             "listen(2) backlog"),
         ConfigurationKey(
-            "server", "max_connections", .integer(in: 1...1_048_576), default: 16384, \.server.maxConnections,
+            "server", "max_connections", .integer(in: 1...1_048_576), default: 16384, \.server.maxConnections, reload: .restart,
             "connection slots per worker"),
         ConfigurationKey(
-            "server", "busy_message", .optionalTemplate(filling: []), default: nil, \.server.busyMessage,
+            "server", "busy_message", .optionalTemplate(filling: []), default: nil, \.server.busyMessage, reload: .live,
             "sent to a client refused because max_connections are open, then it is closed"),
         ConfigurationKey(
-            "server", "drain_timeout", .duration(in: .zero...(.seconds(3600))), default: .seconds(5), \.server.drainTimeout,
+            // .restart: each worker reads it once, when it starts (EventLoop.drainTimeout).
+            "server", "drain_timeout", .duration(in: .zero...(.seconds(3600))), default: .seconds(5), \.server.drainTimeout, reload: .restart,
             "on SIGTERM/SIGINT, how long queued output may drain before everything closes; a second signal exits at once"),
         ConfigurationKey(
-            "server", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .seconds(300), \.server.idleTimeout,
+            "server", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .seconds(300), \.server.idleTimeout, reload: .live,
             "close a client that sends nothing for this long; \"0s\" = never (broadcast: see broadcast.idle_timeout)"),
         ConfigurationKey(
-            "server", "log_level", .choice(LogLevel.self), default: .info, \.server.logLevel,
+            "server", "log_level", .choice(LogLevel.self), default: .info, \.server.logLevel, reload: .live,
             "least severe message that is logged"),
 
         ConfigurationKey(
             // 16384 x 4 = 65536, the largest completion queue: every accepted size can meet the 4x rule.
-            "io", "submission_entries", .powerOfTwo(in: 8...16384), default: 512, \.io.submissionEntries,
+            "io", "submission_entries", .powerOfTwo(in: 8...16384), default: 512, \.io.submissionEntries, reload: .restart,
             "submission queue entries per worker"),
         // 65536 is the kernel's limit (IORING_MAX_CQ_ENTRIES).
         ConfigurationKey(
-            "io", "completion_entries", .powerOfTwo(in: 32...65536), default: 4096, \.io.completionEntries,
+            "io", "completion_entries", .powerOfTwo(in: 32...65536), default: 4096, \.io.completionEntries, reload: .restart,
             "completion queue entries per worker, at least 4 x submission_entries"),
         ConfigurationKey(
-            "io", "buffer_count", .powerOfTwo(in: 1...32768), default: 1024, \.io.bufferCount,
+            "io", "buffer_count", .powerOfTwo(in: 1...32768), default: 1024, \.io.bufferCount, reload: .restart,
             "provided receive buffers per worker"),
         ConfigurationKey(
-            "io", "buffer_size", .size(in: 512...(1 << 20)), default: 4 << 10, \.io.bufferSize,
+            "io", "buffer_size", .size(in: 512...(1 << 20)), default: 4 << 10, \.io.bufferSize, reload: .restart,
             "bytes in each receive buffer"),
         ConfigurationKey(
-            "io", "output_limit", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputLimit,
+            "io", "output_limit", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputLimit, reload: .live,
             "bytes queued for sending per connection before echo stops reading; at least buffer_size"),
         ConfigurationKey(
-            "io", "output_cap", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputCap,
+            "io", "output_cap", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputCap, reload: .live,
             "bytes queued for one broadcast or relay client before it is cut off; at least buffer_size and its longest line"),
         ConfigurationKey(
-            "io", "output_soft_cap", .size(in: 0...(1 << 30)), default: 256 << 10, \.io.outputSoftCap,
+            "io", "output_soft_cap", .size(in: 0...(1 << 30)), default: 256 << 10, \.io.outputSoftCap, reload: .live,
             "a broadcast or relay client above this for io.output_soft_time is cut off too; 0 = none"),
         ConfigurationKey(
-            "io", "output_soft_time", .duration(in: .seconds(1)...(.seconds(86400))), default: .seconds(30), \.io.outputSoftTime,
+            "io", "output_soft_time", .duration(in: .seconds(1)...(.seconds(86400))), default: .seconds(30), \.io.outputSoftTime, reload: .live,
             "how long a client may stay above io.output_soft_cap"),
         ConfigurationKey(
             // At least 4 chunks of the smallest chunk size, 64 KiB (see OutputChunks.swift).
-            "io", "output_memory", .size(in: (256 << 10)...(1 << 34)), default: 64 << 20, \.io.outputMemory,
+            "io", "output_memory", .size(in: (256 << 10)...(1 << 34)), default: 64 << 20, \.io.outputMemory, reload: .restart,
             "rendered output one worker may hold (replies, heartbeats, relayed lines); at least 4 output chunks"),
 
         ConfigurationKey(
-            "echo", "lines", .boolean, default: false, \.echo.lines,
+            "echo", "lines", .boolean, default: false, \.echo.lines, reload: .restart,
             "react to complete lines instead of raw bytes"),
         ConfigurationKey(
-            "echo", "line_numbers", .boolean, default: false, \.echo.lineNumbers,
+            "echo", "line_numbers", .boolean, default: false, \.echo.lineNumbers, reload: .restart,
             "prefix replies with \"N: \" like the Perl echo server (implies lines)"),
         ConfigurationKey(
-            "echo", "max_line", .size(in: 1...(16 << 20)), default: 64 << 10, \.echo.maxLine,
+            "echo", "max_line", .size(in: 1...(16 << 20)), default: 64 << 10, \.echo.maxLine, reload: .restart,
             "longest line accepted in line mode"),
         ConfigurationKey(
-            "echo", "access_log", .boolean, default: false, \.echo.accessLog,
+            "echo", "access_log", .boolean, default: false, \.echo.accessLog, reload: .restart,
             "print \"[HOST PORT] line\" per received line on stdout (implies lines)"),
 
         ConfigurationKey(
             "greet", "message", .template(filling: [.peer, .time, .clients]),
-            default: try! MessageTemplate(parsing: GreetService.defaultMessage), \.greet.message,
+            default: try! MessageTemplate(parsing: GreetService.defaultMessage), \.greet.message, reload: .live,
             "sent on connect, then the connection is closed"),
         ConfigurationKey(
             "counter", "message", .template(filling: [.count, .peer, .time, .clients]),
-            default: try! MessageTemplate(parsing: CounterService<LocalConnectionNumbers>.defaultMessage), \.counter.message,
+            default: try! MessageTemplate(parsing: CounterService<LocalConnectionNumbers>.defaultMessage), \.counter.message, reload: .live,
             "sent on connect, then closed; {count} = connections before this one"),
 
         ConfigurationKey(
-            "broadcast", "interval", .duration(in: .milliseconds(1)...(.seconds(86400))), default: .seconds(1), \.broadcast.interval,
+            "broadcast", "interval", .duration(in: .milliseconds(1)...(.seconds(86400))), default: .seconds(1), \.broadcast.interval, reload: .live,
             "time between two heartbeats"),
         ConfigurationKey(
             "broadcast", "message", .template(filling: [.seq, .time, .clients]),
-            default: try! MessageTemplate(parsing: Broadcast.defaultMessage), \.broadcast.message,
+            default: try! MessageTemplate(parsing: Broadcast.defaultMessage), \.broadcast.message, reload: .live,
             "the heartbeat every client gets; {seq} counts this worker's ticks from 1"),
         ConfigurationKey(
             "broadcast", "greeting", .optionalTemplate(filling: [.seq, .time, .clients, .peer]), default: nil,
-            \.broadcast.greeting,
+            \.broadcast.greeting, reload: .live,
             "sent once to a client when it connects"),
         ConfigurationKey(
-            "broadcast", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .zero, \.broadcast.idleTimeout,
+            "broadcast", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .zero, \.broadcast.idleTimeout, reload: .live,
             "close a subscriber that sends nothing for this long; \"0s\" = never"),
 
         ConfigurationKey(
-            "relay", "notices", .boolean, default: true, \.relay.notices,
+            "relay", "notices", .boolean, default: true, \.relay.notices, reload: .live,
             "tell the others when a client joins, leaves or takes a /nick"),
         ConfigurationKey(
-            "relay", "welcome", .boolean, default: true, \.relay.welcome,
+            "relay", "welcome", .boolean, default: true, \.relay.welcome, reload: .live,
             "tell a new client its name"),
         ConfigurationKey(
-            "relay", "max_line", .size(in: 1...(1 << 20)), default: 4 << 10, \.relay.maxLine,
+            "relay", "max_line", .size(in: 1...(1 << 20)), default: 4 << 10, \.relay.maxLine, reload: .restart,
             "longest chat line accepted; a longer one gets an error line and a close"),
 
         ConfigurationKey(
-            "access", "allow", .addressRanges, default: [], \.access.allow,
+            "access", "allow", .addressRanges, default: [], \.access.allow, reload: .live,
             "CIDR ranges served; empty = everyone not denied"),
         ConfigurationKey(
-            "access", "deny", .addressRanges, default: [], \.access.deny,
+            "access", "deny", .addressRanges, default: [], \.access.deny, reload: .live,
             "CIDR ranges refused at once, whatever allow says"),
     ]
 
@@ -207,13 +209,17 @@ struct ConfigurationKey: Sendable {
     let applyDefault: @Sendable (inout Configuration) -> Void
     /// How `--set` reads a value that is not valid TOML; nil when the key needs TOML syntax.
     let bareValue: (@Sendable (String) -> TOMLValue)?
+    /// Whether SIGHUP applies a new value or keeps the running one until a restart.
+    let reload: ReloadBehavior
+    /// Sets the key's field in `next` back to its value in `running`; true if the two differed.
+    let keepRunningValue: @Sendable (_ running: Configuration, _ next: inout Configuration) -> Bool
 
     /// `table.name`
     var path: String { "\(table).\(name)" }
 
-    init<Value: Sendable>(
+    init<Value: Sendable & Equatable>(
         _ table: String, _ name: String, _ kind: ValueKind<Value>, default defaultValue: Value,
-        _ field: WritableKeyPath<Configuration, Value> & Sendable, _ documentation: String
+        _ field: WritableKeyPath<Configuration, Value> & Sendable, reload: ReloadBehavior, _ documentation: String
     ) {
         self.table = table
         self.name = name
@@ -226,7 +232,24 @@ struct ConfigurationKey: Sendable {
         self.currentValue = { configuration in kind.encode(configuration[keyPath: field]) }
         self.applyDefault = { configuration in configuration[keyPath: field] = defaultValue }
         self.bareValue = kind.bareValue
+        self.reload = reload
+        self.keepRunningValue = { running, next in
+            guard next[keyPath: field] != running[keyPath: field] else { return false }
+            next[keyPath: field] = running[keyPath: field]
+            return true
+        }
     }
+}
+
+/// When a new value of a key takes effect.
+enum ReloadBehavior: Sendable {
+    /// On SIGHUP, in every worker: messages, limits checked per connection, timers, access lists.
+    case live
+    /// Only when ringd starts again: the key sizes what is made once at start-up (sockets,
+    /// threads, rings, buffers, connection slots, output memory), chooses how each connection is
+    /// read (the mode, line framing), or is read by a worker only as it starts (the drain
+    /// timeout). SIGHUP keeps the running value and logs the key.
+    case restart
 }
 
 /// A rule over several keys. `violation` returns nil when the rule holds and otherwise a message

@@ -72,7 +72,8 @@ enum ListenerFactory {
         }
     }
 
-    /// A plain bind without SO_REUSEPORT fails with EADDRINUSE when anything is bound there.
+    /// A bind without SO_REUSEPORT fails with EADDRINUSE when another socket listens on the
+    /// address (SO_REUSEADDR only lets it pass connections left in TIME_WAIT).
     private static func refuseIfInUse(_ address: SocketAddress, text: String) throws(SystemError) {
         let descriptor = try socketDescriptor(family: address.family, text: text)
         defer { _ = Glibc.close(descriptor) }

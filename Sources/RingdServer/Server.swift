@@ -1,9 +1,11 @@
-// Server: binds the listeners, starts one pinned worker per core, reports when all of them
-// listen, and stops them on SIGINT or SIGTERM.
+// Server: binds the listeners, starts the workers (one per allowed CPU unless server.workers
+// says otherwise, each pinned to its CPU when server.pin_workers is set), reports when all of
+// them listen, reloads the configuration on SIGHUP, and stops them on SIGINT or SIGTERM.
 //
 // Signals are blocked in every thread and taken synchronously by the main thread with
 // sigwait(2), so no handler runs at an arbitrary point. The main thread wakes the workers
-// through one eventfd that each of them polls through its own ring.
+// through eventfds that each of them polls through its own ring: one shared for shutdown, and
+// one per worker for a reload.
 
 import CLinux
 import RingdConfig
@@ -164,41 +166,19 @@ public enum Server {
     }
 
     /// SIGHUP: reads the configuration again and publishes what may change without a restart.
-    /// Keys that would need new sockets, threads or memory keep their running values, and the
-    /// log says which ones were left.
+    /// Keys the schema marks `.restart` keep their running values, and the log says which ones
+    /// were left.
     private static func reloadConfiguration(
         _ running: Configuration, _ reload: () throws -> Configuration, group: WorkerGroup, log: ServerLog
     ) -> Configuration {
-        var next: Configuration
+        let read: Configuration
         do {
-            next = try reload()
+            read = try reload()
         } catch {
             log.write(.error, "reload failed, the running configuration stays: \(error)")
             return running
         }
-        var kept: [String] = []
-        func keep<Value: Equatable>(_ path: String, _ field: WritableKeyPath<Configuration, Value>) {
-            if next[keyPath: field] != running[keyPath: field] {
-                kept.append(path)
-                next[keyPath: field] = running[keyPath: field]
-            }
-        }
-        keep("server.mode", \.server.mode)
-        keep("server.listen", \.server.listen)
-        keep("server.workers", \.server.workers)
-        keep("server.pin_workers", \.server.pinWorkers)
-        keep("server.backlog", \.server.backlog)
-        keep("server.max_connections", \.server.maxConnections)
-        keep("io.submission_entries", \.io.submissionEntries)
-        keep("io.completion_entries", \.io.completionEntries)
-        keep("io.buffer_count", \.io.bufferCount)
-        keep("io.buffer_size", \.io.bufferSize)
-        keep("io.output_memory", \.io.outputMemory)
-        keep("echo.lines", \.echo.lines)
-        keep("echo.line_numbers", \.echo.lineNumbers)
-        keep("echo.access_log", \.echo.accessLog)
-        keep("echo.max_line", \.echo.maxLine)
-        keep("relay.max_line", \.relay.maxLine)
+        let (next, kept) = read.keepingRestartValues(of: running)
         if next.outputChunkSize != running.outputChunkSize {
             log.write(.error, "reload refused: its messages need output chunks of \(next.outputChunkSize) bytes, "
                 + "and the running ones are \(running.outputChunkSize); restart ringd to use them")
@@ -253,13 +233,13 @@ public enum Server {
     }
 }
 
-/// Why ringd could not start or had to stop, in words that name the cause and the fix.
 /// `Server.run` was not told how to read the configuration again.
 public struct ReloadUnavailable: Error, CustomStringConvertible {
     public init() {}
     public var description: String { "ringd was started without a configuration file, so there is nothing to reload" }
 }
 
+/// Why ringd could not start or had to stop, in words that name the cause and the fix.
 public struct StartupError: Error, CustomStringConvertible, Sendable {
     public let message: String
 

@@ -123,7 +123,7 @@ final class WorkerGroup: @unchecked Sendable {
         _ = read(reloadDescriptors[worker], &value, MemoryLayout<UInt64>.size)
     }
 
-    /// Unmaps the arenas; after every worker thread has been joined.
+    /// Unmaps the arenas and closes the reload eventfds; after every worker thread has been joined.
     func close() {
         arenas.forEach { $0.close() }
         reloadDescriptors.forEach { _ = Glibc.close($0) }
@@ -169,8 +169,8 @@ final class SharedConnectionNumbers: ConnectionNumbers, @unchecked Sendable {
 /// A single-producer, single-consumer queue of spans between two workers.
 final class RelayInbox: @unchecked Sendable {
     /// Spans a worker can post to one other worker before it must wait for it. The producer
-    /// merges adjacent spans and posts at most one batch per loop iteration, so a full inbox
-    /// means the consumer has fallen thousands of iterations behind.
+    /// merges spans that continue each other in one chunk into one entry, so a full inbox means
+    /// the consumer has left thousands of posts unread.
     static let defaultCapacity = 16384
 
     private let capacity: UInt32

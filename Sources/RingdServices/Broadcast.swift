@@ -11,7 +11,8 @@
 // The default message carries the fields ring-client's broadcast benchmark parses, `seq=` and
 // `time=` (the send time, for latency): `seq=42 time=1732212345.123456 clients=3`.
 // A greeting can be sent on connect. Whatever clients send is read and dropped, so a chatty
-// client cannot fill its socket buffer and stall; the count of dropped bytes is kept.
+// client cannot fill its socket buffer and stall; `received(byteCount:)` counts the dropped bytes
+// for a caller that reports them (the server does not call it today).
 
 /// What to do with a client that just connected.
 public enum AcceptAction: Sendable, Equatable {
@@ -67,8 +68,9 @@ public struct Broadcast: Service, Sendable {
         self.greeting = greeting
     }
 
-    /// Advances `seq` and renders the tick's message into `writer`.
-    /// `clients` is how many clients will be sent it.
+    /// Advances `seq` and renders the tick's message into `writer`. `clients` is the number the
+    /// message shows as `{clients}` (the server passes the count across all workers); zero
+    /// renders nothing.
     public mutating func tick(time: UnixTime, clients: Int, into writer: inout ByteWriter) -> TickAction {
         seq += 1
         guard clients > 0 else { return .idle(seq: seq) }

@@ -1,8 +1,9 @@
 // ByteWriter: appends bytes to memory the caller owns, so that rendering a reply allocates nothing.
 //
 // Every service in this module writes its output through a ByteWriter. The event loop owns the
-// memory (a send buffer, a slab, a provided buffer) and keeps reusing it; a writer is a cheap view
-// over it that is made, filled, and read back with `written`.
+// memory (the free tail of an output arena chunk, or a message rendered once when the
+// configuration is read) and keeps reusing it; a writer is a cheap view over it that is made,
+// filled, and read back with `written`.
 //
 // A write that does not fit writes nothing and marks the writer `overflowed`; every later write is
 // then refused too, so the bytes that were written are always a prefix ending on a whole write.

@@ -10,8 +10,9 @@
 // per connection from 1; numbering is optional (`echo.line_numbers`), and without it the reply
 // is the line itself.
 //
-// Without numbering the reply is exactly `line.bytes`, so the event loop may send the received
-// bytes themselves instead of copying them through `reply`; the counter then just stays at zero.
+// Without numbering the reply is exactly `line.bytes`. The server still copies it through
+// `reply` into its output memory, because the receive buffer the line points into is recycled
+// as soon as the read has been framed.
 //
 // The access log line is `[HOST PORT] ` and the line's content, always ending in exactly one
 // "\n" (a CR is dropped, so a log file stays one entry per line). The engine writes it, to

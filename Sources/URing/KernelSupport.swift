@@ -30,6 +30,7 @@ public enum KernelSupport {
         (UInt32(IORING_OP_RECV.rawValue), "IORING_OP_RECV"),
         (UInt32(IORING_OP_SEND.rawValue), "IORING_OP_SEND"),
         (UInt32(IORING_OP_CLOSE.rawValue), "IORING_OP_CLOSE"),
+        (UInt32(IORING_OP_SHUTDOWN.rawValue), "IORING_OP_SHUTDOWN"),
         (UInt32(IORING_OP_ASYNC_CANCEL.rawValue), "IORING_OP_ASYNC_CANCEL"),
         (UInt32(IORING_OP_POLL_ADD.rawValue), "IORING_OP_POLL_ADD"),
         (UInt32(IORING_OP_TIMEOUT.rawValue), "IORING_OP_TIMEOUT"),

@@ -111,8 +111,9 @@ public final class Ring {
     /// The raw liburing handle, for registration calls in this module.
     var handle: UnsafeMutablePointer<io_uring> { ring }
 
-    /// A free submission entry. When the queue is full, what is queued is submitted first, so
-    /// this only fails if the kernel refuses the submission outright.
+    /// A free submission entry. When the queue is full, what is queued is submitted first; if
+    /// the kernel refuses that submission outright (any errno but EINTR, EAGAIN or EBUSY), the
+    /// process stops with a fatal error.
     @inline(__always)
     public func nextSubmission() -> UnsafeMutablePointer<io_uring_sqe> {
         if let sqe = io_uring_get_sqe(ring) { return sqe }
@@ -127,8 +128,9 @@ public final class Ring {
                 fatalError("io_uring_submit failed: \(errnoName(-submitted)) (\(errnoText(-submitted)))")
             }
             if let sqe = io_uring_get_sqe(ring) { return sqe }
-            // EBUSY/EAGAIN: the completion queue is overflowing; reaping makes room. Waiting for
-            // one completion lets the kernel flush its overflow list.
+            // EINTR, EAGAIN or EBUSY: the kernel took nothing this time. io_uring_get_events
+            // enters it without waiting, so it can run pending task work and move parked
+            // completions into the queue where there is room; nothing is reaped here.
             _ = io_uring_get_events(ring)
         }
     }

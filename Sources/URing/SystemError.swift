@@ -3,7 +3,9 @@
 // Everything that fails outside the hot path throws a SystemError that carries the call's name
 // and the errno, so a message reads `io_uring_setup failed: EPERM (Operation not permitted)`.
 // On the hot path, completions carry `-errno` in `res`; `CompletionError` classifies those
-// without allocating: a peer error closes the connection, a bug (EBADF, EFAULT) traps in debug.
+// without allocating: a peer going away, a cancel, a dry buffer group, running out of
+// descriptors or memory, and a bug (EBADF, EFAULT, EINVAL). What to do about each is the
+// caller's choice; the server closes the connection for a bug like for any other error.
 
 #if canImport(Glibc)
 import Glibc

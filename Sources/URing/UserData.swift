@@ -9,8 +9,10 @@
 // A slot's generation changes every time the slot is freed, so a completion that arrives for an
 // earlier occupant of the slot (a cancelled recv, a send whose connection was reset) carries a
 // generation that no longer matches and is dropped instead of touching the new connection.
-// Operations that belong to no connection (accept, timers, wake-ups) use slot 0 and
-// generation 0; their `op` says what they are and the slot can carry a listener index.
+// Operations that belong to no connection (accept, timers, wake-ups, messages between rings)
+// have their `op` say what they are and use the two other fields for what that operation needs,
+// 0 when nothing: a listener, worker or output-chunk index in the slot field; a timer's own
+// generation, or a descriptor, in the generation field.
 
 /// The 64-bit tag the kernel hands back unchanged in every completion.
 public struct UserData: Equatable, Hashable, Sendable, CustomStringConvertible {
