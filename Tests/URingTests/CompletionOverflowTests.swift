@@ -12,9 +12,7 @@ import Testing
         var completions: [Completion] = []
         while completions.count < count {
             if ring.readyCompletions == 0 { try ring.submitAndWait(1) }
-            let ready = ring.readyCompletions
-            for index in 0..<ready { completions.append(ring.completion(at: index)) }
-            ring.advance(by: ready)
+            ring.drainCompletions { completions.append($0) }
         }
         return completions
     }

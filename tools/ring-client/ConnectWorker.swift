@@ -117,13 +117,7 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
                 return
             }
             now = monotonicNanoseconds()
-            let ready = ring.ring.readyCompletions
-            var position: UInt32 = 0
-            while position < ready {
-                dispatch(ring, ring.ring.completion(at: position))
-                position += 1
-            }
-            ring.ring.advance(by: ready)
+            ring.ring.drainCompletions { dispatch(ring, $0) }
             ring.publishBuffers(rearming: loops)
             refreshControl()
             progress.completed.store(totalCompleted, ordering: .relaxed)

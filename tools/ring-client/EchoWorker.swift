@@ -182,13 +182,7 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
                 return
             }
             now = monotonicNanoseconds()
-            let ready = ring.ring.readyCompletions
-            var position: UInt32 = 0
-            while position < ready {
-                dispatch(ring, ring.ring.completion(at: position))
-                position += 1
-            }
-            ring.ring.advance(by: ready)
+            ring.ring.drainCompletions { dispatch(ring, $0) }
             ring.publishBuffers(rearming: connections)
             refreshControl()
             if plan.rate != nil { releaseDueRequests(ring) }

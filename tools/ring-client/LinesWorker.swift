@@ -216,9 +216,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
             if now >= deadline { return }
             do { try ring.ring.submitAndWait(1) } catch { return }
             wallNow = wallClockNanoseconds()
-            let ready = ring.ring.readyCompletions
-            for position in 0..<ready { dispatch(ring, ring.ring.completion(at: position)) }
-            ring.ring.advance(by: ready)
+            ring.ring.drainCompletions { dispatch(ring, $0) }
             ring.publishBuffers(rearming: connections)
         }
     }
@@ -234,13 +232,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
             }
             now = monotonicNanoseconds()
             wallNow = wallClockNanoseconds()
-            let ready = ring.ring.readyCompletions
-            var position: UInt32 = 0
-            while position < ready {
-                dispatch(ring, ring.ring.completion(at: position))
-                position += 1
-            }
-            ring.ring.advance(by: ready)
+            ring.ring.drainCompletions { dispatch(ring, $0) }
             ring.publishBuffers(rearming: connections)
             refreshControl()
             if plan.mode == .relay { releaseDueLines(ring) }

@@ -211,9 +211,7 @@ final class WorkerRing {
         var failure: ClientError?
         while pending > 0 && failure == nil {
             do { try ring.submitAndWait(1) } catch { failure = ClientError("\(error)"); break }
-            let ready = ring.readyCompletions
-            for position in 0..<ready {
-                let completion = ring.completion(at: position)
+            ring.drainCompletions { completion in
                 switch WorkerOperation(rawValue: completion.userData.operation) {
                 case .connectPoll:
                     pending -= 1
@@ -232,7 +230,6 @@ final class WorkerRing {
                     break
                 }
             }
-            ring.advance(by: ready)
         }
         if let failure {
             closeAll()
