@@ -3,7 +3,9 @@
 // The module graph is the architecture:
 //   CUring        liburing and the C shim (only URing imports it)
 //   CLinux        Linux calls Swift's Glibc module hides (affinity, eventfd)
-//   URing         the io_uring layer: ring, submissions, completions, user data, buffer ring
+//   RingdSystem   what ringd and ring-client share: socket addresses, writeAll, threads, clocks
+//   URing         the io_uring layer: ring, submissions, completions (the one drain loop),
+//                 user data, buffer ring
 //   RingdConfig   the TOML-lite parser and the typed, validated configuration (no I/O)
 //   RingdServer   event loop per core, listeners, connection table, send queues
 //   RingdServices service logic as plain state machines: bytes in, actions out (no I/O)
@@ -30,13 +32,14 @@ let package = Package(
             providers: [.apt(["liburing-dev"])]
         ),
         .target(name: "CLinux"),
+        .target(name: "RingdSystem"),
         .target(name: "URing", dependencies: ["CUring"]),
         .target(name: "RingdServices"),
         .target(name: "RingdConfig", dependencies: ["RingdServices"]),
         .target(
             name: "RingdServer",
             dependencies: [
-                "CLinux", "URing", "RingdConfig", "RingdServices",
+                "CLinux", "RingdSystem", "URing", "RingdConfig", "RingdServices",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -51,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "ring-client",
             dependencies: [
-                "URing",
+                "RingdSystem", "URing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -11,10 +11,11 @@
 import Glibc
 #endif
 import Histogram
+import RingdSystem
 import URing
 
 struct ConnectPlan: Sendable {
-    var endpoint: Endpoint
+    var endpoint: SocketAddress
     var socketOptions: SocketOptions
     var loops: Int
     var firstLoop: Int

@@ -17,11 +17,12 @@
 import Glibc
 #endif
 import Histogram
+import RingdSystem
 import URing
 
 /// What one echo worker is asked to do.
 struct EchoPlan: Sendable {
-    var endpoint: Endpoint
+    var endpoint: SocketAddress
     var socketOptions: SocketOptions
     var connections: Int
     /// The global number of this worker's first connection, for messages and source spreading.

@@ -20,13 +20,14 @@
 import Glibc
 #endif
 import Histogram
+import RingdSystem
 import URing
 
 enum LinesMode: Sendable { case broadcast, relay }
 
 struct LinesPlan: Sendable {
     var mode: LinesMode
-    var endpoint: Endpoint
+    var endpoint: SocketAddress
     var socketOptions: SocketOptions
     var connections: Int
     var firstConnection: Int

@@ -8,6 +8,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RingdSystem
 import URing
 
 /// What a completion is for: the low byte of its user data, shared by all benchmark workers.
@@ -185,7 +186,7 @@ final class WorkerRing {
     /// records them in `table`'s first `count` slots as open; or throws naming the first that
     /// failed, with none left open. Source spreading uses `firstSourceIndex + i`.
     func connectAll<Connection: ReceivingConnection>(
-        into table: UnsafeMutablePointer<Connection>, count: Int, to endpoint: Endpoint, options: SocketOptions,
+        into table: UnsafeMutablePointer<Connection>, count: Int, to endpoint: SocketAddress, options: SocketOptions,
         firstSourceIndex: Int, timeout: Duration, control: RunControl
     ) throws(ClientError) {
         var descriptors = [Int32](repeating: -1, count: count)
@@ -243,7 +244,7 @@ final class WorkerRing {
 }
 
 /// The sentence for a failed connect; a refusal says so in plain words.
-func connectFailure(_ code: Int32, _ endpoint: Endpoint) -> String {
+func connectFailure(_ code: Int32, _ endpoint: SocketAddress) -> String {
     code == ECONNREFUSED
         ? "connection refused by \(endpoint) (nothing listens there?)"
         : "connect to \(endpoint) failed: \(errnoName(code)) (\(errnoText(code)))"
