@@ -63,15 +63,17 @@ let package = Package(
         ),
         // A sixth mode defined outside ringd, run end to end by RingdEndToEndTests.
         .executableTarget(name: "ringd-shout", dependencies: ["RingdServer", "RingdConfig", "RingdServices"], path: "Tests/ShoutMode"),
-        .testTarget(name: "URingTests", dependencies: ["URing", "CLinux"]),
+        // What every test target shares: one ChildProcess, RunningRingd, SeededRandom, sendAll.
+        .target(name: "TestSupport", dependencies: ["CLinux"], path: "Tests/TestSupport"),
+        .testTarget(name: "URingTests", dependencies: ["URing", "CLinux", "TestSupport"]),
         .testTarget(name: "RingdServicesTests", dependencies: ["RingdServices"]),
         .testTarget(
             name: "RingdServerTests",
             dependencies: ["RingdServer", "RingdServices", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "RingClientTests", dependencies: ["CLinux"]),
-        .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig"]),
-        .testTarget(name: "RingdEndToEndTests", dependencies: ["CLinux"], exclude: ["Fixtures"]),
+        .testTarget(name: "RingClientTests", dependencies: ["CLinux", "TestSupport"]),
+        .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig", "TestSupport"]),
+        .testTarget(name: "RingdEndToEndTests", dependencies: ["CLinux", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

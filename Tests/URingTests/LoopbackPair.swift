@@ -59,16 +59,6 @@ func nextCompletion(_ ring: Ring) throws -> Completion {
     return completion
 }
 
-/// Writes all of `bytes` with blocking send calls.
-func sendAll(_ descriptor: Int32, _ bytes: [UInt8]) {
-    var offset = 0
-    while offset < bytes.count {
-        let sent = bytes[offset...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        precondition(sent > 0, "send failed: \(errno)")
-        offset += sent
-    }
-}
-
 /// A position-dependent pattern: a lost, duplicated or reordered byte changes the sequence.
 func pattern(_ count: Int, seed: UInt8 = 0) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8 &+ Int(seed)) }

@@ -7,6 +7,7 @@
 // what it did (every client accepted and closed, the refusals and idle closes it caused).
 
 import Glibc
+import TestSupport
 import Testing
 
 struct WorkerCounters {
