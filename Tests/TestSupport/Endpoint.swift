@@ -1,5 +1,6 @@
 // A numeric IPv4 or IPv6 address and TCP port, as ringd prints it and as connect(2) takes it.
 import Glibc
+import RingdSystem
 
 package struct Endpoint: Hashable, CustomStringConvertible {
     /// The numeric host without brackets: `127.0.0.1` or `::1`.
@@ -34,31 +35,10 @@ package struct Endpoint: Hashable, CustomStringConvertible {
     package func withSocketAddress<Result>(
         _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> Result
     ) throws -> Result {
-        if isIPv6 {
-            var address = sockaddr_in6()
-            address.sin6_family = sa_family_t(AF_INET6)
-            address.sin6_port = port.bigEndian
-            guard inet_pton(AF_INET6, host, &address.sin6_addr) == 1 else {
-                throw HarnessFailure("not a numeric IPv6 address: \(host)")
-            }
-            return try withUnsafePointer(to: &address) {
-                try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    try body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
-        } else {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-                throw HarnessFailure("not a numeric IPv4 address: \(host)")
-            }
-            return try withUnsafePointer(to: &address) {
-                try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    try body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+        guard let address = SocketAddress(numericHost: host, port: port, family: family) else {
+            throw HarnessFailure("not a numeric \(isIPv6 ? "IPv6" : "IPv4") address: \(host)")
         }
+        return try address.withSockaddr(body)
     }
 
     /// Whether this machine can bind `::1`; the IPv6 test is skipped, with this reason, when not.

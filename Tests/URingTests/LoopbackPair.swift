@@ -1,6 +1,8 @@
 // A connected TCP pair on 127.0.0.1, made with plain blocking calls, for driving a real ring,
 // and the small helpers the ring tests share.
+import CLinux
 import Glibc
+import Testing
 import URing
 
 struct LoopbackPair: ~Copyable {
@@ -57,6 +59,15 @@ func nextCompletion(_ ring: Ring) throws -> Completion {
     let completion = ring.completion(at: 0)
     ring.advance(by: 1)
     return completion
+}
+
+/// An eventfd that is already readable, so that a poll on it completes as soon as it is submitted.
+func readableEventfd() throws -> Int32 {
+    let descriptor = ringd_eventfd()
+    try #require(descriptor >= 0)
+    var one: UInt64 = 1
+    try #require(write(descriptor, &one, 8) == 8)
+    return descriptor
 }
 
 /// A position-dependent pattern: a lost, duplicated or reordered byte changes the sequence.
