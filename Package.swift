@@ -3,7 +3,9 @@
 // The module graph is the architecture:
 //   CUring        liburing and the C shim (only URing imports it)
 //   CLinux        Linux calls Swift's Glibc module hides (affinity, eventfd)
-//   URing         the io_uring layer: ring, submissions, completions, user data, buffer ring
+//   RingdSystem   what ringd and ring-client share: socket addresses, writeAll, threads, clocks
+//   URing         the io_uring layer: ring, submissions, completions (the one drain loop),
+//                 user data, buffer ring
 //   RingdConfig   the TOML-lite parser and the typed, validated configuration (no I/O)
 //   RingdServer   the engine: EventLoop<S: Service> per core, listeners, connections, send queues
 //   RingdServices the Service contract and one conformer per mode: events in, actions out (no I/O)
@@ -30,13 +32,14 @@ let package = Package(
             providers: [.apt(["liburing-dev"])]
         ),
         .target(name: "CLinux"),
+        .target(name: "RingdSystem"),
         .target(name: "URing", dependencies: ["CUring"]),
         .target(name: "RingdServices"),
         .target(name: "RingdConfig", dependencies: ["RingdServices"]),
         .target(
             name: "RingdServer",
             dependencies: [
-                "CLinux", "URing", "RingdConfig", "RingdServices",
+                "CLinux", "RingdSystem", "URing", "RingdConfig", "RingdServices",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -51,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "ring-client",
             dependencies: [
-                "URing",
+                "RingdSystem", "URing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -60,15 +63,17 @@ let package = Package(
         ),
         // A sixth mode defined outside ringd, run end to end by RingdEndToEndTests.
         .executableTarget(name: "ringd-shout", dependencies: ["RingdServer", "RingdConfig", "RingdServices"], path: "Tests/ShoutMode"),
-        .testTarget(name: "URingTests", dependencies: ["URing", "CLinux"]),
+        // What every test target shares: one ChildProcess, RunningRingd, SeededRandom, sendAll.
+        .target(name: "TestSupport", dependencies: ["CLinux", "RingdSystem"], path: "Tests/TestSupport"),
+        .testTarget(name: "URingTests", dependencies: ["URing", "CLinux", "TestSupport"]),
         .testTarget(name: "RingdServicesTests", dependencies: ["RingdServices"]),
         .testTarget(
             name: "RingdServerTests",
             dependencies: ["RingdServer", "RingdServices", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "RingClientTests", dependencies: ["CLinux"]),
-        .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig"]),
-        .testTarget(name: "RingdEndToEndTests", dependencies: ["CLinux"], exclude: ["Fixtures"]),
+        .testTarget(name: "RingClientTests", dependencies: ["CLinux", "TestSupport"]),
+        .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig", "TestSupport"]),
+        .testTarget(name: "RingdEndToEndTests", dependencies: ["CLinux", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

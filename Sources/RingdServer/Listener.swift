@@ -6,6 +6,7 @@
 // worker starts, so an address in use is reported once, up front, and nothing is half-started.
 
 import RingdConfig
+import RingdSystem
 import URing
 #if canImport(Glibc)
 import Glibc
@@ -65,7 +66,9 @@ enum ListenerFactory {
             let bound = address.withSockaddr { Glibc.bind(descriptor, $0, $1) }
             if bound != 0 { throw SystemError("bind", errno: errno, context: text) }
             if Glibc.listen(descriptor, Int32(clamping: backlog)) != 0 { throw SystemError("listen", errno: errno, context: text) }
-            return ListeningSocket(descriptor: descriptor, address: try SocketAddress(boundTo: descriptor))
+            let boundAddress: SocketAddress
+            do throws(SystemCallError) { boundAddress = try SocketAddress(boundTo: descriptor) } catch { throw SystemError(error) }
+            return ListeningSocket(descriptor: descriptor, address: boundAddress)
         } catch {
             _ = Glibc.close(descriptor)
             throw error
@@ -95,5 +98,23 @@ enum ListenerFactory {
         if setsockopt(descriptor, level, name, &one, socklen_t(MemoryLayout<Int32>.size)) != 0 {
             throw SystemError("setsockopt", errno: errno, context: text)
         }
+    }
+}
+
+extension SocketAddress {
+    /// The address to bind for a listen address the configuration already validated.
+    init(_ address: ListenAddress) throws(SystemError) {
+        let family = address.family == .ipv4 ? AF_INET : AF_INET6
+        guard let parsed = SocketAddress(numericHost: address.host, port: address.port, family: family) else {
+            throw SystemError("inet_pton", errno: EINVAL, context: address.host)
+        }
+        self = parsed
+    }
+}
+
+extension SystemError {
+    /// A failure RingdSystem reports as a bare call and errno, worded the way ringd reports it.
+    init(_ failure: SystemCallError) {
+        self.init(failure.call, errno: failure.errno)
     }
 }

@@ -10,6 +10,7 @@
 import CLinux
 import RingdConfig
 import RingdServices
+import RingdSystem
 import Synchronization
 import URing
 #if canImport(Glibc)
@@ -71,7 +72,7 @@ public enum Server {
         defer { group.close() }
 
         let latch = StartupLatch(workers: workerCount)
-        var threads: [pthread_t] = []
+        var threads: [JoinableThread] = []
         for worker in 0..<workerCount {
             let own = listeners.map { $0[worker] }
             let cpu = configuration.server.pinWorkers ? cpus[worker % cpus.count] : nil
@@ -85,7 +86,7 @@ public enum Server {
         let startup = latch.waitForStartup()
         if let failure = startup.failure {
             wake(shutdownSignal)
-            threads.forEach { pthread_join($0, nil) }
+            threads.forEach { $0.join() }
             throw failure
         }
         ready(ServerReady(
@@ -104,7 +105,7 @@ public enum Server {
         }
         wake(shutdownSignal)
         waitForWorkersOrSecondSignal(group, signals: &signals, log: log)
-        threads.forEach { pthread_join($0, nil) }
+        threads.forEach { $0.join() }
         if let failure = latch.runFailure { throw failure }
         return group.statistics.map(\.snapshot)
     }
@@ -217,19 +218,12 @@ public enum Server {
         }
     }
 
-    private static func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-        final class Box: Sendable {
-            let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    private static func startThread(_ body: @escaping @Sendable () -> Void) -> JoinableThread {
+        do {
+            return try JoinableThread(body)
+        } catch {
+            preconditionFailure("pthread_create failed: \(errnoName(error.errno))")
         }
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        let result = pthread_create(&thread, nil, { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-        precondition(result == 0, "pthread_create failed: \(errnoName(result))")
-        return thread
     }
 }
 

@@ -5,6 +5,7 @@
 
 import Logging
 import RingdConfig
+import RingdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -68,16 +69,5 @@ struct RateLimitedReport {
         lastReport = seconds
         defer { pending = 0 }
         return pending
-    }
-}
-
-/// A monotonic clock in milliseconds, coarse (the kernel tick), wrapping after 49 days: callers
-/// compare with wrapping subtraction, which is right for intervals under 24 days.
-enum CoarseClock {
-    @inline(__always)
-    static func milliseconds() -> UInt32 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
-        return UInt32(truncatingIfNeeded: Int(time.tv_sec) &* 1000 &+ Int(time.tv_nsec) / 1_000_000)
     }
 }

@@ -7,6 +7,7 @@
 // event happened; other metadata follows, sorted by key.
 
 import Logging
+import RingdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,21 +51,5 @@ public struct StandardErrorLogHandler: LogHandler {
         }
         line += "\(message)\n"
         return line
-    }
-}
-
-/// Writes all of `bytes` to `descriptor`, retrying short writes and EINTR. Gives up quietly on
-/// an error: this is for logs, and a log whose reader is gone must not stop the server.
-func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) {
-    var written = 0
-    while written < bytes.count {
-        let result = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
-        if result > 0 {
-            written += result
-        } else if result < 0 && errno == EINTR {
-            continue
-        } else {
-            return
-        }
     }
 }

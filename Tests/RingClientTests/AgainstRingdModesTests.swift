@@ -3,6 +3,7 @@
 // mode it is made for. Each run is bounded by a timeout; counts are exact wherever the tool
 // reports them, and no duration is asserted.
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("ring-client against ringd's modes")
@@ -11,10 +12,10 @@ struct AgainstRingdModesTests {
 
     @Test("loop on broadcast: 5 rounds of 2 heartbeats, each well formed, consecutive within a round")
     func loopOnBroadcast() throws {
-        let ringd = try RunningRingd(mode: "broadcast", settings: ["broadcast.interval": "50ms"])
+        let ringd = try RunningRingd(workers: 2, mode: "broadcast", settings: ["broadcast.interval": "50ms"])
         let run = try runClient(["loop", "127.0.0.1", String(ringd.port), "--rounds", "5", "--lines", "2",
                                  "--pause", "100ms"], timeout: .seconds(30))
-        #expect(run.termination == Termination(status: 0, signal: 0), "\(run)")
+        #expect(run.status == .success, "\(run)")
         #expect(run.outputLines.count == 10, "\(run)")
         for round in 1...5 {
             let lines = run.outputLines.dropFirst((round - 1) * 2).prefix(2)
@@ -32,19 +33,19 @@ struct AgainstRingdModesTests {
 
     @Test("loop on counter: the count rises by one per round, from 0")
     func loopOnCounter() throws {
-        let ringd = try RunningRingd(mode: "counter")
+        let ringd = try RunningRingd(workers: 2, mode: "counter")
         let run = try runClient(["loop", "127.0.0.1", String(ringd.port), "--rounds", "5", "--lines", "1",
                                  "--pause", "10ms"], timeout: .seconds(30))
-        #expect(run.termination == Termination(status: 0, signal: 0), "\(run)")
+        #expect(run.status == .success, "\(run)")
         #expect(run.outputLines == (1...5).map { "round \($0): \($0 - 1) connections before you" }, "\(run)")
     }
 
     @Test("loop on greet: every round is greeted with the client's own address")
     func loopOnGreet() throws {
-        let ringd = try RunningRingd(mode: "greet")
+        let ringd = try RunningRingd(workers: 2, mode: "greet")
         let run = try runClient(["loop", "127.0.0.1", String(ringd.port), "--rounds", "3", "--lines", "1",
                                  "--pause", "10ms"], timeout: .seconds(30))
-        #expect(run.termination == Termination(status: 0, signal: 0), "\(run)")
+        #expect(run.status == .success, "\(run)")
         #expect(run.outputLines.count == 3, "\(run)")
         for (index, line) in run.outputLines.enumerated() {
             let prefix = "round \(index + 1): Hello from ringd, 127.0.0.1 "
@@ -56,19 +57,19 @@ struct AgainstRingdModesTests {
 
     @Test("talk on echo with line numbers: `1: hello`, `2: world`, then exit 0 at end of input")
     func talkOnNumberedEcho() throws {
-        let ringd = try RunningRingd(mode: "echo", settings: ["echo.lines": "true", "echo.line_numbers": "true"])
+        let ringd = try RunningRingd(workers: 2, mode: "echo", settings: ["echo.lines": "true", "echo.line_numbers": "true"])
         let run = try runClient(["talk", "127.0.0.1", String(ringd.port)], standardInput: "hello\nworld\n",
                                 timeout: .seconds(30))
-        #expect(run.termination == Termination(status: 0, signal: 0), "\(run)")
+        #expect(run.status == .success, "\(run)")
         #expect(run.standardOutput == "1: hello\n2: world\n", "\(run)")
     }
 
     @Test("talk on echo with line numbers: 200 lines come back numbered, in order")
     func talkOnNumberedEchoManyLines() throws {
-        let ringd = try RunningRingd(mode: "echo", settings: ["echo.lines": "true", "echo.line_numbers": "true"])
+        let ringd = try RunningRingd(workers: 2, mode: "echo", settings: ["echo.lines": "true", "echo.line_numbers": "true"])
         let input = (1...200).map { "line \($0) of 200\n" }.joined()
         let run = try runClient(["talk", "127.0.0.1", String(ringd.port)], standardInput: input, timeout: .seconds(30))
-        #expect(run.termination == Termination(status: 0, signal: 0), "\(run)")
+        #expect(run.status == .success, "\(run)")
         #expect(run.standardOutput == (1...200).map { "\($0): line \($0) of 200\n" }.joined(), "\(run)")
     }
 
@@ -78,7 +79,7 @@ struct AgainstRingdModesTests {
         let ringd = try RunningRingd(workers: 1, mode: "relay")
         let run = try runClient(["talk", "127.0.0.1", String(ringd.port)], standardInput: "/nick bob\nhi\n/quit\n",
                                 timeout: .seconds(30))
-        #expect(run.termination == Termination(status: 0, signal: 0), "\(run)")
+        #expect(run.status == .success, "\(run)")
         #expect(run.standardOutput == "* you are client1\n* client1 is now bob\n", "\(run)")
     }
 
@@ -86,10 +87,10 @@ struct AgainstRingdModesTests {
 
     @Test("bench echo on raw echo: exactly --count 20000 requests, no errors")
     func benchEchoCount() throws {
-        let ringd = try RunningRingd(mode: "echo")
+        let ringd = try RunningRingd(workers: 2, mode: "echo")
         let run = try runClient(["bench", "echo", "127.0.0.1", String(ringd.port), "-c", "16", "-t", "2",
                                  "--count", "20000", "--json", "--quiet"], timeout: .seconds(60))
-        #expect(run.termination == Termination(status: 0, signal: 0), "\(run)")
+        #expect(run.status == .success, "\(run)")
         let summary = try run.json()
         #expect(summary["requests"] as? Int == 20000, "\(run)")
         #expect((summary["latency_us"] as? [String: Any])?["count"] as? Int == 20000, "\(run)")
@@ -101,12 +102,12 @@ struct AgainstRingdModesTests {
 
     @Test("bench connect on counter: exact count, values 0...count-1 rising, exact reply bytes")
     func benchConnectCounter() throws {
-        let ringd = try RunningRingd(mode: "counter")
+        let ringd = try RunningRingd(workers: 2, mode: "counter")
         let count = 2000
         let run = try runClient(["bench", "connect", "127.0.0.1", String(ringd.port), "-c", "8", "-t", "2",
                                  "--count", String(count), "--check-increasing", "--json", "--quiet"],
                                 timeout: .seconds(60))
-        #expect(run.termination == Termination(status: 0, signal: 0), "\(run)")
+        #expect(run.status == .success, "\(run)")
         let summary = try run.json()
         #expect(summary["connections"] as? Int == count, "\(run)")
         #expect((summary["errors"] as? [String: Any])?["total"] as? Int == 0, "\(run)")
@@ -125,10 +126,10 @@ struct AgainstRingdModesTests {
 
     @Test("bench broadcast: 50 subscribers at 50ms, lines delivered, no seq gap, every line stamped")
     func benchBroadcast() throws {
-        let ringd = try RunningRingd(mode: "broadcast", settings: ["broadcast.interval": "50ms"])
+        let ringd = try RunningRingd(workers: 2, mode: "broadcast", settings: ["broadcast.interval": "50ms"])
         let run = try runClient(["bench", "broadcast", "127.0.0.1", String(ringd.port), "-c", "50", "-t", "2",
                                  "-d", "2s", "--json", "--quiet"], timeout: .seconds(60))
-        #expect(run.termination == Termination(status: 0, signal: 0), "\(run)")
+        #expect(run.status == .success, "\(run)")
         let summary = try run.json()
         let lines = summary["lines"] as? Int ?? 0
         #expect(lines > 0, "\(run)")
@@ -144,13 +145,13 @@ struct AgainstRingdModesTests {
 
     @Test("bench relay: every line reaches every other client across workers, despite welcomes and notices")
     func benchRelay() throws {
-        let ringd = try RunningRingd(mode: "relay")
+        let ringd = try RunningRingd(workers: 2, mode: "relay")
         try expectLosslessRelay(port: ringd.port)
     }
 
     @Test("bench relay with welcome and notices off: still no loss")
     func benchRelayQuiet() throws {
-        let ringd = try RunningRingd(mode: "relay", settings: ["relay.notices": "false", "relay.welcome": "false"])
+        let ringd = try RunningRingd(workers: 2, mode: "relay", settings: ["relay.notices": "false", "relay.welcome": "false"])
         try expectLosslessRelay(port: ringd.port)
     }
 
@@ -161,7 +162,7 @@ struct AgainstRingdModesTests {
         let run = try runClient(["bench", "relay", "127.0.0.1", String(port), "-c", String(clients), "-t", "2",
                                  "--rate", "500", "-d", "1s", "--drain", "3s", "--json", "--quiet"],
                                 timeout: .seconds(60))
-        #expect(run.termination == Termination(status: 0, signal: 0), "\(run)")
+        #expect(run.status == .success, "\(run)")
         let summary = try run.json()
         let sent = summary["lines_sent"] as? Int ?? 0
         #expect(sent > 0, "\(run)")

@@ -3,6 +3,7 @@
 // and exit status 1 or 2: never a signal, never a hang. In CI the binary is the release build
 // (RING_CLIENT_BIN), where an optimiser bug would show.
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("bad arguments")
@@ -130,8 +131,8 @@ struct BadArgumentsTests {
         var arguments = commandLine.arguments
         if let index = arguments.firstIndex(of: Self.refusedPort) { arguments[index] = try Self.closedPort() }
         let run = try runClient(arguments, timeout: .seconds(15))
-        #expect(run.termination.signal == 0, "\(run)")
-        #expect(run.termination.status == 1 || run.termination.status == 2, "\(run)")
+        #expect(!run.status.killedBySignal, "\(run)")
+        #expect(run.status == .exited(1) || run.status == .exited(2), "\(run)")
         #expect(run.standardError.contains("ring-client: error: "), "\(run)")
         for words in commandLine.expected {
             #expect(run.standardError.contains(words), "missing \"\(words)\": \(run)")

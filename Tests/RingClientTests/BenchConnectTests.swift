@@ -1,5 +1,6 @@
 // `ring-client bench connect` end to end against counter servers written in the test.
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("bench connect")
@@ -9,7 +10,7 @@ struct BenchConnectTests {
         let server = try TestServers.counter()
         let run = try runClient(["bench", "connect", "127.0.0.1", String(server.port), "-c", "4", "-t", "2",
                                  "--count", "300", "--check-increasing", "--json", "--quiet"])
-        #expect(run.termination.status == 0, "\(run)")
+        #expect(run.status == .exited(0), "\(run)")
         let summary = try run.json()
         #expect(summary["connections"] as? Int == 300, "\(run)")
         let counter = summary["counter"] as? [String: Any]
@@ -27,7 +28,7 @@ struct BenchConnectTests {
         for _ in 0..<3 {
             let run = try runClient(["bench", "connect", "127.0.0.1", String(server.port), "-c", "20", "-t", "2",
                                      "--count", "400", "-W", "100ms", "--json", "--quiet"])
-            #expect(run.termination.status == 0, "\(run)")
+            #expect(run.status == .exited(0), "\(run)")
             let summary = try run.json()
             #expect(summary["connections"] as? Int == 400, "\(run)")
         }
@@ -38,7 +39,7 @@ struct BenchConnectTests {
         let server = try TestServers.counter(repeating: 20)
         let run = try runClient(["bench", "connect", "127.0.0.1", String(server.port), "-c", "2",
                                  "--count", "60", "--check-increasing", "--quiet"])
-        #expect(run.termination.status == 2, "\(run)")
+        #expect(run.status == .exited(2), "\(run)")
         #expect(run.standardError.contains("more than once (first: 20)"), "\(run)")
     }
 
@@ -47,7 +48,7 @@ struct BenchConnectTests {
         let server = try TestServer { socket, _ in drainUntilClosed(socket) }
         let run = try runClient(["bench", "connect", "127.0.0.1", String(server.port), "-c", "2",
                                  "--count", "1000", "--timeout", "300ms", "--quiet"])
-        #expect(run.termination.status == 2, "\(run)")
+        #expect(run.status == .exited(2), "\(run)")
         #expect(run.standardError.contains("the server neither sent nor closed"), "\(run)")
     }
 
@@ -55,7 +56,7 @@ struct BenchConnectTests {
     func emptyReplyIsAnError() throws {
         let server = try TestServer { _, _ in }
         let run = try runClient(["bench", "connect", "127.0.0.1", String(server.port), "-c", "1", "--count", "5", "--quiet"])
-        #expect(run.termination.status == 2, "\(run)")
+        #expect(run.status == .exited(2), "\(run)")
         #expect(run.standardError.contains("without sending anything"), "\(run)")
     }
 }

@@ -1,5 +1,6 @@
 // `ring-client --help` explains every subcommand.
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("help")
@@ -7,7 +8,7 @@ struct HelpTests {
     @Test("the top-level help lists loop, talk and bench; bench lists its four modes")
     func subcommandsAreListed() throws {
         let top = try runClient(["--help"])
-        #expect(top.termination.status == 0, "\(top)")
+        #expect(top.status == .exited(0), "\(top)")
         for name in ["loop", "talk", "bench"] { #expect(top.standardOutput.contains(name), "\(top)") }
         let bench = try runClient(["bench", "--help"])
         for name in ["echo", "connect", "broadcast", "relay"] { #expect(bench.standardOutput.contains(name), "\(bench)") }

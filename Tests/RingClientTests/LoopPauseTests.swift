@@ -5,6 +5,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite("loop pause")
@@ -13,8 +14,8 @@ struct LoopPauseTests {
     func closedBeforeThePause() throws {
         let closed = Atomic<Bool>(false)
         let server = try TestServer { socket, number in
-            sendAll(socket, "line 1 of connection \(number)\n")
-            sendAll(socket, "line 2 of connection \(number)\n")
+            _ = try? sendAll(socket, "line 1 of connection \(number)\n")
+            _ = try? sendAll(socket, "line 2 of connection \(number)\n")
             // Wait for the client's end of the stream (a bound, so the thread never hangs).
             var bound = timeval(tv_sec: 60, tv_usec: 0)
             setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &bound, socklen_t(MemoryLayout<timeval>.size))
@@ -25,10 +26,10 @@ struct LoopPauseTests {
             }
         }
         // A pause far longer than the wait below: the first connection must end within the wait.
-        let client = try ChildProcess(try Binaries.ringClient(),
-                                      ["loop", "127.0.0.1", String(server.port), "--rounds", "2", "--pause", "120s"])
+        let client = try ChildProcess(executable: try RingdPaths.ringClientBinary(),
+                                      arguments: ["loop", "127.0.0.1", String(server.port), "--rounds", "2", "--pause", "120s"])
         let deadline = ContinuousClock.now + .seconds(20)
-        while !closed.load(ordering: .relaxed) && client.termination == nil && ContinuousClock.now < deadline {
+        while !closed.load(ordering: .relaxed) && client.exitStatus == nil && ContinuousClock.now < deadline {
             usleep(10_000)
         }
         let sawClose = closed.load(ordering: .relaxed)

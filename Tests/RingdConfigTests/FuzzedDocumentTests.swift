@@ -8,6 +8,7 @@
 // under libFuzzer, on inputs it makes up; what it found is kept at the end as regression tests.
 
 import Foundation
+import TestSupport
 import Testing
 import RingdConfig
 
@@ -18,7 +19,7 @@ import RingdConfig
     @Test(arguments: [21 as UInt64, 22, 23, 24])
     func mutatedDocumentsGetAConfigurationOrAnErrorInTheText(seed: UInt64) throws {
         let originals = try Self.originals(seed: seed)
-        var random = SeededGenerator(seed: seed &* 104_729)
+        var random = SeededRandom(seed: seed &* 104_729)
         let scratch = FileManager.default.temporaryDirectory
             .appendingPathComponent("ringd-fuzzed-\(seed)-\(UUID().uuidString).toml").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -102,7 +103,7 @@ import RingdConfig
     ].map { Array($0.utf8) } + [[0x80], [0xC3], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xF4, 0x90, 0x80, 0x80], [0xFF]]
 
     /// `bytes` with one to four edits.
-    private func mutatedBytes(_ bytes: [UInt8], using random: inout SeededGenerator) -> [UInt8] {
+    private func mutatedBytes(_ bytes: [UInt8], using random: inout SeededRandom) -> [UInt8] {
         var bytes = bytes
         for _ in 0..<Int.random(in: 1...4, using: &random) {
             let position = Int.random(in: 0...bytes.count, using: &random)
@@ -130,7 +131,7 @@ import RingdConfig
         return bytes
     }
 
-    private func duplicatingOrDroppingLine(_ bytes: [UInt8], using random: inout SeededGenerator) -> [UInt8] {
+    private func duplicatingOrDroppingLine(_ bytes: [UInt8], using random: inout SeededRandom) -> [UInt8] {
         var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let line = Int.random(in: 0..<lines.count, using: &random)
         if random.chance(50) { lines.insert(lines[line], at: line) } else { lines.remove(at: line) }

@@ -2,6 +2,7 @@
 // both TOML-lite and tomllib; random edits of them must never be accepted by TOML-lite with a
 // meaning tomllib does not give them.
 
+import TestSupport
 import Testing
 import RingdConfig
 
@@ -21,7 +22,7 @@ import RingdConfig
     @Test(arguments: [11 as UInt64, 12, 13])
     func editedDocumentsAreNeverMisread(seed: UInt64) throws {
         var generator = DocumentGenerator(seed: seed)
-        var random = SeededGenerator(seed: seed &* 7919)
+        var random = SeededRandom(seed: seed &* 7919)
         let documents = (0..<100).flatMap { _ in
             let original = generator.document().text
             return (0..<4).map { _ in mutated(original, using: &random) }

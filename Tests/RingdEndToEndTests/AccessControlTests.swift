@@ -2,6 +2,7 @@
 // address as it is accepted. A refused client is closed at once, before any service byte (it
 // sees end of stream or a reset, and nothing else); an admitted one is served as usual. ringd
 // listens on 127.0.0.1 and ::1 here, so one server has a refused and an admitted address.
+import TestSupport
 import Testing
 
 @Suite("Access control")

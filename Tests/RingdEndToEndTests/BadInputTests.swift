@@ -2,6 +2,7 @@
 // a message in 1-byte writes, a line longer than `echo.max_line`. Each is echoed exactly or
 // refused as documented, and afterwards ringd is unharmed: the bystanders connected throughout
 // lost nothing, a new client is served, and ringd's descriptor count is back to its baseline.
+import TestSupport
 import Testing
 
 extension HardeningTests {

@@ -7,6 +7,7 @@
 // it, and is then cut off without holding up anyone else.
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 @Suite("broadcast mode", .serialized)

@@ -6,6 +6,7 @@
 // good one, a lifetime miscompile that only the optimised binary showed.
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 @Suite("Command-line sweep")

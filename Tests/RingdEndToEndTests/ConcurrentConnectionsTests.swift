@@ -1,5 +1,6 @@
 // Many connections at once: 200 clients each send a message of random size (log-uniform from
 // 1 B to 4 MiB) in random-sized writes while reading the echo, all from one poll loop.
+import TestSupport
 import Testing
 
 @Suite("Concurrent connections")

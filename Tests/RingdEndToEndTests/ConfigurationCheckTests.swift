@@ -2,6 +2,7 @@
 // command-line flags applied over the file; an invalid file is refused with FILE:LINE:COL on
 // stderr and nothing is started.
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Configuration check")

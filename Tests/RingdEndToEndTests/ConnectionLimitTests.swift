@@ -2,6 +2,7 @@
 // client gets `server.busy_message` and a clean close; the clients holding the slots are not
 // disturbed, and a slot freed by a client that leaves is taken by the next one to connect.
 import Glibc
+import TestSupport
 import Testing
 
 extension HardeningTests {

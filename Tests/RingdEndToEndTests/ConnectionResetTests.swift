@@ -1,6 +1,7 @@
 // Clients that reset mid-stream: SO_LINGER {1, 0} and close while data is in flight both ways.
 // ringd must drop only those connections: the other clients get every byte, a new connection
 // still echoes, and ringd's descriptor count returns to what it was before.
+import TestSupport
 import Testing
 
 @Suite("Connection reset by the client")

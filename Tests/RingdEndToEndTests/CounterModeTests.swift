@@ -3,6 +3,7 @@
 // end of stream. The count is one for the whole server, across both workers, and starts at 0:
 // however connections race, the values handed out are exactly 0, 1, 2, ... with no value twice
 // and none skipped.
+import TestSupport
 import Testing
 
 @Suite("counter mode")

@@ -5,6 +5,7 @@
 // served gets its bytes back exactly.
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 extension HardeningTests {

@@ -3,6 +3,7 @@
 // exits 0. A second signal during the drain means "now": exit status 1 and a notice naming it.
 // On exit every worker reports its counters (--stats-json), and they add up to what the clients did.
 import Glibc
+import TestSupport
 import Testing
 
 extension HardeningTests {

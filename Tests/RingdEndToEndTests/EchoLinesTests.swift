@@ -8,6 +8,7 @@
 // `echo.max_line` gets `error: line longer than N bytes\n` and the connection is closed, after
 // the lines before it were answered. `echo.access_log` prints `[HOST PORT] line` on stdout.
 import Glibc
+import TestSupport
 import Testing
 
 @Suite("echo line mode")

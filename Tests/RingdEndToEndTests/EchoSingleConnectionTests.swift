@@ -1,5 +1,6 @@
 // Echo over one connection: payloads from one byte to 4 MiB come back byte for byte, one after
 // another on the same connection.
+import TestSupport
 import Testing
 
 @Suite("Echo over one connection")

@@ -4,6 +4,7 @@
 // the bytes of every well-behaved client come back exactly, and afterwards ringd is unharmed: the
 // bystanders lost nothing, a new client is served, its descriptor count is back to its baseline.
 import Glibc
+import TestSupport
 import Testing
 
 extension HardeningTests {

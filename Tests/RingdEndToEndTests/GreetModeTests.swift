@@ -3,6 +3,7 @@
 // `Hello from ringd, HOST PORT\n` with its own address and port as ringd sees them (the client
 // socket's getsockname), and then a clean end of stream: a FIN, never a reset.
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("greet mode")

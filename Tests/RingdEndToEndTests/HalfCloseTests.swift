@@ -1,5 +1,6 @@
 // Half-close: after the client shuts down its write side, ringd still sends every byte it owes,
 // and only then closes; the client reads exactly what it sent, then end of stream.
+import TestSupport
 import Testing
 
 @Suite("Half-close")

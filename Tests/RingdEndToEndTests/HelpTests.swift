@@ -1,4 +1,5 @@
 // `ringd --help`: exits 0 and documents every option a user needs.
+import TestSupport
 import Testing
 
 @Suite("Help")

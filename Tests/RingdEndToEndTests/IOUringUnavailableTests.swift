@@ -2,6 +2,7 @@
 // (the system call and the errno name) instead of running without its engine. The failure is
 // produced by a seccomp launcher compiled from Fixtures/ at test time.
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("io_uring unavailable")

@@ -1,4 +1,5 @@
 // IPv6: ringd listens on [::1], prints the address in brackets, and echoes over it.
+import TestSupport
 import Testing
 
 @Suite("IPv6 listen address")

@@ -2,6 +2,7 @@
 // a client that keeps sending stays. Broadcast subscribers only listen, so they have their own
 // `broadcast.idle_timeout`, 0s (never) by default: server.idle_timeout does not touch them.
 import Glibc
+import TestSupport
 import Testing
 
 extension HardeningTests {

@@ -1,5 +1,6 @@
 // Listen addresses and workers: one `listening on` line per address (not per worker), every
 // address echoes, and with port 0 all workers share the one port ringd printed.
+import TestSupport
 import Testing
 
 @Suite("Listen addresses and workers")

@@ -3,6 +3,7 @@
 // the event is there once per client, with that client's address, and nothing below the level.
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 @Suite("Logging")

@@ -3,6 +3,7 @@
 // furthest behind, and the clients that do read miss nothing. Without that, a full arena would
 // stop every heartbeat for everyone.
 import Glibc
+import TestSupport
 import Testing
 
 @Suite("Output memory")

@@ -1,5 +1,6 @@
 // Pipelining: thousands of small messages written back to back, each its own send(2), without
 // waiting for any reply; the replies, concatenated, are the input in the same order.
+import TestSupport
 import Testing
 
 @Suite("Pipelined writes")

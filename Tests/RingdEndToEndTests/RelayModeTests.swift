@@ -7,6 +7,7 @@
 // and the even ones worker 1's, which is how these tests make sure both workers hold clients
 // that talk to each other. `/nick NAME` renames (everyone, the sender included, gets
 // `* OLD is now NAME\n`), `/quit` tells the others `* NAME left\n` and closes the sender.
+import TestSupport
 import Testing
 
 @Suite("relay mode")

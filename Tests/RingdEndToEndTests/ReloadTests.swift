@@ -3,6 +3,7 @@
 // an invalid file keeps the running configuration with the error logged at its position.
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 @Suite("SIGHUP reload")

@@ -2,6 +2,7 @@
 // limit, under 50 connections sending at once. Every multishot recv keeps ending with ENOBUFS
 // and back-pressure keeps pausing reads; the contract is that both only delay bytes, never
 // lose, duplicate or reorder them.
+import TestSupport
 import Testing
 
 @Suite("Scarce receive buffers")

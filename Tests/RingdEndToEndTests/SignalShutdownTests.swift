@@ -1,6 +1,7 @@
 // Shutdown on a signal: SIGTERM or SIGINT makes ringd exit with status 0, even with clients
 // connected and replies still owed.
 import Glibc
+import TestSupport
 import Testing
 
 @Suite("Shutdown on SIGTERM and SIGINT")

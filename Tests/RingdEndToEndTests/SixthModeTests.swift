@@ -2,6 +2,7 @@
 // it) served end to end by the real engine: every line of every client comes back upper-cased,
 // in order, across two workers. Shout pauses reading after each line and resumes when its reply
 // has gone, so this also drives the contract's pause, resume and output-drained events.
+import TestSupport
 import Testing
 
 @Suite("A sixth mode")

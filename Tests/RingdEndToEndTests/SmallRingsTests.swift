@@ -3,6 +3,7 @@
 // parks the rest, and submissions are flushed early whenever the submission queue fills. The
 // contract: that only delays; no byte is lost, duplicated or reordered, and nothing hangs.
 import Glibc
+import TestSupport
 import Testing
 
 @Suite("Small rings")

@@ -5,6 +5,7 @@
 // It exits non-zero on a wrong or missing echoed byte, a broken heartbeat line, a crash or growth,
 // so this test fails whenever the script sees any of them.
 import Foundation
+import TestSupport
 import Testing
 
 extension HardeningTests {

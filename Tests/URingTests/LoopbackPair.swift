@@ -1,6 +1,8 @@
 // A connected TCP pair on 127.0.0.1, made with plain blocking calls, for driving a real ring,
 // and the small helpers the ring tests share.
+import CLinux
 import Glibc
+import Testing
 import URing
 
 struct LoopbackPair: ~Copyable {
@@ -59,14 +61,13 @@ func nextCompletion(_ ring: Ring) throws -> Completion {
     return completion
 }
 
-/// Writes all of `bytes` with blocking send calls.
-func sendAll(_ descriptor: Int32, _ bytes: [UInt8]) {
-    var offset = 0
-    while offset < bytes.count {
-        let sent = bytes[offset...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        precondition(sent > 0, "send failed: \(errno)")
-        offset += sent
-    }
+/// An eventfd that is already readable, so that a poll on it completes as soon as it is submitted.
+func readableEventfd() throws -> Int32 {
+    let descriptor = ringd_eventfd()
+    try #require(descriptor >= 0)
+    var one: UInt64 = 1
+    try #require(write(descriptor, &one, 8) == 8)
+    return descriptor
 }
 
 /// A position-dependent pattern: a lost, duplicated or reordered byte changes the sequence.

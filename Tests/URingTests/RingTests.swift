@@ -1,6 +1,7 @@
 // The io_uring layer against the real kernel: a ring, multishot accept and recv from a
 // provided buffer ring, sends, cancellation, and the ENOBUFS recycle-then-re-arm contract.
 import Glibc
+import TestSupport
 import Testing
 @testable import URing
 
@@ -37,7 +38,7 @@ import Testing
         for _ in 0..<3 {
             let completion = try nextCompletion(ring)
             #expect(completion.userData == tag)
-            #expect(completion.result >= 0, "accept failed: \(errnoName(-completion.result))")
+            #expect(completion.result >= 0, "accept failed: \(URing.errnoName(-completion.result))")
             #expect(completion.hasMore, "multishot accept ended early")
             if completion.result >= 0 { close(completion.result) }
         }
@@ -53,7 +54,7 @@ import Testing
         ring.queueMultishotReceive(socket: pair.server, group: 3, userData: tag)
         try ring.submit()
         let sent = pattern(20_000)
-        sendAll(pair.client, sent)
+        try sendAll(pair.client, sent)
         shutdown(pair.client, Int32(SHUT_WR))
         var received: [UInt8] = []
         var sawEnd = false
@@ -71,7 +72,7 @@ import Testing
                 sawEnd = true
             } else {
                 // Eight 512-byte buffers are less than 20,000 bytes: the group can run dry.
-                #expect(-completion.result == ENOBUFS, "unexpected \(errnoName(-completion.result))")
+                #expect(-completion.result == ENOBUFS, "unexpected \(URing.errnoName(-completion.result))")
             }
             if !completion.hasMore && !sawEnd {
                 rearms += 1
@@ -93,7 +94,7 @@ import Testing
         let pair = try LoopbackPair()
         let tag = UserData(operation: 2, slot: 0, generation: 0)
         let sent = pattern(10_000, seed: 7)
-        sendAll(pair.client, sent)
+        try sendAll(pair.client, sent)
         ring.queueMultishotReceive(socket: pair.server, group: 0, userData: tag)
         try ring.submit()
         var held: [(UInt16, Int32)] = []
@@ -169,7 +170,7 @@ import Testing
             result = try nextCompletion(ring).result
         }
         #expect(result < 0)
-        #expect(CompletionError(errno: -result) == .peerGone, "got \(errnoName(-result))")
+        #expect(CompletionError(errno: -result) == .peerGone, "got \(URing.errnoName(-result))")
     }
 
     @Test func cancellingAllOnADescriptorEndsTheMultishotReceive() throws {

@@ -2,6 +2,7 @@
 // are split over worker threads.
 
 import ArgumentParser
+import RingdSystem
 
 struct TargetArguments: ParsableArguments {
     @Argument(help: "The server's host: an IPv4 or IPv6 address or a DNS name.")
@@ -22,12 +23,12 @@ struct TargetArguments: ParsableArguments {
     }
 
     /// Every address the target names, in getaddrinfo's order of preference.
-    func endpoints() throws(ClientError) -> [Endpoint] {
-        try Endpoint.resolve(host: unbracketed(Substring(host)), port: port)
+    func endpoints() throws(ClientError) -> [SocketAddress] {
+        try SocketAddress.resolve(host: unbracketed(Substring(host)), port: port)
     }
 
     /// The preferred address, for the benchmarks.
-    func resolve() throws(ClientError) -> Endpoint {
+    func resolve() throws(ClientError) -> SocketAddress {
         try endpoints()[0]
     }
 
@@ -108,7 +109,7 @@ struct LoadOptions: ParsableArguments {
     }
 
     /// The socket options, after checking that --spread can apply to `endpoint`.
-    func socketOptions(for endpoint: Endpoint) throws(ClientError) -> SocketOptions {
+    func socketOptions(for endpoint: SocketAddress) throws(ClientError) -> SocketOptions {
         if spread > 1 && !endpoint.isIPv4Loopback {
             throw ClientError("--spread picks sources in 127.0.0.0/8, so it needs an IPv4 loopback target, not \(endpoint)")
         }

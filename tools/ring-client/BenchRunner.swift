@@ -8,6 +8,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RingdSystem
 
 /// What every benchmark worker offers the runner.
 protocol BenchWorker: AnyObject, Sendable {
@@ -39,14 +40,14 @@ struct RunTiming {
 enum BenchRunner {
     static func run(_ workers: [any BenchWorker], control: RunControl, schedule: RunSchedule) throws(ClientError) -> RunTiming {
         installInterruptHandler()
-        var threads: [WorkerThread] = []
+        var threads: [JoinableThread] = []
         for worker in workers {
-            do {
-                threads.append(try WorkerThread { worker.run() })
+            do throws(SystemCallError) {
+                threads.append(try JoinableThread { worker.run() })
             } catch {
                 control.stop.store(true, ordering: .releasing)
                 threads.forEach { $0.join() }
-                throw error
+                throw ClientError("pthread_create failed: \(error.errno)")
             }
         }
         func abandon() {

@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Histogram
+import RingdSystem
 
 struct ConnectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -116,7 +117,7 @@ struct CounterSummary {
 }
 
 struct ConnectSummary {
-    var endpoint: Endpoint
+    var endpoint: SocketAddress
     var loops: Int
     var threads: Int
     var warmup: UInt64

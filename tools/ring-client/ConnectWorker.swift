@@ -11,10 +11,11 @@
 import Glibc
 #endif
 import Histogram
+import RingdSystem
 import URing
 
 struct ConnectPlan: Sendable {
-    var endpoint: Endpoint
+    var endpoint: SocketAddress
     var socketOptions: SocketOptions
     var loops: Int
     var firstLoop: Int
@@ -117,13 +118,7 @@ final class ConnectWorker: BenchWorker, @unchecked Sendable {
                 return
             }
             now = monotonicNanoseconds()
-            let ready = ring.ring.readyCompletions
-            var position: UInt32 = 0
-            while position < ready {
-                dispatch(ring, ring.ring.completion(at: position))
-                position += 1
-            }
-            ring.ring.advance(by: ready)
+            ring.ring.drainCompletions { dispatch(ring, $0) }
             ring.publishBuffers(rearming: loops)
             refreshControl()
             progress.completed.store(totalCompleted, ordering: .relaxed)

@@ -2,6 +2,7 @@
 // command line, as a Swift Duration.
 
 import ArgumentParser
+import RingdSystem
 
 struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertible {
     let duration: Duration

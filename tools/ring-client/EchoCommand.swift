@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Histogram
+import RingdSystem
 
 struct EchoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -91,7 +92,7 @@ struct EchoCommand: ParsableCommand {
 }
 
 struct EchoSummary {
-    var endpoint: Endpoint
+    var endpoint: SocketAddress
     var connections: Int
     var size: Int
     var depth: Int

@@ -17,11 +17,12 @@
 import Glibc
 #endif
 import Histogram
+import RingdSystem
 import URing
 
 /// What one echo worker is asked to do.
 struct EchoPlan: Sendable {
-    var endpoint: Endpoint
+    var endpoint: SocketAddress
     var socketOptions: SocketOptions
     var connections: Int
     /// The global number of this worker's first connection, for messages and source spreading.
@@ -182,13 +183,7 @@ final class EchoWorker: BenchWorker, @unchecked Sendable {
                 return
             }
             now = monotonicNanoseconds()
-            let ready = ring.ring.readyCompletions
-            var position: UInt32 = 0
-            while position < ready {
-                dispatch(ring, ring.ring.completion(at: position))
-                position += 1
-            }
-            ring.ring.advance(by: ready)
+            ring.ring.drainCompletions { dispatch(ring, $0) }
             ring.publishBuffers(rearming: connections)
             refreshControl()
             if plan.rate != nil { releaseDueRequests(ring) }

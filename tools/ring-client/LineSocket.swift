@@ -4,6 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RingdSystem
 import URing
 
 struct LineReader {
@@ -56,23 +57,5 @@ struct LineReader {
             let code = errno
             throw ClientError("recv failed: \(errnoName(code)) (\(errnoText(code)))")
         }
-    }
-}
-
-/// Writes all of `bytes` to a descriptor (a file or a blocking pipe), retrying short writes.
-func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) {
-    var offset = 0
-    while offset < bytes.count {
-        let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-        if written < 0 {
-            if errno == EINTR { continue }
-            if errno == EAGAIN {
-                var entry = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&entry, 1, 1000)
-                continue
-            }
-            return
-        }
-        offset += written
     }
 }

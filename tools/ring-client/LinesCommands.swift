@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Histogram
+import RingdSystem
 
 struct BroadcastCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

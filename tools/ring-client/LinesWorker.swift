@@ -20,13 +20,14 @@
 import Glibc
 #endif
 import Histogram
+import RingdSystem
 import URing
 
 enum LinesMode: Sendable { case broadcast, relay }
 
 struct LinesPlan: Sendable {
     var mode: LinesMode
-    var endpoint: Endpoint
+    var endpoint: SocketAddress
     var socketOptions: SocketOptions
     var connections: Int
     var firstConnection: Int
@@ -216,9 +217,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
             if now >= deadline { return }
             do { try ring.ring.submitAndWait(1) } catch { return }
             wallNow = wallClockNanoseconds()
-            let ready = ring.ring.readyCompletions
-            for position in 0..<ready { dispatch(ring, ring.ring.completion(at: position)) }
-            ring.ring.advance(by: ready)
+            ring.ring.drainCompletions { dispatch(ring, $0) }
             ring.publishBuffers(rearming: connections)
         }
     }
@@ -234,13 +233,7 @@ final class LinesWorker: BenchWorker, @unchecked Sendable {
             }
             now = monotonicNanoseconds()
             wallNow = wallClockNanoseconds()
-            let ready = ring.ring.readyCompletions
-            var position: UInt32 = 0
-            while position < ready {
-                dispatch(ring, ring.ring.completion(at: position))
-                position += 1
-            }
-            ring.ring.advance(by: ready)
+            ring.ring.drainCompletions { dispatch(ring, $0) }
             ring.publishBuffers(rearming: connections)
             refreshControl()
             if plan.mode == .relay { releaseDueLines(ring) }

@@ -6,6 +6,7 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import RingdSystem
 
 struct LoopCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,7 +57,7 @@ struct LoopCommand: ParsableCommand {
     }
 
     /// Connects, prints `lines` lines marked with the round, and closes.
-    private func readRound(_ round: Int, from endpoints: [Endpoint]) throws {
+    private func readRound(_ round: Int, from endpoints: [SocketAddress]) throws {
         let descriptor: Int32
         do {
             (descriptor, _) = try ClientSocket.connectWaiting(to: endpoints, timeout: timeout.duration)

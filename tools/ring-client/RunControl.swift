@@ -6,6 +6,7 @@
 // progress counters once a second for the progress line. Everything else a worker produces
 // (histogram, error log) is read after the worker's thread has been joined.
 
+import RingdSystem
 import Synchronization
 
 /// Phase flags and the measurement window, written by the main thread, read by workers.

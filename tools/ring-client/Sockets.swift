@@ -8,47 +8,16 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RingdSystem
 import URing
 
 /// Linux's IP_BIND_ADDRESS_NO_PORT (4.2): bind the source address now, pick the port at connect,
 /// so that spreading over 127.0.0.x does not use up ports at bind time.
 private let ipBindAddressNoPort: Int32 = 24
 
-/// A resolved TCP address to connect to.
-struct Endpoint: Sendable, CustomStringConvertible {
-    var address: sockaddr_storage
-    var length: socklen_t
-
-    var family: Int32 { Int32(address.ss_family) }
-
-    /// `127.0.0.1:7000` or `[::1]:7000`.
-    var description: String {
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        var port: UInt16 = 0
-        withUnsafeBytes(of: address) { raw in
-            if family == AF_INET6 {
-                var ipv6 = raw.load(as: sockaddr_in6.self)
-                _ = inet_ntop(AF_INET6, &ipv6.sin6_addr, &text, socklen_t(text.count))
-                port = UInt16(bigEndian: ipv6.sin6_port)
-            } else {
-                var ipv4 = raw.load(as: sockaddr_in.self)
-                _ = inet_ntop(AF_INET, &ipv4.sin_addr, &text, socklen_t(text.count))
-                port = UInt16(bigEndian: ipv4.sin_port)
-            }
-        }
-        let host = String(decoding: text.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
-    }
-
-    /// Whether this is an IPv4 address in 127.0.0.0/8, where --spread can pick source addresses.
-    var isIPv4Loopback: Bool {
-        guard family == AF_INET else { return false }
-        let ipv4 = withUnsafeBytes(of: address) { $0.load(as: sockaddr_in.self) }
-        return UInt32(bigEndian: ipv4.sin_addr.s_addr) >> 24 == 127
-    }
-
+extension SocketAddress {
     /// Every TCP address `host` and `port` name, in getaddrinfo's order of preference.
-    static func resolve(host: String, port: Int) throws(ClientError) -> [Endpoint] {
+    static func resolve(host: String, port: Int) throws(ClientError) -> [SocketAddress] {
         guard (1...65535).contains(port) else { throw ClientError("port \(port) is not between 1 and 65535") }
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -62,16 +31,12 @@ struct Endpoint: Sendable, CustomStringConvertible {
             throw ClientError("cannot resolve \(host): \(reason)")
         }
         defer { freeaddrinfo(list) }
-        var endpoints: [Endpoint] = []
+        var endpoints: [SocketAddress] = []
         var entry = list
         while let current = entry {
             if let address = current.pointee.ai_addr,
                current.pointee.ai_family == AF_INET || current.pointee.ai_family == AF_INET6 {
-                var storage = sockaddr_storage()
-                withUnsafeMutableBytes(of: &storage) { target in
-                    target.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(current.pointee.ai_addrlen)))
-                }
-                endpoints.append(Endpoint(address: storage, length: current.pointee.ai_addrlen))
+                endpoints.append(SocketAddress(copying: address, length: current.pointee.ai_addrlen))
             }
             entry = current.pointee.ai_next
         }
@@ -91,7 +56,7 @@ struct SocketOptions: Sendable {
 enum ClientSocket {
     /// A nonblocking, close-on-exec TCP socket for `endpoint`, bound to source 127.0.0.(1 + k)
     /// with k = `sourceIndex` % spread when spreading.
-    static func open(for endpoint: Endpoint, options: SocketOptions, sourceIndex: Int) throws(ClientError) -> Int32 {
+    static func open(for endpoint: SocketAddress, options: SocketOptions, sourceIndex: Int) throws(ClientError) -> Int32 {
         let descriptor = socket(endpoint.family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw ClientError("socket failed: \(errnoName(errno)) (\(errnoText(errno)))") }
         if options.noDelay {
@@ -119,11 +84,8 @@ enum ClientSocket {
     /// Starts a nonblocking connect. Returns 0 when connected at once, EINPROGRESS when the
     /// handshake continues (wait for POLLOUT, then read `pendingError`), or the errno.
     @inline(__always)
-    static func startConnect(_ descriptor: Int32, to endpoint: Endpoint) -> Int32 {
-        var address = endpoint.address
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, endpoint.length) }
-        }
+    static func startConnect(_ descriptor: Int32, to endpoint: SocketAddress) -> Int32 {
+        let result = endpoint.withSockaddr { connect(descriptor, $0, $1) }
         return result == 0 ? 0 : errno
     }
 
@@ -137,7 +99,7 @@ enum ClientSocket {
 
     /// Connects to the first of `endpoints` that accepts within `timeout`, for the interactive
     /// commands. The socket stays nonblocking.
-    static func connectWaiting(to endpoints: [Endpoint], timeout: Duration) throws(ClientError) -> (Int32, Endpoint) {
+    static func connectWaiting(to endpoints: [SocketAddress], timeout: Duration) throws(ClientError) -> (Int32, SocketAddress) {
         var failures: [String] = []
         for endpoint in endpoints {
             let descriptor = try open(for: endpoint, options: SocketOptions(noDelay: true, sourceSpread: 1), sourceIndex: 0)

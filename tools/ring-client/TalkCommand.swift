@@ -6,6 +6,7 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import RingdSystem
 import URing
 
 struct TalkCommand: ParsableCommand {
@@ -53,7 +54,7 @@ struct TalkCommand: ParsableCommand {
 /// The poll loop of `talk`: stdin to the socket, the socket to stdout.
 struct TalkSession {
     let socket: Int32
-    let endpoint: Endpoint
+    let endpoint: SocketAddress
     let quietLimit: Duration
     private var outgoing: [UInt8] = []
     private var inputOpen = true
@@ -61,7 +62,7 @@ struct TalkSession {
     private var writeClosed = false
     private var buffer = [UInt8](repeating: 0, count: 65536)
 
-    init(socket: Int32, endpoint: Endpoint, quietLimit: Duration) {
+    init(socket: Int32, endpoint: SocketAddress, quietLimit: Duration) {
         self.socket = socket
         self.endpoint = endpoint
         self.quietLimit = quietLimit
@@ -98,7 +99,7 @@ struct TalkSession {
     private mutating func receive() throws(ClientError) -> Bool {
         let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
         if count > 0 {
-            buffer.withUnsafeBytes { writeAll(STDOUT_FILENO, UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            buffer.withUnsafeBytes { writeAll(STDOUT_FILENO, UnsafeRawBufferPointer(rebasing: $0[..<count]), waitingWhenFull: true) }
             return true
         }
         if count == 0 {

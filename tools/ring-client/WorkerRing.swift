@@ -8,6 +8,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RingdSystem
 import URing
 
 /// What a completion is for: the low byte of its user data, shared by all benchmark workers.
@@ -185,7 +186,7 @@ final class WorkerRing {
     /// records them in `table`'s first `count` slots as open; or throws naming the first that
     /// failed, with none left open. Source spreading uses `firstSourceIndex + i`.
     func connectAll<Connection: ReceivingConnection>(
-        into table: UnsafeMutablePointer<Connection>, count: Int, to endpoint: Endpoint, options: SocketOptions,
+        into table: UnsafeMutablePointer<Connection>, count: Int, to endpoint: SocketAddress, options: SocketOptions,
         firstSourceIndex: Int, timeout: Duration, control: RunControl
     ) throws(ClientError) {
         var descriptors = [Int32](repeating: -1, count: count)
@@ -211,9 +212,7 @@ final class WorkerRing {
         var failure: ClientError?
         while pending > 0 && failure == nil {
             do { try ring.submitAndWait(1) } catch { failure = ClientError("\(error)"); break }
-            let ready = ring.readyCompletions
-            for position in 0..<ready {
-                let completion = ring.completion(at: position)
+            ring.drainCompletions { completion in
                 switch WorkerOperation(rawValue: completion.userData.operation) {
                 case .connectPoll:
                     pending -= 1
@@ -232,7 +231,6 @@ final class WorkerRing {
                     break
                 }
             }
-            ring.advance(by: ready)
         }
         if let failure {
             closeAll()
@@ -246,7 +244,7 @@ final class WorkerRing {
 }
 
 /// The sentence for a failed connect; a refusal says so in plain words.
-func connectFailure(_ code: Int32, _ endpoint: Endpoint) -> String {
+func connectFailure(_ code: Int32, _ endpoint: SocketAddress) -> String {
     code == ECONNREFUSED
         ? "connection refused by \(endpoint) (nothing listens there?)"
         : "connect to \(endpoint) failed: \(errnoName(code)) (\(errnoText(code)))"

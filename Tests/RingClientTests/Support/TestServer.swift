@@ -4,6 +4,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import TestSupport
 
 /// A listener on 127.0.0.1, port 0, that runs `handler` on its own thread for every connection.
 final class TestServer: Sendable {
@@ -20,7 +21,7 @@ final class TestServer: Sendable {
 
     init(_ handler: @escaping Handler) throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw TestFailure("socket: errno \(errno)") }
+        guard descriptor >= 0 else { throw HarnessFailure("socket: errno \(errno)") }
         var one: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -34,7 +35,7 @@ final class TestServer: Sendable {
         }
         guard bound else {
             close(descriptor)
-            throw TestFailure("bind/listen on 127.0.0.1:0 failed: errno \(errno)")
+            throw HarnessFailure("bind/listen on 127.0.0.1:0 failed: errno \(errno)")
         }
         listener = descriptor
         port = Int(UInt16(bigEndian: address.sin_port))
@@ -77,24 +78,6 @@ func receiveSome(_ socket: Int32) -> [UInt8]? {
     return Array(buffer[..<count])
 }
 
-/// Sends all of `bytes`; false when the peer is gone.
-@discardableResult
-func sendAll(_ socket: Int32, _ bytes: [UInt8]) -> Bool {
-    var offset = 0
-    while offset < bytes.count {
-        let sent = bytes.withUnsafeBytes { send(socket, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-        if sent <= 0 {
-            if sent < 0 && errno == EINTR { continue }
-            return false
-        }
-        offset += sent
-    }
-    return true
-}
-
-@discardableResult
-func sendAll(_ socket: Int32, _ text: String) -> Bool { sendAll(socket, Array(text.utf8)) }
-
 /// Reads until the peer closes (or `socket` fails).
 func drainUntilClosed(_ socket: Int32) {
     while receiveSome(socket) != nil {}
@@ -120,7 +103,7 @@ enum TestServers {
                 let start = total
                 total += bytes.count
                 if start <= dropped && dropped < total { bytes.remove(at: dropped - start) }
-                guard sendAll(socket, bytes) else { return }
+                guard (try? sendAll(socket, bytes)) != nil else { return }
             }
         }
     }
@@ -133,7 +116,7 @@ enum TestServers {
             while let bytes = receiveSome(socket) {
                 let keep = min(bytes.count, limit - total)
                 total += bytes.count
-                if keep > 0 { sendAll(socket, Array(bytes[..<keep])) }
+                if keep > 0 { _ = try? sendAll(socket, Array(bytes[..<keep])) }
                 if total >= limit { return }
             }
         }
@@ -150,7 +133,7 @@ enum TestServers {
                     if total % messageSize != messageSize - 1 { kept.append(byte) }
                     total += 1
                 }
-                guard sendAll(socket, kept) else { return }
+                guard (try? sendAll(socket, kept)) != nil else { return }
             }
         }
     }
@@ -160,7 +143,7 @@ enum TestServers {
         try TestServer { socket, number in
             var text = ""
             for line in 1...lines { text += "line \(line) of connection \(number)\n" }
-            sendAll(socket, text)
+            _ = try? sendAll(socket, text)
             drainUntilClosed(socket)
         }
     }
@@ -172,7 +155,7 @@ enum TestServers {
         return try TestServer { socket, _ in
             var value = next.add(1, ordering: .relaxed).newValue
             if let repeating, value == repeating + 1 { value = repeating }
-            sendAll(socket, "count: \(value)\n")
+            _ = try? sendAll(socket, "count: \(value)\n")
         }
     }
 
@@ -184,7 +167,7 @@ enum TestServers {
             while true {
                 seq += 1
                 if seq == skipping { continue }
-                guard sendAll(socket, "seq=\(seq) time=\(unixTimeText()) clients=1\n") else { return }
+                guard (try? sendAll(socket, "seq=\(seq) time=\(unixTimeText()) clients=1\n")) != nil else { return }
                 let (seconds, attoseconds) = interval.components
                 usleep(UInt32(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
             }
@@ -198,7 +181,7 @@ enum TestServers {
         return try TestServer { socket, number in
             clients.withLock { table in
                 table[number] = socket
-                sendAll(socket, "* you are client\(number)\n")
+                _ = try? sendAll(socket, "* you are client\(number)\n")
             }
             defer { clients.withLock { _ = $0.removeValue(forKey: number) } }
             var pending: [UInt8] = []
@@ -208,7 +191,7 @@ enum TestServers {
                     let line = Array("client\(number): ".utf8) + pending[...newline]
                     pending.removeSubrange(...newline)
                     clients.withLock { table in
-                        for (other, destination) in table where other != number { sendAll(destination, line) }
+                        for (other, destination) in table where other != number { _ = try? sendAll(destination, line) }
                     }
                 }
             }

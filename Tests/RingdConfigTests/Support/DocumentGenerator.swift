@@ -3,6 +3,7 @@
 // trailing commas, CRLF), together with the JSON they must load to.
 
 import RingdConfig
+import TestSupport
 
 struct GeneratedDocument {
     var text: String
@@ -11,11 +12,11 @@ struct GeneratedDocument {
 }
 
 struct DocumentGenerator {
-    var random: SeededGenerator
+    var random: SeededRandom
     private var newline = "\n"
 
     init(seed: UInt64) {
-        random = SeededGenerator(seed: seed)
+        random = SeededRandom(seed: seed)
     }
 
     mutating func document() -> GeneratedDocument {
@@ -216,7 +217,7 @@ func objectJSON(_ members: [(String, String)]) -> String {
 
 /// `text` with a few random edits: scalars deleted, inserted or replaced, lines duplicated or
 /// dropped. Most results are invalid; some are valid in surprising ways.
-func mutated(_ text: String, using random: inout SeededGenerator) -> String {
+func mutated(_ text: String, using random: inout SeededRandom) -> String {
     let interesting: [Unicode.Scalar] = Array("\"'\\[]=#,._01xe:-+ \t\n{}aZ".unicodeScalars) + ["\r", "\u{0}", "\u{7F}", "é"]
     var scalars = Array(text.unicodeScalars)
     for _ in 0..<Int.random(in: 1...3, using: &random) {

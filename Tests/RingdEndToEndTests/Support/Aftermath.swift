@@ -6,6 +6,7 @@
 // The payloads are lines (random bytes other than "\n", each line ending in one), which raw echo
 // and line echo both return unchanged, so the same check serves either mode.
 import Glibc
+import TestSupport
 
 enum Aftermath {
     /// Opens `count` bystander connections and echoes a payload over each, so they are certainly

@@ -1,5 +1,6 @@
 // Runs an echo exchange on a thread of its own, so that a test can act while clients echo.
 import Foundation
+import TestSupport
 
 /// Runs an `EchoExchange` on its own thread so the test thread can act meanwhile.
 ///

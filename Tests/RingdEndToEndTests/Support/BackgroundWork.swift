@@ -2,6 +2,7 @@
 // own, so that the test thread can keep steady echo traffic going beside it and stop when the
 // work is done.
 import Foundation
+import TestSupport
 
 /// Client work on its own thread, with its result or error handed back by `join`.
 ///

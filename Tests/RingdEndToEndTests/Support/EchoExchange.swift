@@ -2,6 +2,7 @@
 // while reading the echo back at the same time, so a large payload never deadlocks on full socket
 // buffers, and any number of connections progress together on one thread.
 import Glibc
+import TestSupport
 
 /// How a client splits its payload into send(2) calls.
 enum WritePlan {

@@ -6,6 +6,7 @@
 // can read from a hundred broadcast clients, or send from four relay clients while all of them
 // read, on one thread. Every wait has a deadline.
 import Glibc
+import TestSupport
 
 /// How a connection ended, seen from the client.
 enum ConnectionEnd: Equatable, CustomStringConvertible {

@@ -2,6 +2,7 @@
 // are released) and the TCP ports of its listening sockets (to check where connections land).
 import Foundation
 import Glibc
+import TestSupport
 
 enum ProcessDescriptors {
     /// The number of open descriptors of process `pid`.

@@ -3,6 +3,7 @@
 // for a client that never reads; ringd does not spin while it waits), never as speed.
 import Foundation
 import Glibc
+import TestSupport
 
 enum ProcessResources {
     /// The resident set size of process `pid`, in bytes, from the VmRSS line of /proc/PID/status.

@@ -1,5 +1,6 @@
 // A client connecting from a chosen local address, such as 127.0.0.2, that only connects and
 // reads until ringd ends the connection, which is all a refused client gets to do.
+import TestSupport
 
 enum SourceBoundClient {
     /// Connects from `source` (an IPv4 address, any port) to `endpoint`, sends nothing, and

@@ -3,6 +3,7 @@
 // (back-pressure) and every buffer between them is full. ringd then certainly holds output for
 // it that it cannot deliver, which is what the drain and back-pressure tests need.
 import Glibc
+import TestSupport
 
 extension TestSocket {
     /// Sends `payload` without reading until the kernel has taken nothing for `quietFor` (or all

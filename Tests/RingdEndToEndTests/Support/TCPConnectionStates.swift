@@ -3,6 +3,7 @@
 // `ss`, and it is independent of how ringd holds the socket (a descriptor, or a request still in
 // flight on its ring that keeps the socket alive after close).
 import Glibc
+import TestSupport
 
 enum TCPConnectionStates {
     /// The state of ringd's end of the connection from `client` (the client's local address) to

@@ -5,6 +5,7 @@
 // together, "ringd has taken every byte this client sent". A receive queue that stays full on
 // ringd's end is the mark of back-pressure: ringd stopped reading from that client.
 import Glibc
+import TestSupport
 
 struct TCPQueues: CustomStringConvertible {
     /// Bytes the client sent that ringd's kernel has not acknowledged yet.

@@ -3,6 +3,7 @@
 // hanging it. Sends use MSG_NOSIGNAL: a reset from ringd is an error to report, not a SIGPIPE that
 // kills the test process.
 import Glibc
+import TestSupport
 
 final class TestSocket {
     let descriptor: Int32
@@ -113,17 +114,7 @@ final class TestSocket {
     /// Sends all of `bytes` without reading anything back; for payloads small enough to fit in
     /// the socket buffers, or when the test wants ringd's replies to pile up.
     func sendAll(_ bytes: [UInt8], timeout: Duration = .seconds(20)) throws {
-        var offset = 0
-        try bytes.withUnsafeBytes { all in
-            while offset < all.count {
-                if let sent = try sendSome(UnsafeRawBufferPointer(rebasing: all[offset...])) {
-                    offset += sent
-                } else if try !wait(for: Int16(POLLOUT), timeout: timeout) {
-                    throw HarnessFailure(
-                        "send to \(endpoint): no room for \(timeout) after \(offset) of \(all.count) bytes")
-                }
-            }
-        }
+        try TestSupport.sendAll(descriptor, bytes, peer: endpoint.description, timeout: timeout)
     }
 
     /// Sends as much of `bytes` as the kernel takes without waiting, and returns how much that

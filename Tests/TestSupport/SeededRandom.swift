@@ -3,14 +3,14 @@
 import Foundation
 
 /// SplitMix64: small, fast, and good enough to make test data that no server could echo by luck.
-struct SeededRandom: RandomNumberGenerator {
+package struct SeededRandom: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    package init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var mixed = state
         mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -19,15 +19,24 @@ struct SeededRandom: RandomNumberGenerator {
     }
 
     /// A size drawn so that every order of magnitude in `range` is equally likely.
-    mutating func logUniform(in range: ClosedRange<Int>) -> Int {
+    package mutating func logUniform(in range: ClosedRange<Int>) -> Int {
         let low = log(Double(range.lowerBound))
         let high = log(Double(range.upperBound) + 1)
         let drawn = Int(exp(Double.random(in: low..<high, using: &self)))
         return min(max(drawn, range.lowerBound), range.upperBound)
     }
 
+    /// True with probability `percent` / 100.
+    package mutating func chance(_ percent: Int) -> Bool {
+        Int.random(in: 0..<100, using: &self) < percent
+    }
+
+    package mutating func pick<T>(_ choices: [T]) -> T {
+        choices.randomElement(using: &self)!
+    }
+
     /// `count` random bytes.
-    mutating func bytes(count: Int) -> [UInt8] {
+    package mutating func bytes(count: Int) -> [UInt8] {
         var result = [UInt8](repeating: 0, count: count)
         result.withUnsafeMutableBytes { buffer in
             var offset = 0
@@ -45,7 +54,7 @@ struct SeededRandom: RandomNumberGenerator {
 }
 
 /// The seed for a test's random data: `RINGD_E2E_SEED` when set, to replay a failure, else `fixed`.
-func testSeed(default fixed: UInt64) -> UInt64 {
+package func testSeed(default fixed: UInt64) -> UInt64 {
     if let text = ProcessInfo.processInfo.environment["RINGD_E2E_SEED"], let seed = UInt64(text) {
         return seed
     }

@@ -3,10 +3,10 @@
 import Foundation
 import Glibc
 
-final class RunningRingd {
-    let child: ChildProcess
+package final class RunningRingd {
+    package let child: ChildProcess
     /// The addresses from the `listening on` lines, in the order ringd printed them.
-    let endpoints: [Endpoint]
+    package let endpoints: [Endpoint]
 
     /// Starts ringd with `arguments` and waits up to `startupTimeout` for `expectedListeners`
     /// `listening on` lines. Fails with ringd's output if it exits first or is too slow.
@@ -14,7 +14,7 @@ final class RunningRingd {
     /// A `launcher` (a program and its arguments, such as `prlimit --nofile=64:64`) runs ringd
     /// after changing its environment; it must exec ringd, so that `pid` is ringd's own and /proc
     /// reads about it (descriptors, CPU time) are about ringd.
-    init(
+    package init(
         arguments: [String], expectedListeners: Int, startupTimeout: Duration = .seconds(20), launcher: [String] = [],
         executable: String? = nil
     ) throws {
@@ -46,15 +46,24 @@ final class RunningRingd {
         }
     }
 
+    /// Starts ringd on 127.0.0.1 port 0 with `workers` workers; `mode` is passed as `--mode` when
+    /// given, and each setting as `--set KEY=VALUE`, in order.
+    package convenience init(workers: Int, mode: String? = nil, settings: KeyValuePairs<String, String> = [:]) throws {
+        var arguments = ["--workers", String(workers)]
+        if let mode { arguments += ["--mode", mode] }
+        for (key, value) in settings { arguments += ["--set", "\(key)=\(value)"] }
+        try self.init(extraArguments: arguments)
+    }
+
     /// Starts ringd listening on each of `listen` (e.g. `127.0.0.1:0`), with any extra arguments.
-    convenience init(listen: [String] = ["127.0.0.1:0"], extraArguments: [String] = []) throws {
+    package convenience init(listen: [String] = ["127.0.0.1:0"], extraArguments: [String] = []) throws {
         let listenArguments = listen.flatMap { ["--listen", $0] }
         try self.init(arguments: listenArguments + extraArguments, expectedListeners: listen.count)
     }
 
     /// Starts ringd listening on 127.0.0.1 with at most `limit` open descriptors (soft and hard):
     /// through prlimit(1) when it is installed, else through `sh -c 'ulimit -n LIMIT && exec "$0" "$@"'`.
-    static func withDescriptorLimit(_ limit: Int, extraArguments: [String]) throws -> RunningRingd {
+    package static func withDescriptorLimit(_ limit: Int, extraArguments: [String]) throws -> RunningRingd {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/bin"
         let prlimit = path.split(separator: ":").map { "\($0)/prlimit" }
             .first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -68,18 +77,21 @@ final class RunningRingd {
         child.stop()
     }
 
-    var pid: pid_t { child.pid }
+    package var pid: pid_t { child.pid }
 
     /// The only listening address; for tests that start ringd with one `--listen`.
-    var endpoint: Endpoint { endpoints[0] }
+    package var endpoint: Endpoint { endpoints[0] }
+
+    /// The only listening port, as the command lines of ring-client take it.
+    package var port: Int { Int(endpoint.port) }
 
     /// Terminates ringd and waits for it; called in every test's `defer`.
-    func stop() {
+    package func stop() {
         child.stop()
     }
 
     /// Waits until ringd's stderr holds `text` `count` times; ringd logs from its own threads.
-    func waitForLog(containing text: String, count: Int = 1, within timeout: Duration = .seconds(20)) throws {
+    package func waitForLog(containing text: String, count: Int = 1, within timeout: Duration = .seconds(20)) throws {
         let deadline = Deadline(after: timeout)
         while child.standardError.components(separatedBy: text).count - 1 < count {
             guard !deadline.hasPassed else {
@@ -90,12 +102,12 @@ final class RunningRingd {
     }
 
     /// The `listening on` lines printed so far.
-    var listeningLines: [String] {
+    package var listeningLines: [String] {
         child.standardOutput.split(separator: "\n").map(String.init).filter { $0.contains("listening on ") }
     }
 
     /// Parses every `listening on HOST:PORT` in ringd's stdout (HOST may be `[v6]`).
-    static func listeningEndpoints(in output: String) throws -> [Endpoint] {
+    package static func listeningEndpoints(in output: String) throws -> [Endpoint] {
         var endpoints: [Endpoint] = []
         for line in output.split(separator: "\n") {
             guard let marker = line.range(of: "listening on ") else { continue }

@@ -1,18 +1,19 @@
 // A numeric IPv4 or IPv6 address and TCP port, as ringd prints it and as connect(2) takes it.
 import Glibc
+import RingdSystem
 
-struct Endpoint: Hashable, CustomStringConvertible {
+package struct Endpoint: Hashable, CustomStringConvertible {
     /// The numeric host without brackets: `127.0.0.1` or `::1`.
-    let host: String
-    let port: UInt16
+    package let host: String
+    package let port: UInt16
 
-    init(host: String, port: UInt16) {
+    package init(host: String, port: UInt16) {
         self.host = host
         self.port = port
     }
 
     /// Parses `127.0.0.1:41234` or `[::1]:41234`.
-    init?(parsing text: String) {
+    package init?(parsing text: String) {
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
             return nil
         }
@@ -24,45 +25,24 @@ struct Endpoint: Hashable, CustomStringConvertible {
         guard (try? withSocketAddress { _, _ in }) != nil else { return nil }
     }
 
-    var isIPv6: Bool { host.contains(":") }
+    package var isIPv6: Bool { host.contains(":") }
 
-    var family: Int32 { isIPv6 ? AF_INET6 : AF_INET }
+    package var family: Int32 { isIPv6 ? AF_INET6 : AF_INET }
 
-    var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Calls `body` with this endpoint as a `sockaddr` and its length.
-    func withSocketAddress<Result>(
+    package func withSocketAddress<Result>(
         _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> Result
     ) throws -> Result {
-        if isIPv6 {
-            var address = sockaddr_in6()
-            address.sin6_family = sa_family_t(AF_INET6)
-            address.sin6_port = port.bigEndian
-            guard inet_pton(AF_INET6, host, &address.sin6_addr) == 1 else {
-                throw HarnessFailure("not a numeric IPv6 address: \(host)")
-            }
-            return try withUnsafePointer(to: &address) {
-                try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    try body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
-        } else {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-                throw HarnessFailure("not a numeric IPv4 address: \(host)")
-            }
-            return try withUnsafePointer(to: &address) {
-                try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    try body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+        guard let address = SocketAddress(numericHost: host, port: port, family: family) else {
+            throw HarnessFailure("not a numeric \(isIPv6 ? "IPv6" : "IPv4") address: \(host)")
         }
+        return try address.withSockaddr(body)
     }
 
     /// Whether this machine can bind `::1`; the IPv6 test is skipped, with this reason, when not.
-    static let ipv6LoopbackAvailable: Bool = {
+    package static let ipv6LoopbackAvailable: Bool = {
         let descriptor = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
@@ -74,7 +54,7 @@ struct Endpoint: Hashable, CustomStringConvertible {
 }
 
 /// The symbolic name of an errno value, for failure messages that name the error.
-func errnoName(_ code: Int32) -> String {
+package func errnoName(_ code: Int32) -> String {
     switch code {
     case EPERM: "EPERM"
     case ENOENT: "ENOENT"

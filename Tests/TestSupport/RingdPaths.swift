@@ -1,13 +1,13 @@
-// Where the end-to-end tests find the package checkout and the `ringd` binary under test.
+// Where the tests find the package checkout and the `ringd` and `ring-client` binaries under test.
 //
-// The binary built by the same `swift build --build-tests` that built these tests sits beside the
-// test executable, so that one is preferred: a test run from `.build-e2e` tests the `ringd` of
-// `.build-e2e`, not a stale one from `.build`.
+// The binaries built by the same `swift build --build-tests` that built these tests sit beside the
+// test executable, so those are preferred: a test run from `.build-e2e` tests the `ringd` of
+// `.build-e2e`, not a stale one from `.build`. RINGD_BIN and RING_CLIENT_BIN override.
 import Foundation
 
-enum RingdPaths {
+package enum RingdPaths {
     /// The package root: the nearest directory above this source file that holds `Package.swift`.
-    static let packageRoot: URL = {
+    package static let packageRoot: URL = {
         var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         while directory.path != "/" {
             if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
@@ -19,34 +19,40 @@ enum RingdPaths {
     }()
 
     /// A file inside the package, such as `conf/echo.toml`.
-    static func packageFile(_ relativePath: String) -> URL {
+    package static func packageFile(_ relativePath: String) -> URL {
         packageRoot.appendingPathComponent(relativePath)
     }
 
     /// The `ringd` to test, in order of preference: `RINGD_BIN`, the one beside the running test
-    /// executable, then `.build/debug/ringd`. A `RINGD_BIN` that does not exist is an error rather
-    /// than a reason to fall back, so a typo never tests the wrong binary.
-    static func ringdBinary() throws -> String {
-        if let fromEnvironment = ProcessInfo.processInfo.environment["RINGD_BIN"], !fromEnvironment.isEmpty {
+    /// executable, then `.build/debug/ringd`.
+    package static func ringdBinary() throws -> String { try binary("ringd", environment: "RINGD_BIN") }
+
+    /// The `ring-client` to test: `RING_CLIENT_BIN`, beside the test executable, `.build/debug`.
+    package static func ringClientBinary() throws -> String { try binary("ring-client", environment: "RING_CLIENT_BIN") }
+
+    /// A path from `environment` that does not exist is an error rather than a reason to fall
+    /// back, so a typo never tests the wrong binary.
+    private static func binary(_ name: String, environment: String) throws -> String {
+        if let fromEnvironment = ProcessInfo.processInfo.environment[environment], !fromEnvironment.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: fromEnvironment) else {
-                throw HarnessFailure("RINGD_BIN=\(fromEnvironment) is not an executable file")
+                throw HarnessFailure("\(environment)=\(fromEnvironment) is not an executable file")
             }
             return fromEnvironment
         }
         let candidates = [
-            testExecutableDirectory?.appendingPathComponent("ringd").path,
-            packageFile(".build/debug/ringd").path,
+            testExecutableDirectory?.appendingPathComponent(name).path,
+            packageFile(".build/debug/\(name)").path,
         ].compactMap { $0 }
         if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
             return found
         }
         throw HarnessFailure(
-            "no ringd binary; looked at \(candidates.joined(separator: ", ")). "
-                + "Build it with `swift build --product ringd` or set RINGD_BIN.")
+            "no \(name) binary; looked at \(candidates.joined(separator: ", ")). "
+                + "Build it with `swift build --product \(name)` or set \(environment).")
     }
 
     /// `ringd-shout`, the engine running a mode the tests define: beside the `ringd` under test.
-    static func shoutBinary() throws -> String {
+    package static func shoutBinary() throws -> String {
         let path = URL(fileURLWithPath: try ringdBinary()).deletingLastPathComponent().appendingPathComponent("ringd-shout").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw HarnessFailure("no ringd-shout beside the ringd under test, at \(path); build it with `swift build`")
@@ -65,10 +71,10 @@ enum RingdPaths {
 
 /// A failure of the harness or of ringd that a test reports as a thrown error, with enough context
 /// (ringd's stderr, counts, errno names) to act on without rerunning.
-struct HarnessFailure: Error, CustomStringConvertible {
-    let description: String
+package struct HarnessFailure: Error, CustomStringConvertible {
+    package let description: String
 
-    init(_ description: String) {
+    package init(_ description: String) {
         self.description = description
     }
 }

@@ -1,5 +1,6 @@
-// Starts a program (ringd, or the launcher that runs ringd without io_uring) with its stdout and
-// stderr captured in files, and waits for it only as long as the caller allows.
+// Starts a program (ringd, ring-client, or the launcher that runs ringd without io_uring) with
+// stdin from a file or /dev/null and its stdout and stderr captured in files, and waits for it
+// only as long as the caller allows. Shared by every test target that runs a binary.
 //
 // Output goes to files rather than pipes so that a chatty child can never block on a full pipe and
 // the test can reread everything written so far at any moment. Every wait is bounded.
@@ -8,14 +9,22 @@ import Foundation
 import Glibc
 
 /// How a child process ended.
-struct ExitStatus: Equatable, CustomStringConvertible {
+package struct ExitStatus: Equatable, CustomStringConvertible {
     /// The exit code, or the signal number when `killedBySignal` is set.
-    let code: Int32
-    let killedBySignal: Bool
+    package let code: Int32
+    package let killedBySignal: Bool
 
-    static let success = ExitStatus(code: 0, killedBySignal: false)
+    package init(code: Int32, killedBySignal: Bool) {
+        self.code = code
+        self.killedBySignal = killedBySignal
+    }
 
-    var description: String {
+    package static let success = ExitStatus(code: 0, killedBySignal: false)
+
+    /// A normal exit with `code`.
+    package static func exited(_ code: Int32) -> ExitStatus { ExitStatus(code: code, killedBySignal: false) }
+
+    package var description: String {
         killedBySignal ? "killed by signal \(code) (\(signalName(code)))" : "exited with status \(code)"
     }
 }
@@ -28,19 +37,20 @@ struct ExitStatus: Equatable, CustomStringConvertible {
 /// functions run on Dispatch worker threads, which block nearly every signal, and `Process` passes
 /// that mask on, so a SIGTERM sent to ringd would stay pending forever and the shutdown tests would
 /// test the harness instead of ringd.
-final class ChildProcess {
-    let executable: String
-    let arguments: [String]
-    let pid: pid_t
+package final class ChildProcess {
+    package let executable: String
+    package let arguments: [String]
+    package let pid: pid_t
     private let outputDirectory: URL
     private let standardOutputFile: URL
     private let standardErrorFile: URL
     /// Set once the child has been reaped; after that its pid may belong to someone else.
     private var reapedStatus: ExitStatus?
 
-    /// Starts `executable` with `arguments`, stdin from /dev/null, stdout and stderr to files. The
-    /// tests' own sockets are close-on-exec, so the child never holds a client's connection open.
-    init(executable: String, arguments: [String]) throws {
+    /// Starts `executable` with `arguments`, stdin from /dev/null (or a file holding
+    /// `standardInput`), stdout and stderr to files. The tests' own sockets are close-on-exec, so
+    /// the child never holds a client's connection open.
+    package init(executable: String, arguments: [String], standardInput: String? = nil) throws {
         self.executable = executable
         self.arguments = arguments
         outputDirectory = FileManager.default.temporaryDirectory
@@ -48,8 +58,13 @@ final class ChildProcess {
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         standardOutputFile = outputDirectory.appendingPathComponent("stdout")
         standardErrorFile = outputDirectory.appendingPathComponent("stderr")
+        var inputPath = "/dev/null"
+        if let standardInput {
+            inputPath = outputDirectory.appendingPathComponent("stdin").path
+            try standardInput.write(toFile: inputPath, atomically: true, encoding: .utf8)
+        }
         pid = try Self.spawn(
-            executable, arguments: arguments, standardOutput: standardOutputFile.path,
+            executable, arguments: arguments, standardInput: inputPath, standardOutput: standardOutputFile.path,
             standardError: standardErrorFile.path)
     }
 
@@ -59,7 +74,7 @@ final class ChildProcess {
     }
 
     private static func spawn(
-        _ executable: String, arguments: [String], standardOutput: String, standardError: String
+        _ executable: String, arguments: [String], standardInput: String, standardOutput: String, standardError: String
     ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -68,7 +83,7 @@ final class ChildProcess {
         // Only stdin, stdout and stderr: the test runner's own descriptors that lack close-on-exec
         // must not reach the child, or they would count in its descriptor baseline.
         _ = ringd_spawn_close_from(&actions, 3)
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, standardInput, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, standardOutput, create, 0o644)
         posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, standardError, create, 0o644)
 
@@ -93,19 +108,19 @@ final class ChildProcess {
         return pid
     }
 
-    var isRunning: Bool { exitStatus == nil }
+    package var isRunning: Bool { exitStatus == nil }
 
     /// Everything the child has written to stdout so far.
-    var standardOutput: String { Self.contents(of: standardOutputFile) }
+    package var standardOutput: String { Self.contents(of: standardOutputFile) }
 
     /// Everything the child has written to stderr so far.
-    var standardError: String { Self.contents(of: standardErrorFile) }
+    package var standardError: String { Self.contents(of: standardErrorFile) }
 
     /// The command line, for failure messages.
-    var commandLine: String { ([executable] + arguments).joined(separator: " ") }
+    package var commandLine: String { ([executable] + arguments).joined(separator: " ") }
 
     /// How the child ended, or nil while it runs; reaps it the first time it is seen to have ended.
-    var exitStatus: ExitStatus? {
+    package var exitStatus: ExitStatus? {
         if let reapedStatus { return reapedStatus }
         var status: Int32 = 0
         let result = waitpid(pid, &status, WNOHANG)
@@ -119,14 +134,14 @@ final class ChildProcess {
         return reapedStatus
     }
 
-    func send(signal: Int32) {
+    package func send(signal: Int32) {
         if isRunning {
             kill(pid, signal)
         }
     }
 
     /// Waits until the child exits, for at most `timeout`; nil if it is still running then.
-    func waitForExit(timeout: Duration) -> ExitStatus? {
+    package func waitForExit(timeout: Duration) -> ExitStatus? {
         let deadline = Deadline(after: timeout)
         while !deadline.hasPassed {
             if let status = exitStatus { return status }
@@ -136,7 +151,7 @@ final class ChildProcess {
     }
 
     /// Waits for the child to exit and fails, killing it, if it takes longer than `timeout`.
-    func requireExit(within timeout: Duration) throws -> ExitStatus {
+    package func requireExit(within timeout: Duration) throws -> ExitStatus {
         if let status = waitForExit(timeout: timeout) { return status }
         stop()
         throw HarnessFailure(
@@ -145,7 +160,7 @@ final class ChildProcess {
 
     /// Ends the child: SIGTERM, then SIGKILL if it has not exited after a few seconds, and reaps
     /// it. Safe to call any number of times.
-    func stop() {
+    package func stop() {
         guard isRunning else { return }
         send(signal: SIGTERM)
         if waitForExit(timeout: .seconds(10)) == nil {
@@ -155,7 +170,7 @@ final class ChildProcess {
     }
 
     /// The captured stdout and stderr, for failure messages.
-    var outputSummary: String {
+    package var outputSummary: String {
         "--- stdout of \(commandLine) ---\n\(standardOutput)--- stderr ---\n\(standardError)---"
     }
 
@@ -166,15 +181,15 @@ final class ChildProcess {
 }
 
 /// A program run to completion: its exit status and everything it wrote.
-struct CompletedRun {
-    let status: ExitStatus
-    let standardOutput: String
-    let standardError: String
-    let commandLine: String
+package struct CompletedRun {
+    package let status: ExitStatus
+    package let standardOutput: String
+    package let standardError: String
+    package let commandLine: String
 
     /// Runs `executable` and waits for it to exit, killing it and failing after `timeout`.
-    init(executable: String, arguments: [String], timeout: Duration = .seconds(20)) throws {
-        let child = try ChildProcess(executable: executable, arguments: arguments)
+    package init(executable: String, arguments: [String], standardInput: String? = nil, timeout: Duration = .seconds(20)) throws {
+        let child = try ChildProcess(executable: executable, arguments: arguments, standardInput: standardInput)
         defer { child.stop() }
         status = try child.requireExit(within: timeout)
         standardOutput = child.standardOutput
@@ -182,23 +197,46 @@ struct CompletedRun {
         commandLine = child.commandLine
     }
 
-    var outputSummary: String {
+    package var outputSummary: String {
         "\(commandLine) \(status)\n--- stdout ---\n\(standardOutput)--- stderr ---\n\(standardError)---"
+    }
+
+    /// The non-empty lines of stdout.
+    package var outputLines: [String] { standardOutput.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
+
+    /// A --json summary: the last stdout line that parses as a JSON object.
+    package func json() throws -> [String: Any] {
+        for line in outputLines.reversed() {
+            if let data = line.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                return object
+            }
+        }
+        throw HarnessFailure("no JSON summary in the output of \(outputSummary)")
     }
 }
 
-/// A point in time after which a bounded wait gives up.
-struct Deadline {
-    let instant: ContinuousClock.Instant
+extension CompletedRun: CustomStringConvertible {
+    package var description: String { outputSummary }
+}
 
-    init(after duration: Duration) {
+/// Runs the `ring-client` under test with `arguments` to its end, for at most `timeout`.
+package func runClient(_ arguments: [String], standardInput: String? = nil, timeout: Duration = .seconds(60)) throws -> CompletedRun {
+    try CompletedRun(
+        executable: try RingdPaths.ringClientBinary(), arguments: arguments, standardInput: standardInput, timeout: timeout)
+}
+
+/// A point in time after which a bounded wait gives up.
+package struct Deadline {
+    package let instant: ContinuousClock.Instant
+
+    package init(after duration: Duration) {
         instant = .now + duration
     }
 
-    var hasPassed: Bool { .now >= instant }
+    package var hasPassed: Bool { .now >= instant }
 
     /// The time left, in whole milliseconds as poll(2) takes it, never negative.
-    var remainingMilliseconds: Int32 {
+    package var remainingMilliseconds: Int32 {
         let remaining = instant - .now
         guard remaining > .zero else { return 0 }
         let (seconds, attoseconds) = remaining.components
@@ -207,7 +245,7 @@ struct Deadline {
     }
 }
 
-func signalName(_ signal: Int32) -> String {
+package func signalName(_ signal: Int32) -> String {
     switch signal {
     case SIGTERM: "SIGTERM"
     case SIGINT: "SIGINT"
