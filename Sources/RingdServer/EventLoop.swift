@@ -17,6 +17,7 @@
 
 import RingdConfig
 import RingdServices
+import RingdSystem
 import URing
 #if canImport(Glibc)
 import Glibc

@@ -8,6 +8,7 @@
 
 import RingdConfig
 import RingdServices
+import RingdSystem
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -132,7 +132,7 @@ public struct ServiceActions: RandomAccessCollection, Sendable, Equatable {
 }
 
 /// A mode: see the file comment.
-public protocol Service {
+public protocol Service: SendableMetatype {
     static var input: ServiceInput { get }
     static var slowReaders: SlowReaderPolicy { get }
     static var reach: ServiceReach { get }
