@@ -19,6 +19,7 @@ done
 # themselves are built for debugging, so @testable imports and assertions in the library tests work.
 # Debug-built ringd and ring-client still run every end-to-end test below, under the sanitizers.
 python3 tools/check-size.py  # the engine stays small enough to read: files and functions
+swift format lint --strict --recursive Sources  # the layout .swift-format settles
 swift build -c release
 swift build --build-tests
 RINGD_BIN="$(pwd)/.build/release/ringd" RING_CLIENT_BIN="$(pwd)/.build/release/ring-client" \

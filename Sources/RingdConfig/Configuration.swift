@@ -141,7 +141,9 @@ public struct Configuration: Sendable, Equatable {
         server: ServerSettings(
             mode: .echo, listen: [], workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
             busyMessage: nil, drainTimeout: .zero, idleTimeout: .zero, logLevel: .info),
-        io: IOSettings(submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0, outputCap: 0, outputSoftCap: 0, outputSoftTime: .zero, outputMemory: 0),
+        io: IOSettings(
+            submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0, outputCap: 0,
+            outputSoftCap: 0, outputSoftTime: .zero, outputMemory: 0),
         echo: EchoSettings(lines: false, lineNumbers: false, maxLine: 0, accessLog: false),
         greet: GreetSettings(message: .placeholder),
         counter: CounterSettings(message: .placeholder),

@@ -50,7 +50,8 @@ struct Setting {
     ) -> ConfigurationError {
         switch problem {
         case .wrongType(let expected):
-            return ConfigurationError(at: location, "wrong type for \(path): expected \(expected), found \(value.typeDescription)")
+            return ConfigurationError(
+                at: location, "wrong type for \(path): expected \(expected), found \(value.typeDescription)")
         case .outOfRange(let range):
             return ConfigurationError(at: location, "\(path) = \(value.tomlText) is out of range (\(range))")
         case .invalid(let predicate):
@@ -141,10 +142,11 @@ private struct KeyAssignments {
                 guard let key = Schema.key(table.name, entry.key) else {
                     throw ConfigurationError(at: entry.keyLocation, unknownKeyMessage(entry.key, in: table.name))
                 }
-                record(Setting(
-                    key: key, value: entry.value, keyLocation: entry.keyLocation,
-                    valueLocation: entry.valueLocation, valueText: entry.valueText,
-                    elementLocations: entry.elementLocations))
+                record(
+                    Setting(
+                        key: key, value: entry.value, keyLocation: entry.keyLocation,
+                        valueLocation: entry.valueLocation, valueText: entry.valueText,
+                        elementLocations: entry.elementLocations))
             }
         }
     }

@@ -5,11 +5,11 @@
 // "[0:0::1]:7000" and "[::1]:7000" are the same address.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
@@ -52,8 +52,8 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
             family = .ipv4
         }
         guard portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
-              portText == "0" || portText.first != "0",
-              let port = UInt16(portText)
+            portText == "0" || portText.first != "0",
+            let port = UInt16(portText)
         else { throw .invalidPort(String(portText)) }
         self.port = port
     }

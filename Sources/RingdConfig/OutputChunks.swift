@@ -47,7 +47,8 @@ extension Configuration {
     ) -> (bytes: Int, cause: String) {
         var longest = (
             bytes: maxLine + Self.lineOverhead,
-            cause: "\(maxLineKey) (\(ByteCountText.text(bytes: maxLine))) + \(Self.lineOverhead) bytes")
+            cause: "\(maxLineKey) (\(ByteCountText.text(bytes: maxLine))) + \(Self.lineOverhead) bytes"
+        )
         for (path, message) in messages where message.maximumRenderedCount > longest.bytes {
             longest = (message.maximumRenderedCount, "the longest rendering of \(path)")
         }
@@ -56,7 +57,9 @@ extension Configuration {
 
     /// Every message template that is set, with its key.
     private var messages: [(path: String, template: MessageTemplate)] {
-        var all = [("greet.message", greet.message), ("counter.message", counter.message), ("broadcast.message", broadcast.message)]
+        var all = [
+            ("greet.message", greet.message), ("counter.message", counter.message), ("broadcast.message", broadcast.message),
+        ]
         if let greeting = broadcast.greeting { all.append(("broadcast.greeting", greeting)) }
         return all
     }

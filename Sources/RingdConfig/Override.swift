@@ -72,7 +72,9 @@ enum Override {
 
     /// For a word such as `yes` given to a key that takes no strings: names the type it takes,
     /// which says more than "expected a value".
-    private static func wrongTypeError(for key: ConfigurationKey, bare: String, at location: SourceLocation) -> ConfigurationError? {
+    private static func wrongTypeError(
+        for key: ConfigurationKey, bare: String, at location: SourceLocation
+    ) -> ConfigurationError? {
         guard let first = bare.unicodeScalars.first, first.properties.isAlphabetic else { return nil }
         var scratch = Configuration.defaults
         do {
@@ -86,8 +88,8 @@ enum Override {
     }
 }
 
-private extension String {
-    var trimmingTrailingWhitespace: String {
+extension String {
+    fileprivate var trimmingTrailingWhitespace: String {
         var scalars = unicodeScalars[...]
         while let last = scalars.last, last == " " || last == "\t" { scalars = scalars.dropLast() }
         return String(String.UnicodeScalarView(scalars))

@@ -33,10 +33,12 @@ enum Schema {
             "sent to a client refused because max_connections are open, then it is closed"),
         ConfigurationKey(
             // .restart: each worker reads it once, when it starts (EventLoop.drainTimeout).
-            "server", "drain_timeout", .duration(in: .zero...(.seconds(3600))), default: .seconds(5), \.server.drainTimeout, reload: .restart,
+            "server", "drain_timeout", .duration(in: .zero...(.seconds(3600))), default: .seconds(5), \.server.drainTimeout,
+            reload: .restart,
             "on SIGTERM/SIGINT, how long queued output may drain before everything closes; a second signal exits at once"),
         ConfigurationKey(
-            "server", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .seconds(300), \.server.idleTimeout, reload: .live,
+            "server", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .seconds(300), \.server.idleTimeout,
+            reload: .live,
             "close a client that sends nothing for this long; \"0s\" = never (broadcast: see broadcast.idle_timeout)"),
         ConfigurationKey(
             "server", "log_level", .choice(LogLevel.self), default: .info, \.server.logLevel, reload: .live,
@@ -66,7 +68,8 @@ enum Schema {
             "io", "output_soft_cap", .size(in: 0...(1 << 30)), default: 256 << 10, \.io.outputSoftCap, reload: .live,
             "a broadcast or relay client above this for io.output_soft_time is cut off too; 0 = none"),
         ConfigurationKey(
-            "io", "output_soft_time", .duration(in: .seconds(1)...(.seconds(86400))), default: .seconds(30), \.io.outputSoftTime, reload: .live,
+            "io", "output_soft_time", .duration(in: .seconds(1)...(.seconds(86400))), default: .seconds(30), \.io.outputSoftTime,
+            reload: .live,
             "how long a client may stay above io.output_soft_cap"),
         ConfigurationKey(
             // At least 4 chunks of the smallest chunk size, 64 KiB (see OutputChunks.swift).
@@ -92,11 +95,13 @@ enum Schema {
             "sent on connect, then the connection is closed"),
         ConfigurationKey(
             "counter", "message", .template(filling: [.count, .peer, .time, .clients]),
-            default: try! MessageTemplate(parsing: CounterService<LocalConnectionNumbers>.defaultMessage), \.counter.message, reload: .live,
+            default: try! MessageTemplate(parsing: CounterService<LocalConnectionNumbers>.defaultMessage), \.counter.message,
+            reload: .live,
             "sent on connect, then closed; {count} = connections before this one"),
 
         ConfigurationKey(
-            "broadcast", "interval", .duration(in: .milliseconds(1)...(.seconds(86400))), default: .seconds(1), \.broadcast.interval, reload: .live,
+            "broadcast", "interval", .duration(in: .milliseconds(1)...(.seconds(86400))), default: .seconds(1),
+            \.broadcast.interval, reload: .live,
             "time between two heartbeats"),
         ConfigurationKey(
             "broadcast", "message", .template(filling: [.seq, .time, .clients]),
@@ -107,7 +112,8 @@ enum Schema {
             \.broadcast.greeting, reload: .live,
             "sent once to a client when it connects"),
         ConfigurationKey(
-            "broadcast", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .zero, \.broadcast.idleTimeout, reload: .live,
+            "broadcast", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .zero, \.broadcast.idleTimeout,
+            reload: .live,
             "close a subscriber that sends nothing for this long; \"0s\" = never"),
 
         ConfigurationKey(

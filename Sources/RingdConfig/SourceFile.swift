@@ -1,11 +1,11 @@
 // Reads a configuration file into a string, with errors that name the file and errno's text.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 enum SourceFile {

@@ -36,7 +36,8 @@ enum NumberSyntax {
         }
         let separated = Array(digits)
         for (offset, scalar) in separated.enumerated() where scalar == "_" {
-            let between = offset > 0 && offset < separated.count - 1
+            let between =
+                offset > 0 && offset < separated.count - 1
                 && separated[offset - 1] != "_" && separated[offset + 1] != "_"
             guard between else { throw .misplacedUnderscore }
         }
@@ -45,7 +46,8 @@ enum NumberSyntax {
         for scalar in separated where scalar != "_" {
             let digit = scalar.digitValue(radix: radix)!
             let (shifted, overflowMultiplying) = value.multipliedReportingOverflow(by: radix)
-            let (next, overflowAdding) = negative
+            let (next, overflowAdding) =
+                negative
                 ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
             guard !overflowMultiplying, !overflowAdding else { throw .overflow }
             value = next

@@ -262,16 +262,17 @@ struct TOMLLiteParser {
         } catch {
             failure = error
         }
-        let message = switch failure {
-        case .dateOrTime: "dates and times are not supported by TOML-lite"
-        case .float: "floats are not supported by TOML-lite"
-        case .signedPrefix: "'\(written)' is not a valid integer: a sign is not allowed before 0x, 0o or 0b"
-        case .notDigits: "'\(written)' is not a valid integer"
-        case .unitValue: "'\(written)' is not a valid integer (sizes and durations are strings, as in \"\(written)\")"
-        case .misplacedUnderscore: "'\(written)' is not a valid integer: '_' must sit between two digits"
-        case .leadingZero: "'\(written)' is not a valid integer: leading zeros are not allowed"
-        case .overflow: "integer \(written) does not fit in 64 bits"
-        }
+        let message =
+            switch failure {
+            case .dateOrTime: "dates and times are not supported by TOML-lite"
+            case .float: "floats are not supported by TOML-lite"
+            case .signedPrefix: "'\(written)' is not a valid integer: a sign is not allowed before 0x, 0o or 0b"
+            case .notDigits: "'\(written)' is not a valid integer"
+            case .unitValue: "'\(written)' is not a valid integer (sizes and durations are strings, as in \"\(written)\")"
+            case .misplacedUnderscore: "'\(written)' is not a valid integer: '_' must sit between two digits"
+            case .leadingZero: "'\(written)' is not a valid integer: leading zeros are not allowed"
+            case .overflow: "integer \(written) does not fit in 64 bits"
+            }
         throw self.failure(message, at: start)
     }
 

@@ -54,7 +54,8 @@ enum DurationText {
         let (wholeSeconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow else { return "\(seconds)s" }
         let nanoseconds = wholeSeconds + attoseconds / 1_000_000_000
-        let unit = units.first { nanoseconds != 0 && nanoseconds % $0.nanoseconds == 0 } ?? (suffix: "s", nanoseconds: 1_000_000_000)
+        let unit =
+            units.first { nanoseconds != 0 && nanoseconds % $0.nanoseconds == 0 } ?? (suffix: "s", nanoseconds: 1_000_000_000)
         return "\(nanoseconds / unit.nanoseconds)\(unit.suffix)"
     }
 }

@@ -40,7 +40,8 @@ enum Lifecycle: UInt8 {
         case (.free, .open): true
         case (.open, .closingAfterOutput), (.open, .markedForCut), (.open, .closing): true
         case (.closingAfterOutput, .lingering), (.closingAfterOutput, .markedForCutAfterService),
-            (.closingAfterOutput, .closing): true
+            (.closingAfterOutput, .closing):
+            true
         case (.lingering, .markedForCutAfterService), (.lingering, .closing): true
         case (.markedForCut, .closing), (.markedForCutAfterService, .closing): true
         case (.closing, .free): true

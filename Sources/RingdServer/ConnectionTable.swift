@@ -10,8 +10,9 @@
 // name the previous occupant are recognised as stale (see UserData).
 
 import URing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One connection's state. Kept small: at 10,000 idle connections every byte here is 10 KB.
@@ -54,7 +55,6 @@ struct Connection {
     var listedAsWaiting: Bool
 }
 
-
 final class ConnectionTable {
     let capacity: Int
     private let slots: UnsafeMutablePointer<Connection>
@@ -69,7 +69,7 @@ final class ConnectionTable {
         self.capacity = capacity
         mappingLength = capacity * MemoryLayout<Connection>.stride
         guard let memory = mmap(nil, mappingLength, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0),
-              memory != MAP_FAILED
+            memory != MAP_FAILED
         else { throw SystemError("mmap", errno: errno, context: "connection table of \(capacity) slots") }
         slots = memory.bindMemory(to: Connection.self, capacity: capacity)
     }

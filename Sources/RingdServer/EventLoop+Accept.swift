@@ -4,8 +4,9 @@
 
 import RingdServices
 import URing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension EventLoop {
@@ -45,12 +46,16 @@ extension EventLoop {
     private func pauseAcceptOutOfDescriptors(_ listener: Int, _ completion: Completion) {
         statistics.acceptFailures += 1
         if let count = acceptFailureReport.count() {
-            log.write(.warning, "accept failed \(count) time\(count == 1 ? "" : "s") with \(errnoName(-completion.result)) (out of descriptors); retrying in 100 ms or when a connection closes. Fix: raise `ulimit -n` or lower server.max_connections")
+            log.write(
+                .warning,
+                "accept failed \(count) time\(count == 1 ? "" : "s") with \(errnoName(-completion.result)) (out of descriptors); retrying in 100 ms or when a connection closes. Fix: raise `ulimit -n` or lower server.max_connections"
+            )
         }
         if !completion.hasMore && acceptPausedListeners & (1 << listener) == 0 {
             acceptPausedListeners |= 1 << listener
-            ring.queueTimeout(after: .milliseconds(100), storage: timeouts, index: listener,
-                              userData: tag(.acceptRetry, slot: UInt32(listener)))
+            ring.queueTimeout(
+                after: .milliseconds(100), storage: timeouts, index: listener,
+                userData: tag(.acceptRetry, slot: UInt32(listener)))
         }
     }
 
@@ -77,7 +82,8 @@ extension EventLoop {
         }
         guard let slot = table.open(descriptor: descriptor) else {
             statistics.refusedTableFull += 1
-            log.write(.debug, client: descriptor, "refused: all \(table.capacity) connection slots (server.max_connections) are taken")
+            log.write(
+                .debug, client: descriptor, "refused: all \(table.capacity) connection slots (server.max_connections) are taken")
             refuseBusy(descriptor)
             return
         }
@@ -97,8 +103,9 @@ extension EventLoop {
     /// chunk the greeting was rendered into is free again.
     private func sendGreetingAndClose(_ descriptor: Int32, peer: Peer) {
         if let fixed = fixedGreeting {
-            ring.queueSendThenClose(socket: descriptor, bytes: fixed.baseAddress!, length: fixed.count,
-                                    sendUserData: tag(.greetSend), closeUserData: greetCloseTag(Self.fixedMessage, descriptor), quietClose: true)
+            ring.queueSendThenClose(
+                socket: descriptor, bytes: fixed.baseAddress!, length: fixed.count,
+                sendUserData: tag(.greetSend), closeUserData: greetCloseTag(Self.fixedMessage, descriptor), quietClose: true)
             return
         }
         guard var writer = arena.writer(room: service.maximumOutputCount) else {
@@ -116,8 +123,9 @@ extension EventLoop {
         let span = arena.keep(writer.count)
         let chunk = span.chunk % UInt32(arena.chunkCount)
         arena.retain(chunk)
-        ring.queueSendThenClose(socket: descriptor, bytes: group.bytes(of: span), length: Int(span.length),
-                                sendUserData: tag(.greetSend), closeUserData: greetCloseTag(chunk, descriptor), quietClose: false)
+        ring.queueSendThenClose(
+            socket: descriptor, bytes: group.bytes(of: span), length: Int(span.length),
+            sendUserData: tag(.greetSend), closeUserData: greetCloseTag(chunk, descriptor), quietClose: false)
     }
 
     @inline(__always)
@@ -131,8 +139,9 @@ extension EventLoop {
             ring.queueClose(descriptor: descriptor, userData: tag(.close), quiet: true)
             return
         }
-        ring.queueSendThenClose(socket: descriptor, bytes: busy.baseAddress!, length: busy.count,
-                                sendUserData: tag(.greetSend), closeUserData: greetCloseTag(Self.fixedMessage, descriptor), quietClose: true)
+        ring.queueSendThenClose(
+            socket: descriptor, bytes: busy.baseAddress!, length: busy.count,
+            sendUserData: tag(.greetSend), closeUserData: greetCloseTag(Self.fixedMessage, descriptor), quietClose: true)
     }
 
     func handleGreetClose(_ completion: Completion) {

@@ -4,8 +4,9 @@
 
 import RingdServices
 import URing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension EventLoop {
@@ -88,7 +89,8 @@ extension EventLoop {
             // A reset, not a FIN: the kernel drops what it still holds for the client (megabytes
             // of socket buffer for a stalled reader) instead of trickling it out after the close.
             var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-            _ = setsockopt(connection.pointee.descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            _ = setsockopt(
+                connection.pointee.descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
             beginClose(slot, connection)
         }
         cutCount = 0
@@ -100,10 +102,15 @@ extension EventLoop {
         case .softCap: statistics.cutOverSoftCap += 1
         case .outputMemoryFull: statistics.cutOutputMemoryFull += 1
         }
-        log.write(.debug, client: connection.pointee.descriptor, "cut: \(describe(reason)), \(connection.pointee.queuedBytes) bytes queued")
+        log.write(
+            .debug, client: connection.pointee.descriptor,
+            "cut: \(describe(reason)), \(connection.pointee.queuedBytes) bytes queued")
         if let count = cutReport.count() {
-            log.write(.info, "cut \(count) slow client\(count == 1 ? "" : "s"); so far \(statistics.cutOverOutputCap) over io.output_cap, "
-                + "\(statistics.cutOverSoftCap) over io.output_soft_cap for io.output_soft_time, \(statistics.cutOutputMemoryFull) with output memory full")
+            log.write(
+                .info,
+                "cut \(count) slow client\(count == 1 ? "" : "s"); so far \(statistics.cutOverOutputCap) over io.output_cap, "
+                    + "\(statistics.cutOverSoftCap) over io.output_soft_cap for io.output_soft_time, \(statistics.cutOutputMemoryFull) with output memory full"
+            )
         }
     }
 
@@ -154,7 +161,9 @@ extension EventLoop {
         // during the drain is refused instead of waiting in a backlog nobody accepts from.
         try? ring.submit()
         listeners.forEach { $0.close() }
-        if service.tickInterval != nil { ring.queueCancel(target: tag(.tick, generation: timerGeneration), userData: tag(.cancel)) }
+        if service.tickInterval != nil {
+            ring.queueCancel(target: tag(.tick, generation: timerGeneration), userData: tag(.cancel))
+        }
         table.forEachOpen { slot, connection in
             if connection.pointee.drainsAfterOutput {
                 closeAfterOutput(slot, connection)
@@ -165,7 +174,8 @@ extension EventLoop {
         if drainTimeout == .zero {
             stopping = true
         } else {
-            ring.queueTimeout(after: drainTimeout, storage: timeouts, index: timerEntry(.drainDeadline), userData: tag(.drainDeadline))
+            ring.queueTimeout(
+                after: drainTimeout, storage: timeouts, index: timerEntry(.drainDeadline), userData: tag(.drainDeadline))
         }
     }
 
@@ -179,14 +189,17 @@ extension EventLoop {
         try? ring.submit()
         statistics.completionsDropped = Int(ring.droppedCompletions)
         if statistics.completionsDropped > 0 {
-            log.write(.error, "the kernel dropped \(statistics.completionsDropped) completions it could not queue (out of memory?)")
+            log.write(
+                .error, "the kernel dropped \(statistics.completionsDropped) completions it could not queue (out of memory?)")
         }
         table.forEachHeld { slot, connection in
             if draining {
                 // Still open at server.drain_timeout: output it was owed is dropped.
                 statistics.closedAtDrainDeadline += 1
                 statistics.closed += 1
-                log.write(.debug, client: connection.pointee.descriptor, "closed at server.drain_timeout with \(connection.pointee.queuedBytes) bytes unsent")
+                log.write(
+                    .debug, client: connection.pointee.descriptor,
+                    "closed at server.drain_timeout with \(connection.pointee.queuedBytes) bytes unsent")
             }
             _ = close(connection.pointee.descriptor)
             if S.input != .echoed { releaseServiceSlot(slot) }

@@ -53,8 +53,9 @@ extension EventLoop {
         for target in 0..<group.workerCount where target != index && posts.pending[target] != nil {
             // A full inbox keeps the span pending; the next iteration tries again.
             if pushPending(to: target) {
-                ring.queueMessage(toRing: group.ringDescriptor(of: target), value: 0,
-                                  userData: tag(.relayDoorbell, slot: UInt32(index)), failureUserData: tag(.messageFailed))
+                ring.queueMessage(
+                    toRing: group.ringDescriptor(of: target), value: 0,
+                    userData: tag(.relayDoorbell, slot: UInt32(index)), failureUserData: tag(.messageFailed))
             }
         }
     }
@@ -75,8 +76,9 @@ extension EventLoop {
         let chunkCount = UInt32(arena.chunkCount)
         let owner = Int(chunk / chunkCount)
         let count = posts.relayed.takeConsumed(chunk)
-        ring.queueMessage(toRing: group.ringDescriptor(of: owner), value: count,
-                          userData: tag(.chunkRelease, slot: chunk % chunkCount), failureUserData: tag(.messageFailed))
+        ring.queueMessage(
+            toRing: group.ringDescriptor(of: owner), value: count,
+            userData: tag(.chunkRelease, slot: chunk % chunkCount), failureUserData: tag(.messageFailed))
     }
 
     // MARK: - Chunk references

@@ -8,16 +8,18 @@
 
 import RingdServices
 import URing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension EventLoop {
     @inline(__always)
     func armReceive(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         connection.pointee.receiveArmed = true
-        ring.queueMultishotReceive(socket: connection.pointee.descriptor, group: bufferGroup,
-                                   userData: tag(.receive, slot: slot, generation: connection.pointee.generation))
+        ring.queueMultishotReceive(
+            socket: connection.pointee.descriptor, group: bufferGroup,
+            userData: tag(.receive, slot: slot, generation: connection.pointee.generation))
     }
 
     func handleReceive(_ completion: Completion) {
@@ -53,7 +55,9 @@ extension EventLoop {
         }
         // The handlers above may have closed the connection and released its slot; a released
         // slot may already belong to someone else by the next completion, so stop here.
-        guard connection.pointee.lifecycle != .free, connection.pointee.generation == completion.userData.generation else { return }
+        guard connection.pointee.lifecycle != .free, connection.pointee.generation == completion.userData.generation else {
+            return
+        }
         continueAfterReceive(slot, connection)
     }
 
@@ -97,9 +101,11 @@ extension EventLoop {
         }
     }
 
-    /// Buffers came back: re-arms the recvs that ran dry, oldest first, while buffers last.
+    /// Buffers came back: re-arms the recvs that ran dry, oldest first. (Arming takes no buffer;
+    /// a recv that finds the ring dry again waits again.)
     func rearmWaitingForBuffers() {
-        rawQueues.takeWaiting(while: { buffers.available > 0 }) { slot in
+        guard buffers.available > 0 else { return }
+        rawQueues.takeAllWaiting { slot in
             let connection = table[slot]
             connection.pointee.listedAsWaiting = false
             guard connection.pointee.lifecycle.isHeldOpen, connection.pointee.waitingForBuffers else { return }
@@ -130,8 +136,9 @@ extension EventLoop {
     /// Reading resumes once the queue is down to half of both bounds.
     @inline(__always)
     func resumeReceiveIfDrained(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        guard connection.pointee.receivePaused && connection.pointee.queuedBytes <= limits.outputLimit / 2
-            && connection.pointee.heldBuffers <= rawQueues.bufferShare / 2
+        guard
+            connection.pointee.receivePaused && connection.pointee.queuedBytes <= limits.outputLimit / 2
+                && connection.pointee.heldBuffers <= rawQueues.bufferShare / 2
         else { return }
         resumeReceive(slot, connection)
     }

@@ -2,8 +2,9 @@
 
 import RingdServices
 import URing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension EventLoop {
@@ -23,9 +24,10 @@ extension EventLoop {
         let head = connection.pointee.queueHead
         let offset = Int(connection.pointee.sentFromHead)
         connection.pointee.sendInFlight = true
-        ring.queueSend(socket: connection.pointee.descriptor, bytes: buffers.bytes(of: head) + offset,
-                       length: Int(rawQueues.length(of: head)) - offset,
-                       userData: tag(.send, slot: slot, generation: connection.pointee.generation))
+        ring.queueSend(
+            socket: connection.pointee.descriptor, bytes: buffers.bytes(of: head) + offset,
+            length: Int(rawQueues.length(of: head)) - offset,
+            userData: tag(.send, slot: slot, generation: connection.pointee.generation))
     }
 
     /// Recycles the head receive buffer once all of it has been sent.
@@ -59,12 +61,15 @@ extension EventLoop {
     /// pass `cap`, or no segment is free.
     @inline(__always)
     @discardableResult
-    func queueOutput(_ span: OutputSpan, on slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, cap: UInt32) -> CutReason? {
+    func queueOutput(
+        _ span: OutputSpan, on slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, cap: UInt32
+    ) -> CutReason? {
         guard span.length > 0 else { return nil }
         guard connection.pointee.queuedBytes <= cap &- span.length, span.length <= cap else { return .outputCap }
         let tail = connection.pointee.outputTail
         if tail != SegmentPool.none, segments[tail].pointee.span.chunk == span.chunk,
-           segments[tail].pointee.span.offset &+ segments[tail].pointee.span.length == span.offset {
+            segments[tail].pointee.span.offset &+ segments[tail].pointee.span.length == span.offset
+        {
             segments[tail].pointee.span.length += span.length
         } else {
             guard let node = segments.allocate(span) else {
@@ -89,9 +94,10 @@ extension EventLoop {
         let head = segments[connection.pointee.outputHead].pointee.span
         let offset = connection.pointee.sentFromHead
         connection.pointee.sendInFlight = true
-        ring.queueSend(socket: connection.pointee.descriptor, bytes: group.bytes(of: head) + Int(offset),
-                       length: Int(head.length - offset),
-                       userData: tag(.send, slot: slot, generation: connection.pointee.generation))
+        ring.queueSend(
+            socket: connection.pointee.descriptor, bytes: group.bytes(of: head) + Int(offset),
+            length: Int(head.length - offset),
+            userData: tag(.send, slot: slot, generation: connection.pointee.generation))
     }
 
     /// Frees the head segment once all of it has been sent. The head may have grown while its

@@ -4,8 +4,9 @@
 
 import RingdServices
 import URing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension EventLoop {
@@ -37,7 +38,8 @@ extension EventLoop {
         let framer = services.framer(ofSlot: Int(slot))
         var position = 0
         while connection.pointee.lifecycle == .open,
-              let event = framer.pointee.next(in: input, position: &position) {
+            let event = framer.pointee.next(in: input, position: &position)
+        {
             guard var writer = writer(for: slot, connection) else { return }
             switch event {
             case .line(let line):
@@ -101,7 +103,8 @@ extension EventLoop {
         for action in actions {
             switch action {
             case .send(let range, let recipients):
-                let span = OutputSpan(chunk: written.chunk, offset: written.offset + UInt32(range.lowerBound), length: UInt32(range.count))
+                let span = OutputSpan(
+                    chunk: written.chunk, offset: written.offset + UInt32(range.lowerBound), length: UInt32(range.count))
                 send(span, to: recipients)
             case .closeAfterOutput(let slot):
                 closeAfterOutput(UInt32(slot), table[UInt32(slot)])
@@ -115,7 +118,9 @@ extension EventLoop {
                 }
             case .resumeReading(let slot):
                 let connection = table[UInt32(slot)]
-                if connection.pointee.lifecycle == .open && connection.pointee.receivePaused { resumeReceive(UInt32(slot), connection) }
+                if connection.pointee.lifecycle == .open && connection.pointee.receivePaused {
+                    resumeReceive(UInt32(slot), connection)
+                }
             }
         }
     }

@@ -5,8 +5,9 @@
 import RingdConfig
 import RingdServices
 import URing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension EventLoop {
@@ -14,8 +15,9 @@ extension EventLoop {
 
     func armTick() {
         guard let interval = service.tickInterval else { return }
-        ring.queueRepeatingTimeout(every: interval, storage: timeouts, index: timerEntry(.tick),
-                                   userData: tag(.tick, generation: timerGeneration))
+        ring.queueRepeatingTimeout(
+            every: interval, storage: timeouts, index: timerEntry(.tick),
+            userData: tag(.tick, generation: timerGeneration))
     }
 
     func handleTick(_ completion: Completion) {
@@ -31,8 +33,9 @@ extension EventLoop {
         // Often enough that a client is closed within a quarter of idle_timeout past it.
         let idle = limits.idleTimeoutMilliseconds
         let interval: Duration = idle == 0 ? .seconds(1) : .milliseconds(max(10, min(1000, Int(idle / 4))))
-        ring.queueRepeatingTimeout(every: interval, storage: timeouts, index: timerEntry(.sweep),
-                                   userData: tag(.sweep, generation: sweepGeneration))
+        ring.queueRepeatingTimeout(
+            every: interval, storage: timeouts, index: timerEntry(.sweep),
+            userData: tag(.sweep, generation: sweepGeneration))
     }
 
     /// Closes clients idle past the idle timeout and lingering past the linger limit,
@@ -55,8 +58,9 @@ extension EventLoop {
 
     private func closeIdle(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, quietMilliseconds quiet: UInt32) {
         statistics.closedIdle += 1
-        log.write(.debug, client: connection.pointee.descriptor,
-                  "closed: no input for \(quiet) ms (idle timeout \(limits.idleTimeoutMilliseconds) ms)")
+        log.write(
+            .debug, client: connection.pointee.descriptor,
+            "closed: no input for \(quiet) ms (idle timeout \(limits.idleTimeoutMilliseconds) ms)")
         if connection.pointee.drainsAfterOutput {
             beginClose(slot, connection)  // it neither sends nor reads: no reason to wait
         } else {

@@ -19,8 +19,9 @@ import RingdConfig
 import RingdServices
 import RingdSystem
 import URing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 final class EventLoop<S: Service> {
@@ -216,7 +217,8 @@ struct ConnectionLimits {
         outputCap = UInt32(clamping: io.outputCap)
         outputSoftCap = UInt32(clamping: io.outputSoftCap)
         outputSoftTimeMilliseconds = io.outputSoftTime.clampedMilliseconds
-        let idle = configuration.server.mode == .broadcast ? configuration.broadcast.idleTimeout : configuration.server.idleTimeout
+        let idle =
+            configuration.server.mode == .broadcast ? configuration.broadcast.idleTimeout : configuration.server.idleTimeout
         idleTimeoutMilliseconds = idle.clampedMilliseconds
     }
 }

@@ -8,8 +8,9 @@
 import RingdConfig
 import RingdSystem
 import URing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A listening socket. Owns its descriptor and checks in deinit that it was closed.
@@ -54,7 +55,8 @@ enum ListenerFactory {
         return sockets
     }
 
-    private static func openListener(_ address: SocketAddress, backlog: Int, text: String) throws(SystemError) -> ListeningSocket {
+    private static func openListener(_ address: SocketAddress, backlog: Int, text: String) throws(SystemError) -> ListeningSocket
+    {
         let descriptor = try socketDescriptor(family: address.family, text: text)
         do throws(SystemError) {
             try setOption(descriptor, SOL_SOCKET, SO_REUSEADDR, text: text)
@@ -65,9 +67,13 @@ enum ListenerFactory {
             if address.family == AF_INET6 { try setOption(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, text: text) }
             let bound = address.withSockaddr { Glibc.bind(descriptor, $0, $1) }
             if bound != 0 { throw SystemError("bind", errno: errno, context: text) }
-            if Glibc.listen(descriptor, Int32(clamping: backlog)) != 0 { throw SystemError("listen", errno: errno, context: text) }
+            if Glibc.listen(descriptor, Int32(clamping: backlog)) != 0 {
+                throw SystemError("listen", errno: errno, context: text)
+            }
             let boundAddress: SocketAddress
-            do throws(SystemCallError) { boundAddress = try SocketAddress(boundTo: descriptor) } catch { throw SystemError(error) }
+            do throws(SystemCallError) { boundAddress = try SocketAddress(boundTo: descriptor) } catch {
+                throw SystemError(error)
+            }
             return ListeningSocket(descriptor: descriptor, address: boundAddress)
         } catch {
             _ = Glibc.close(descriptor)

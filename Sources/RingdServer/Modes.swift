@@ -18,28 +18,39 @@ extension Server {
         case .echo where !configuration.echoesLines:
             return try serve(configuration: configuration, makeService: { _, _ in RawEcho() }, reload: reload, ready: ready)
         case .echo:
-            return try serve(configuration: configuration, makeService: { configuration, _ in
-                EchoLinesService(numbering: configuration.echo.lineNumbers, maxLine: configuration.echo.maxLine, capacity: slots)
-            }, reload: reload, ready: ready)
+            return try serve(
+                configuration: configuration,
+                makeService: { configuration, _ in
+                    EchoLinesService(
+                        numbering: configuration.echo.lineNumbers, maxLine: configuration.echo.maxLine, capacity: slots)
+                }, reload: reload, ready: ready)
         case .greet:
-            return try serve(configuration: configuration, makeService: { configuration, _ in
-                GreetService(message: configuration.greet.message)
-            }, reload: reload, ready: ready)
+            return try serve(
+                configuration: configuration,
+                makeService: { configuration, _ in
+                    GreetService(message: configuration.greet.message)
+                }, reload: reload, ready: ready)
         case .counter:
-            return try serve(configuration: configuration, makeService: { configuration, worker in
-                CounterService(message: configuration.counter.message, numbers: worker.group.connectionNumbers)
-            }, reload: reload, ready: ready)
+            return try serve(
+                configuration: configuration,
+                makeService: { configuration, worker in
+                    CounterService(message: configuration.counter.message, numbers: worker.group.connectionNumbers)
+                }, reload: reload, ready: ready)
         case .broadcast:
-            return try serve(configuration: configuration, makeService: { configuration, _ in
-                let broadcast = configuration.broadcast
-                return Broadcast(message: broadcast.message, greeting: broadcast.greeting, interval: broadcast.interval)
-            }, reload: reload, ready: ready)
+            return try serve(
+                configuration: configuration,
+                makeService: { configuration, _ in
+                    let broadcast = configuration.broadcast
+                    return Broadcast(message: broadcast.message, greeting: broadcast.greeting, interval: broadcast.interval)
+                }, reload: reload, ready: ready)
         case .relay:
-            return try serve(configuration: configuration, makeService: { configuration, worker in
-                RelayHub(
-                    capacity: slots, maxLine: configuration.relay.maxLine, options: relayOptions(configuration, worker),
-                    claims: worker.group.relayNames)
-            }, reload: reload, ready: ready)
+            return try serve(
+                configuration: configuration,
+                makeService: { configuration, worker in
+                    RelayHub(
+                        capacity: slots, maxLine: configuration.relay.maxLine, options: relayOptions(configuration, worker),
+                        claims: worker.group.relayNames)
+                }, reload: reload, ready: ready)
         }
     }
 

@@ -18,11 +18,12 @@
 // Spans name chunks by a global id, `owner * chunkCount + index`, so a worker can queue a span
 // of another worker's arena next to its own; every worker's arena has the same geometry.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import RingdServices
 import URing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Bytes in some worker's arena: chunk `chunk` (a global id), `length` bytes from `offset`.
 struct OutputSpan: Equatable {
@@ -58,7 +59,7 @@ final class OutputArena {
         self.chunkCount = chunkCount
         mappingLength = chunkSize * chunkCount
         guard let memory = mmap(nil, mappingLength, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0),
-              memory != MAP_FAILED
+            memory != MAP_FAILED
         else { throw SystemError("mmap", errno: errno, context: "output arena of \(mappingLength) bytes") }
         base = memory
         references = .allocate(capacity: chunkCount)

@@ -62,16 +62,10 @@ final class RawEchoQueues {
         waitingCount += 1
     }
 
-    /// Hands waiting slots to `body`, oldest first, while `available()`; keeps the rest, in order.
+    /// Hands every waiting slot to `body`, oldest first, and empties the list.
     @inline(__always)
-    func takeWaiting(while available: () -> Bool, _ body: (UInt32) -> Void) {
-        var position = 0
-        while position < waitingCount && available() {
-            body(waiting[position])
-            position += 1
-        }
-        let remaining = waitingCount - position
-        if remaining > 0 && position > 0 { waiting.update(from: waiting + position, count: remaining) }
-        waitingCount = remaining
+    func takeAllWaiting(_ body: (UInt32) -> Void) {
+        for position in 0..<waitingCount { body(waiting[position]) }
+        waitingCount = 0
     }
 }

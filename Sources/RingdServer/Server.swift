@@ -13,8 +13,9 @@ import RingdServices
 import RingdSystem
 import Synchronization
 import URing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a started server tells its caller.
@@ -35,7 +36,9 @@ public enum Server {
         configuration: Configuration, service makeService: @escaping @Sendable (Configuration) -> S,
         reload: () throws -> Configuration = { throw ReloadUnavailable() }, ready: (ServerReady) -> Void
     ) throws(StartupError) -> [WorkerStatistics] {
-        try serve(configuration: configuration, makeService: { configuration, _ in makeService(configuration) }, reload: reload, ready: ready)
+        try serve(
+            configuration: configuration, makeService: { configuration, _ in makeService(configuration) }, reload: reload,
+            ready: ready)
     }
 
     /// Calls `ready` once every worker listens, then runs until SIGINT or SIGTERM. Throws a
@@ -48,10 +51,11 @@ public enum Server {
     ) throws(StartupError) -> [WorkerStatistics] {
         try checkKernelRelease()
         let cpus = CPUSet.allowed()
-        let workerCount = switch configuration.server.workers {
-        case .auto: cpus.count
-        case .count(let count): count
-        }
+        let workerCount =
+            switch configuration.server.workers {
+            case .auto: cpus.count
+            case .count(let count): count
+            }
 
         var signals = blockSignals()
         let shutdownSignal = ringd_eventfd()
@@ -76,11 +80,13 @@ public enum Server {
         for worker in 0..<workerCount {
             let own = listeners.map { $0[worker] }
             let cpu = configuration.server.pinWorkers ? cpus[worker % cpus.count] : nil
-            threads.append(startThread {
-                runWorker(
-                    worker, cpu: cpu, configuration: configuration, group: group, listeners: own, shutdownSignal: shutdownSignal,
-                    latch: latch, makeService: { makeService($0, Worker(index: worker, group: group)) })
-            })
+            threads.append(
+                startThread {
+                    runWorker(
+                        worker, cpu: cpu, configuration: configuration, group: group, listeners: own,
+                        shutdownSignal: shutdownSignal,
+                        latch: latch, makeService: { makeService($0, Worker(index: worker, group: group)) })
+                })
         }
 
         let startup = latch.waitForStartup()
@@ -89,25 +95,34 @@ public enum Server {
             threads.forEach { $0.join() }
             throw failure
         }
-        ready(ServerReady(
-            addresses: listeners.map { $0[0].address.description },
-            workers: workerCount,
-            taskRunMode: startup.taskRunMode.rawValue))
+        ready(
+            ServerReady(
+                addresses: listeners.map { $0[0].address.description },
+                workers: workerCount,
+                taskRunMode: startup.taskRunMode.rawValue))
 
-        var log = ServerLog(worker: nil, level: configuration.server.logLevel)
-        var running = configuration
-        var received: Int32 = 0
-        while true {
-            while sigwait(&signals, &received) != 0 {}
-            guard received == SIGHUP else { break }
-            running = reloadConfiguration(running, reload, group: group, log: log)
-            log.setLevel(running.server.logLevel)
-        }
+        let log = reloadUntilStopSignal(&signals, configuration, reload, group: group)
         wake(shutdownSignal)
         waitForWorkersOrSecondSignal(group, signals: &signals, log: log)
         threads.forEach { $0.join() }
         if let failure = latch.runFailure { throw failure }
         return group.statistics.map(\.snapshot)
+    }
+
+    /// Takes signals on the main thread: each SIGHUP reloads; SIGINT or SIGTERM returns, with
+    /// the log at the level last configured.
+    private static func reloadUntilStopSignal(
+        _ signals: inout sigset_t, _ configuration: Configuration, _ reload: () throws -> Configuration, group: WorkerGroup
+    ) -> ServerLog {
+        var log = ServerLog(worker: nil, level: configuration.server.logLevel)
+        var running = configuration
+        var received: Int32 = 0
+        while true {
+            while sigwait(&signals, &received) != 0 {}
+            guard received == SIGHUP else { return log }
+            running = reloadConfiguration(running, reload, group: group, log: log)
+            log.setLevel(running.server.logLevel)
+        }
     }
 
     /// SIGINT, SIGTERM and SIGHUP, blocked before any thread starts, so every worker inherits
@@ -181,8 +196,10 @@ public enum Server {
         }
         let (next, kept) = read.keepingRestartValues(of: running)
         if next.outputChunkSize != running.outputChunkSize {
-            log.write(.error, "reload refused: its messages need output chunks of \(next.outputChunkSize) bytes, "
-                + "and the running ones are \(running.outputChunkSize); restart ringd to use them")
+            log.write(
+                .error,
+                "reload refused: its messages need output chunks of \(next.outputChunkSize) bytes, "
+                    + "and the running ones are \(running.outputChunkSize); restart ringd to use them")
             return running
         }
         if !kept.isEmpty {
@@ -214,7 +231,10 @@ public enum Server {
         let release = KernelSupport.release()
         let minimum = KernelSupport.minimumRelease
         if (release.major, release.minor) < (minimum.major, minimum.minor) {
-            throw StartupError(message: "Linux \(release.text) is too old: ringd needs \(minimum.major).\(minimum.minor) or later for multishot recv with provided buffer rings. Fix: run on a newer kernel.")
+            throw StartupError(
+                message:
+                    "Linux \(release.text) is too old: ringd needs \(minimum.major).\(minimum.minor) or later for multishot recv with provided buffer rings. Fix: run on a newer kernel."
+            )
         }
     }
 
@@ -242,16 +262,19 @@ public struct StartupError: Error, CustomStringConvertible, Sendable {
     init(_ error: SystemError) {
         switch (error.call, error.errno) {
         case ("io_uring_setup", EPERM):
-            message = "io_uring is not available: \(error). "
+            message =
+                "io_uring is not available: \(error). "
                 + "It is disabled by the sysctl kernel.io_uring_disabled (now \(Self.ioUringDisabledSetting())) "
                 + "or blocked by a seccomp filter, as many container runtimes install. "
                 + "Fix: `sysctl -w kernel.io_uring_disabled=0`, or run ringd under a seccomp profile that "
                 + "allows io_uring_setup, io_uring_enter and io_uring_register."
         case ("io_uring_setup", ENOSYS):
-            message = "io_uring is not available: \(error). The kernel was built without io_uring "
+            message =
+                "io_uring is not available: \(error). The kernel was built without io_uring "
                 + "(CONFIG_IO_URING) or a seccomp filter hides it. Fix: run on Linux 6.1 or later with io_uring enabled."
         case ("io_uring_setup", ENOMEM):
-            message = "io_uring is not available: \(error). The ring could not be allocated; on kernels before 5.12 this is "
+            message =
+                "io_uring is not available: \(error). The ring could not be allocated; on kernels before 5.12 this is "
                 + "the locked-memory limit. Fix: raise `ulimit -l`, or lower io.submission_entries and io.completion_entries."
         case ("io_uring_register_buf_ring", _), ("io_uring probe", _):
             message = "io_uring lacks a feature ringd needs: \(error). Fix: run on Linux 6.1 or later."

@@ -6,8 +6,9 @@
 import Logging
 import RingdConfig
 import RingdSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct ServerLog {

@@ -9,8 +9,9 @@
 import RingdConfig
 import RingdServices
 import RingdSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 final class ServiceState {
@@ -40,7 +41,8 @@ final class ServiceState {
         let accessLogging = configuration.server.mode == .echo && configuration.echo.accessLog
         accessLog = accessLogging ? AccessLog() : nil
         peers = accessLogging ? SlotTable(capacity: capacity) : nil
-        posts = PostedSpans(workers: group.workerCount, totalChunks: group.workerCount > 1 ? group.workerCount * group.chunkCount : 0)
+        posts = PostedSpans(
+            workers: group.workerCount, totalChunks: group.workerCount > 1 ? group.workerCount * group.chunkCount : 0)
         reconfigure(configuration, serviceNeedsPeer: serviceNeedsPeer)
     }
 

@@ -7,8 +7,9 @@
 // ThreadSanitizer cannot see the ordering; see WorkerGroup.)
 
 import RingdServices
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 final class SharedRelayNames: RelayNameClaims, @unchecked Sendable {

@@ -8,8 +8,9 @@
 
 import Logging
 import RingdSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 public struct StandardErrorLogHandler: LogHandler {

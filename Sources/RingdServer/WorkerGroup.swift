@@ -21,8 +21,9 @@ import RingdConfig
 import RingdServices
 import Synchronization
 import URing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 final class WorkerGroup: @unchecked Sendable {

@@ -27,7 +27,8 @@ public struct AddressRange: Hashable, Sendable, CustomStringConvertible {
         precondition((0...address.bitLength).contains(prefixLength), "prefix /\(prefixLength) is too long for \(address)")
         self.prefixLength = prefixLength
         let (high, low) = Self.masks(prefixLength, address.family)
-        network = address.family == .ipv4
+        network =
+            address.family == .ipv4
             ? IPAddress(ipv4: UInt32(truncatingIfNeeded: address.low & low))
             : IPAddress(ipv6High: address.high & high, low: address.low & low)
     }
@@ -48,7 +49,7 @@ public struct AddressRange: Hashable, Sendable, CustomStringConvertible {
         if let slash {
             let prefixText = text[text.index(after: slash)...]
             guard !prefixText.isEmpty, prefixText.utf8.count <= 3, prefixText.allSatisfy(\.isASCII),
-                  prefixText.allSatisfy(\.isNumber), let written = Int(prefixText)
+                prefixText.allSatisfy(\.isNumber), let written = Int(prefixText)
             else { throw AddressRangeError(entry: text, reason: .badPrefix(String(prefixText))) }
             guard written <= writtenBits else {
                 throw AddressRangeError(entry: text, reason: .prefixTooLong(written, maximum: writtenBits))

@@ -96,9 +96,12 @@ public struct Broadcast: Service, Sendable {
     public var needsPeer: Bool { greeting?.placeholders.contains(.peer) == true }
     public var tickInterval: Duration? { interval }
 
-    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions {
+    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions
+    {
         let start = writer.count
-        guard accepted(peer: peer, time: context.time, clients: context.clients, into: &writer) == .send else { return ServiceActions() }
+        guard accepted(peer: peer, time: context.time, clients: context.clients, into: &writer) == .send else {
+            return ServiceActions()
+        }
         return ServiceActions(.send(bytes: start..<writer.count, to: .one(slot: slot)))
     }
 

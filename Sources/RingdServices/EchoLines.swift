@@ -36,7 +36,8 @@ public struct EchoLinesService: Service {
 
     public var maximumOutputCount: Int { EchoLines.maximumReplyCount(maxLine: maximumLineLength) }
 
-    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions {
+    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions
+    {
         connections[slot] = EchoLines(numbering: numbering)
         return ServiceActions()
     }

@@ -105,7 +105,8 @@ public struct IPAddress: Hashable, Sendable, BitwiseCopyable, CustomStringConver
     private func writeIPv6(to writer: inout ByteWriter) {
         // RFC 5952 section 4.2: the longest run of two or more zero groups (the first, on a tie)
         // becomes "::".
-        var bestStart = -1, bestLength = 1
+        var bestStart = -1
+        var bestLength = 1
         var runStart = -1
         for index in 0...8 {
             if index < 8 && group(index) == 0 {

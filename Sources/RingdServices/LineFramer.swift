@@ -59,11 +59,12 @@ public struct Line {
 
     /// The line without its terminator.
     public var content: UnsafeRawBufferPointer {
-        let terminatorLength = switch terminator {
-        case .none: 0
-        case .lineFeed: 1
-        case .carriageReturnLineFeed: 2
-        }
+        let terminatorLength =
+            switch terminator {
+            case .none: 0
+            case .lineFeed: 1
+            case .carriageReturnLineFeed: 2
+            }
         return UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - terminatorLength)])
     }
 }

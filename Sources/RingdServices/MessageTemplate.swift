@@ -41,7 +41,10 @@ public struct MessageTemplate: Sendable, Equatable, CustomStringConvertible {
         public var clients: Int
         public var peer: Peer?
 
-        public init(count: UInt64 = 0, seq: UInt64 = 0, time: UnixTime = UnixTime(nanosecondsSinceEpoch: 0), clients: Int = 0, peer: Peer? = nil) {
+        public init(
+            count: UInt64 = 0, seq: UInt64 = 0, time: UnixTime = UnixTime(nanosecondsSinceEpoch: 0), clients: Int = 0,
+            peer: Peer? = nil
+        ) {
             self.count = count
             self.seq = seq
             self.time = time

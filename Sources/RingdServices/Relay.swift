@@ -113,7 +113,8 @@ public struct RelayHub<Names: RelayNameClaims>: Service {
     }
 
     /// A client connected in `slot`: it gets a name, a welcome, and the others a join notice.
-    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions {
+    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions
+    {
         precondition(names.indices.contains(slot), "slot \(slot) is outside the hub's \(capacity) slots")
         precondition(names[slot] == nil, "slot \(slot) already holds a client")
         let name = RelayName.numbered(nextClientNumber)
@@ -138,7 +139,8 @@ public struct RelayHub<Names: RelayNameClaims>: Service {
         if text.first == UInt8(ascii: "/") { return command(text, from: slot, name: name, into: &writer) }
         var actions = ServiceActions()
         if !text.isEmpty {
-            actions.append(.send(bytes: fitting(RelayFormat.writeChat(from: name, text: text, into: &writer)), to: .allExcept(slot: slot)))
+            actions.append(
+                .send(bytes: fitting(RelayFormat.writeChat(from: name, text: text, into: &writer)), to: .allExcept(slot: slot)))
         }
         return actions
     }
@@ -155,7 +157,9 @@ public struct RelayHub<Names: RelayNameClaims>: Service {
         return actions
     }
 
-    private mutating func command(_ text: UnsafeRawBufferPointer, from slot: Int, name: RelayName, into writer: inout ByteWriter) -> ServiceActions {
+    private mutating func command(
+        _ text: UnsafeRawBufferPointer, from slot: Int, name: RelayName, into writer: inout ByteWriter
+    ) -> ServiceActions {
         let commandEnd = text.firstIndex(of: UInt8(ascii: " ")) ?? text.count
         let command = UnsafeRawBufferPointer(rebasing: text[0..<commandEnd])
         var actions = ServiceActions()
@@ -172,7 +176,9 @@ public struct RelayHub<Names: RelayNameClaims>: Service {
         return actions
     }
 
-    private mutating func rename(_ slot: Int, from old: RelayName, to proposed: UnsafeRawBufferPointer, into writer: inout ByteWriter) -> ServiceAction {
+    private mutating func rename(
+        _ slot: Int, from old: RelayName, to proposed: UnsafeRawBufferPointer, into writer: inout ByteWriter
+    ) -> ServiceAction {
         let new: RelayName
         do {
             new = try RelayName(proposed)
@@ -200,7 +206,9 @@ public struct RelayHub<Names: RelayNameClaims>: Service {
     /// The range a RelayFormat call wrote. The caller sized the writer with
     /// `maximumOutputCount`, so a line that does not fit is a bug in the caller.
     private func fitting(_ written: Range<Int>?) -> Range<Int> {
-        guard let written else { preconditionFailure("the relay's writer is full; size it with RelayFormat.maximumHubOutputCount(maxLine:)") }
+        guard let written else {
+            preconditionFailure("the relay's writer is full; size it with RelayFormat.maximumHubOutputCount(maxLine:)")
+        }
         return written
     }
 }

@@ -22,7 +22,7 @@ public struct RelayName: Hashable, Sendable, CustomStringConvertible {
     /// A name a client chose, checked.
     public init(_ bytes: UnsafeRawBufferPointer) throws(Invalid) {
         guard (1...Self.maximumCount).contains(bytes.count),
-              bytes.allSatisfy({ (0x21...0x7E).contains($0) })
+            bytes.allSatisfy({ (0x21...0x7E).contains($0) })
         else { throw .malformed }
         self.init(unchecked: bytes)
         if isReserved { throw .reserved }
@@ -97,7 +97,8 @@ public enum RelayFormat {
 
     /// `NAME: text\n`
     @discardableResult
-    public static func writeChat(from name: RelayName, text: UnsafeRawBufferPointer, into writer: inout ByteWriter) -> Range<Int>? {
+    public static func writeChat(from name: RelayName, text: UnsafeRawBufferPointer, into writer: inout ByteWriter) -> Range<Int>?
+    {
         let start = writer.count
         name.write(to: &writer)
         writer.write(": ")

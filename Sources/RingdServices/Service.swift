@@ -182,7 +182,8 @@ extension Service {
     public var fixedGreeting: UnsafeRawBufferPointer? { nil }
 
     public mutating func greeting(peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool { false }
-    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions {
+    public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions
+    {
         ServiceActions()
     }
     public mutating func received(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> ServiceActions {

@@ -5,7 +5,7 @@
 // loops read the monotonic clock once per batch of completions.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A monotonic clock in milliseconds, coarse (the kernel tick), wrapping after 49 days: callers

@@ -6,7 +6,7 @@
 // Foundation's Thread keeps Foundation out of both executables.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A started thread. Join it exactly once; everything it wrote is visible afterwards.
@@ -24,10 +24,12 @@ public struct JoinableThread: @unchecked Sendable {
     public init(_ body: @escaping @Sendable () -> Void) throws(SystemCallError) {
         let box = Unmanaged.passRetained(Body(body)).toOpaque()
         var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { raw in
-            Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, box)
+        let result = pthread_create(
+            &handle, nil,
+            { raw in
+                Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue().run()
+                return nil
+            }, box)
         guard result == 0 else {
             Unmanaged<Body>.fromOpaque(box).release()
             throw SystemCallError("pthread_create", errno: result)

@@ -6,7 +6,7 @@
 // way: `127.0.0.1:7000` or `[::1]:7000`.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A system call that failed, with its errno, for callers that word the failure themselves.
@@ -67,8 +67,10 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         try self.init(descriptor, "getpeername", getpeername)
     }
 
-    private init(_ descriptor: Int32, _ call: String,
-                 _ query: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) throws(SystemCallError) {
+    private init(
+        _ descriptor: Int32, _ call: String,
+        _ query: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32
+    ) throws(SystemCallError) {
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { query(descriptor, $0, &length) }

@@ -1,7 +1,7 @@
 // writeAll: the one short-write loop, for logs and terminal output.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes all of `bytes` to `descriptor`, retrying short writes and EINTR. Gives up quietly on

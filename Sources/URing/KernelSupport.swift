@@ -5,8 +5,9 @@
 // the opcodes it needs before starting workers, and reports what is missing and how to fix it.
 
 import CUring
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 public enum KernelSupport {

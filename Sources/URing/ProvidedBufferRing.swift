@@ -13,8 +13,9 @@
 // liburing 2.3 lacks io_uring_setup_buf_ring, so the ring memory is mapped and registered here.
 
 import CUring
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 public final class ProvidedBufferRing {
@@ -42,10 +43,10 @@ public final class ProvidedBufferRing {
         entriesLength = count * MemoryLayout<io_uring_buf>.stride
         storageLength = count * bufferSize
         guard let entryMemory = mmap(nil, entriesLength, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0),
-              entryMemory != MAP_FAILED
+            entryMemory != MAP_FAILED
         else { throw SystemError("mmap", errno: Glibc.errno, context: "buffer ring entries") }
         guard let bufferMemory = mmap(nil, storageLength, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0),
-              bufferMemory != MAP_FAILED
+            bufferMemory != MAP_FAILED
         else {
             munmap(entryMemory, entriesLength)
             throw SystemError("mmap", errno: Glibc.errno, context: "\(count) receive buffers of \(bufferSize) bytes")

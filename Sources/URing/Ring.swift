@@ -10,8 +10,9 @@
 // (redis's ae.h): get a submission slot, submit and wait, read completions, advance.
 
 import CUring
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Which task-running mode the kernel accepted for a ring.

@@ -4,8 +4,9 @@
 // loop queues what its handlers decide, then submits the whole batch once per iteration.
 
 import CUring
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Ring {
@@ -45,8 +46,10 @@ extension Ring {
     /// only a failure when `quietClose`, and always otherwise (the caller then learns when the
     /// memory at `bytes` is free again).
     @inline(__always)
-    public func queueSendThenClose(socket: Int32, bytes: UnsafeRawPointer, length: Int, sendUserData: UserData,
-                                   closeUserData: UserData, quietClose: Bool) {
+    public func queueSendThenClose(
+        socket: Int32, bytes: UnsafeRawPointer, length: Int, sendUserData: UserData,
+        closeUserData: UserData, quietClose: Bool
+    ) {
         let send = nextSubmission()
         io_uring_prep_send(send, socket, bytes, length, Int32(MSG_NOSIGNAL | MSG_WAITALL))
         io_uring_sqe_set_data64(send, sendUserData.rawValue)

@@ -8,7 +8,7 @@
 // caller's choice; the server closes the connection for a bug like for any other error.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A failed system call: its name, the errno it returned, and what ringd was doing.

@@ -4,8 +4,9 @@ import ArgumentParser
 import Logging
 import RingdConfig
 import RingdServer
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
@@ -52,34 +53,46 @@ struct RingdCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Read the configuration from FILE.", valueName: "FILE"))
     var config: String?
 
-    @Option(name: .long, parsing: .unconditionalSingleValue, help: ArgumentHelp(
-        "Listen on HOST:PORT (IPv6 as [::1]:PORT; port 0 picks a free port). Repeat for more; replaces server.listen.",
-        valueName: "HOST:PORT"))
+    @Option(
+        name: .long, parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "Listen on HOST:PORT (IPv6 as [::1]:PORT; port 0 picks a free port). Repeat for more; replaces server.listen.",
+            valueName: "HOST:PORT"))
     var listen: [String] = []
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
-        "The service: \(ServiceMode.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "MODE"))
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: ArgumentHelp(
+            "The service: \(ServiceMode.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "MODE"))
     var mode: String?
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
-        "Worker threads, each with its own ring: a count, or auto for one per CPU ringd may run on.", valueName: "N|auto"))
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: ArgumentHelp(
+            "Worker threads, each with its own ring: a count, or auto for one per CPU ringd may run on.", valueName: "N|auto"))
     var workers: String?
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
-        "Log events at LEVEL and above to stderr: \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")); replaces server.log_level (default info).",
-        valueName: "LEVEL"))
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: ArgumentHelp(
+            "Log events at LEVEL and above to stderr: \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")); replaces server.log_level (default info).",
+            valueName: "LEVEL"))
     var logLevel: String?
 
-    @Option(name: .customLong("set"), parsing: .unconditionalSingleValue, help: ArgumentHelp(
-        "Set any configuration key, e.g. --set io.buffer_count=4096. Repeatable; applied last.",
-        valueName: "TABLE.KEY=VALUE"))
+    @Option(
+        name: .customLong("set"), parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "Set any configuration key, e.g. --set io.buffer_count=4096. Repeatable; applied last.",
+            valueName: "TABLE.KEY=VALUE"))
     var settings: [String] = []
 
     @Flag(name: .long, help: "Validate the configuration, print the effective configuration, and exit.")
     var check = false
 
-    @Flag(name: .long, help: ArgumentHelp(
-        "At exit, print each worker's counters as one JSON line on stdout: {\"workers\":[{\"accepted\":N,...},...]}."))
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "At exit, print each worker's counters as one JSON line on stdout: {\"workers\":[{\"accepted\":N,...},...]}."))
     var statsJson = false
 
     /// An argument ArgumentParser cannot parse (an unknown flag, a flag without its value) ends
@@ -115,7 +128,9 @@ struct RingdCommand: ParsableCommand {
         do {
             let statistics = try Server.run(configuration: configuration, reload: reloadConfiguration) { ready in
                 for address in ready.addresses {
-                    print("ringd: \(configuration.server.mode.rawValue) listening on \(address) (\(ready.workers) \(ready.workers == 1 ? "worker" : "workers"))")
+                    print(
+                        "ringd: \(configuration.server.mode.rawValue) listening on \(address) (\(ready.workers) \(ready.workers == 1 ? "worker" : "workers"))"
+                    )
                 }
                 fflush(nil)
             }
@@ -143,8 +158,9 @@ struct RingdCommand: ParsableCommand {
         if !listen.isEmpty { result.append(.listen(listen)) }
         if let mode { result.append(FlagSetting("--mode", mode, override: "server.mode=\"\(mode)\"")) }
         if let workers {
-            result.append(FlagSetting(
-                "--workers", workers, override: workers == "auto" ? "server.workers=\"auto\"" : "server.workers=\(workers)"))
+            result.append(
+                FlagSetting(
+                    "--workers", workers, override: workers == "auto" ? "server.workers=\"auto\"" : "server.workers=\(workers)"))
         }
         if let logLevel { result.append(FlagSetting("--log-level", logLevel, override: "server.log_level=\"\(logLevel)\"")) }
         return result
