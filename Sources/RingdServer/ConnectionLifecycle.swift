@@ -117,7 +117,7 @@ extension Connection {
     }
 
     private mutating func overSoftCapTooLong(now: UInt32, limits: ConnectionLimits) -> Bool {
-        guard queuedBytes > limits.outputSoftCap else {
+        guard queue.queuedBytes > limits.outputSoftCap else {
             overSoftCapSince = 0
             return false
         }
@@ -129,5 +129,5 @@ extension Connection {
     }
 
     /// At the drain: a connection with output owed closes once it is sent; one without closes now.
-    var drainsAfterOutput: Bool { sendInFlight || queueHead != noBuffer || outputHead != SegmentPool.none }
+    var drainsAfterOutput: Bool { sendInFlight || !queue.isEmpty }
 }

@@ -36,18 +36,8 @@ struct Connection {
     var overSoftCapSince: UInt32
     var generation: UInt32
     var descriptor: Int32
-    /// Received buffers waiting to be sent back, as a list threaded through the buffer ids
-    /// (raw echo, which sends straight from the receive buffers).
-    var queueHead: UInt16
-    var queueTail: UInt16
-    /// Receive buffers in that list.
-    var heldBuffers: UInt16
-    /// Rendered output waiting to be sent, as a list of SegmentPool nodes (every other service).
-    var outputHead: UInt32
-    var outputTail: UInt32
-    /// Bytes of the head buffer already sent (a short send is resumed from here).
-    var sentFromHead: UInt32
-    var queuedBytes: UInt32
+    /// What waits to be sent.
+    var queue: SendQueue
     /// Next free slot, while this one is on the free list.
     var nextFree: UInt32
     /// The slot is in the event loop's list of connections waiting for buffers. Survives the
@@ -107,9 +97,7 @@ final class ConnectionTable {
         connection.pointee = Connection(
             lifecycle: .open, receiveArmed: false, sendInFlight: false, peerFinished: false,
             receivePaused: false, waitingForBuffers: false, lastActivity: 0, overSoftCapSince: 0, generation: generation,
-            descriptor: descriptor, queueHead: noBuffer, queueTail: noBuffer, heldBuffers: 0,
-            outputHead: SegmentPool.none, outputTail: SegmentPool.none,
-            sentFromHead: 0, queuedBytes: 0, nextFree: .max, listedAsWaiting: listedAsWaiting)
+            descriptor: descriptor, queue: SendQueue(), nextFree: .max, listedAsWaiting: listedAsWaiting)
         openCount += 1
         return slot
     }

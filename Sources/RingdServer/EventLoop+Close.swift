@@ -104,7 +104,7 @@ extension EventLoop {
         }
         log.write(
             .debug, client: connection.pointee.descriptor,
-            "cut: \(describe(reason)), \(connection.pointee.queuedBytes) bytes queued")
+            "cut: \(describe(reason)), \(connection.pointee.queue.queuedBytes) bytes queued")
         if let count = cutReport.count() {
             log.write(
                 .info,
@@ -138,12 +138,12 @@ extension EventLoop {
         lastPressureScan = now
         var longest: UInt32 = 0
         table.forEachOpen { _, connection in
-            if !connection.pointee.lifecycle.isMarkedForCut { longest = max(longest, connection.pointee.queuedBytes) }
+            if !connection.pointee.lifecycle.isMarkedForCut { longest = max(longest, connection.pointee.queue.queuedBytes) }
         }
         let threshold = max(longest / 2, UInt32(arena.chunkSize))
         guard longest >= threshold else { return }
         table.forEachOpen { slot, connection in
-            if connection.pointee.queuedBytes >= threshold { cut(slot, connection, .outputMemoryFull) }
+            if connection.pointee.queue.queuedBytes >= threshold { cut(slot, connection, .outputMemoryFull) }
         }
     }
 
@@ -199,7 +199,7 @@ extension EventLoop {
                 statistics.closed += 1
                 log.write(
                     .debug, client: connection.pointee.descriptor,
-                    "closed at server.drain_timeout with \(connection.pointee.queuedBytes) bytes unsent")
+                    "closed at server.drain_timeout with \(connection.pointee.queue.queuedBytes) bytes unsent")
             }
             _ = close(connection.pointee.descriptor)
             if S.input != .echoed { releaseServiceSlot(slot) }

@@ -121,7 +121,9 @@ extension EventLoop {
     /// is bounded in bytes (`io.output_limit`) and, for raw echo, in receive buffers held.
     @inline(__always)
     func pauseReceiveIfOverLimit(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        guard connection.pointee.queuedBytes > limits.outputLimit || connection.pointee.heldBuffers > rawQueues.bufferShare
+        guard
+            connection.pointee.queue.queuedBytes > limits.outputLimit
+                || connection.pointee.queue.heldBuffers > rawQueues.bufferShare
         else { return }
         pauseReceive(slot, connection)
     }
@@ -137,8 +139,8 @@ extension EventLoop {
     @inline(__always)
     func resumeReceiveIfDrained(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         guard
-            connection.pointee.receivePaused && connection.pointee.queuedBytes <= limits.outputLimit / 2
-                && connection.pointee.heldBuffers <= rawQueues.bufferShare / 2
+            connection.pointee.receivePaused && connection.pointee.queue.queuedBytes <= limits.outputLimit / 2
+                && connection.pointee.queue.heldBuffers <= rawQueues.bufferShare / 2
         else { return }
         resumeReceive(slot, connection)
     }

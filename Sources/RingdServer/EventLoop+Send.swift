@@ -1,4 +1,6 @@
-// Sending, from either kind of queue (see SendQueues.swift), and the send completion.
+// Sending, from either kind of queue (see SendQueues.swift), and the send completion. The
+// connection's SendQueue does the bookkeeping; this file issues the sends, recycles the receive
+// buffers and releases the chunk references the queue hands back.
 
 import RingdServices
 import URing
@@ -12,46 +14,23 @@ extension EventLoop {
 
     @inline(__always)
     func enqueue(_ bufferID: UInt16, length: UInt32, on slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        rawQueues.append(bufferID, length: length, head: &connection.pointee.queueHead, tail: &connection.pointee.queueTail)
-        connection.pointee.queuedBytes += length
-        connection.pointee.heldBuffers += 1
+        connection.pointee.queue.append(buffer: bufferID, length: length, links: rawQueues)
         if !connection.pointee.sendInFlight { sendHead(slot, connection) }
         pauseReceiveIfOverLimit(slot, connection)
     }
 
     @inline(__always)
     private func sendHead(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        let head = connection.pointee.queueHead
-        let offset = Int(connection.pointee.sentFromHead)
+        let head = connection.pointee.queue.headBuffer(links: rawQueues)
         connection.pointee.sendInFlight = true
         ring.queueSend(
-            socket: connection.pointee.descriptor, bytes: buffers.bytes(of: head) + offset,
-            length: Int(rawQueues.length(of: head)) - offset,
+            socket: connection.pointee.descriptor, bytes: buffers.bytes(of: head.buffer) + head.offset, length: head.length,
             userData: tag(.send, slot: slot, generation: connection.pointee.generation))
-    }
-
-    /// Recycles the head receive buffer once all of it has been sent.
-    @inline(__always)
-    private func retireSentBuffer(_ connection: UnsafeMutablePointer<Connection>) {
-        let head = connection.pointee.queueHead
-        guard connection.pointee.sentFromHead == rawQueues.length(of: head) else { return }
-        connection.pointee.queueHead = rawQueues.next(after: head)
-        if connection.pointee.queueHead == noBuffer { connection.pointee.queueTail = noBuffer }
-        connection.pointee.sentFromHead = 0
-        connection.pointee.heldBuffers -= 1
-        buffers.recycle(head)
     }
 
     /// Gives back every receive buffer still queued, when the connection is gone.
     func recycleQueuedBuffers(_ connection: UnsafeMutablePointer<Connection>) {
-        var buffer = connection.pointee.queueHead
-        while buffer != noBuffer {
-            let next = rawQueues.next(after: buffer)
-            buffers.recycle(buffer)
-            buffer = next
-        }
-        connection.pointee.queueHead = noBuffer
-        connection.pointee.queueTail = noBuffer
+        connection.pointee.queue.removeAllBuffers(links: rawQueues) { buffers.recycle($0) }
     }
 
     // MARK: - Rendered output
@@ -63,72 +42,42 @@ extension EventLoop {
     @discardableResult
     func queueOutput(
         _ span: OutputSpan, on slot: UInt32, _ connection: UnsafeMutablePointer<Connection>, cap: UInt32
-    ) -> CutReason? {
+    )
+        -> CutReason?
+    {
         guard span.length > 0 else { return nil }
-        guard connection.pointee.queuedBytes <= cap &- span.length, span.length <= cap else { return .outputCap }
-        let tail = connection.pointee.outputTail
-        if tail != SegmentPool.none, segments[tail].pointee.span.chunk == span.chunk,
-            segments[tail].pointee.span.offset &+ segments[tail].pointee.span.length == span.offset
-        {
-            segments[tail].pointee.span.length += span.length
-        } else {
-            guard let node = segments.allocate(span) else {
-                statistics.outputExhausted += 1
-                return .outputMemoryFull
-            }
+        switch connection.pointee.queue.append(span, cap: cap, segments: segments) {
+        case .overCap:
+            return .outputCap
+        case .noSegment:
+            statistics.outputExhausted += 1
+            return .outputMemoryFull
+        case .newSegment:
             retainChunk(span.chunk)
-            if tail == SegmentPool.none {
-                connection.pointee.outputHead = node
-            } else {
-                segments[tail].pointee.next = node
-            }
-            connection.pointee.outputTail = node
+        case .extendedTail:
+            break
         }
-        connection.pointee.queuedBytes += span.length
         if !connection.pointee.sendInFlight { sendOutputHead(slot, connection) }
         return nil
     }
 
     @inline(__always)
     private func sendOutputHead(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        let head = segments[connection.pointee.outputHead].pointee.span
-        let offset = connection.pointee.sentFromHead
+        let head = connection.pointee.queue.headSpan(segments: segments)
         connection.pointee.sendInFlight = true
         ring.queueSend(
-            socket: connection.pointee.descriptor, bytes: group.bytes(of: head) + Int(offset),
-            length: Int(head.length - offset),
+            socket: connection.pointee.descriptor, bytes: group.bytes(of: head), length: Int(head.length),
             userData: tag(.send, slot: slot, generation: connection.pointee.generation))
-    }
-
-    /// Frees the head segment once all of it has been sent. The head may have grown while its
-    /// send was in flight; it is done only when every byte it holds now has gone.
-    @inline(__always)
-    private func retireSentSegment(_ connection: UnsafeMutablePointer<Connection>) {
-        if connection.pointee.sentFromHead == segments[connection.pointee.outputHead].pointee.span.length {
-            popHead(connection)
-        }
-    }
-
-    @inline(__always)
-    private func popHead(_ connection: UnsafeMutablePointer<Connection>) {
-        let head = connection.pointee.outputHead
-        let segment = segments[head].pointee
-        releaseChunk(segment.span.chunk)
-        connection.pointee.outputHead = segment.next
-        if segment.next == SegmentPool.none { connection.pointee.outputTail = SegmentPool.none }
-        connection.pointee.sentFromHead = 0
-        segments.free(head)
     }
 
     /// Drops everything still queued, when the connection is gone.
     func dropOutput(_ connection: UnsafeMutablePointer<Connection>) {
-        while connection.pointee.outputHead != SegmentPool.none { popHead(connection) }
-        connection.pointee.queuedBytes = 0
+        connection.pointee.queue.removeAllSegments(segments: segments) { releaseChunk($0) }
     }
 
     @inline(__always)
     func hasQueuedOutput(_ connection: UnsafeMutablePointer<Connection>) -> Bool {
-        connection.pointee.queueHead != noBuffer || connection.pointee.outputHead != SegmentPool.none
+        !connection.pointee.queue.isEmpty
     }
 
     // MARK: - Completion
@@ -149,9 +98,11 @@ extension EventLoop {
         }
         let sent = UInt32(completion.result)
         statistics.bytesSent += Int(sent)
-        connection.pointee.queuedBytes -= sent
-        connection.pointee.sentFromHead += sent
-        if S.input == .echoed { retireSentBuffer(connection) } else { retireSentSegment(connection) }
+        if S.input == .echoed {
+            if let done = connection.pointee.queue.sentFromBuffer(sent, links: rawQueues) { buffers.recycle(done) }
+        } else if let chunk = connection.pointee.queue.sentFromSegment(sent, segments: segments) {
+            releaseChunk(chunk)
+        }
         if hasQueuedOutput(connection) {
             // A short send resumes where it stopped.
             if S.input == .echoed { sendHead(slot, connection) } else { sendOutputHead(slot, connection) }

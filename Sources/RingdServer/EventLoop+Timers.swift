@@ -73,7 +73,7 @@ extension EventLoop {
         statistics.connectionsOpen = table.openCount
         statistics.freeOutputChunks = arena.freeChunkCount
         var queued = 0
-        table.forEachOpen { _, connection in queued += Int(connection.pointee.queuedBytes) }
+        table.forEachOpen { _, connection in queued += Int(connection.pointee.queue.queuedBytes) }
         statistics.outputQueuedBytes = queued
         group.statistics[index].publish(statistics)
     }

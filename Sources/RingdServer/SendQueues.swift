@@ -12,6 +12,142 @@
 /// The list terminator for buffer-id lists.
 let noBuffer: UInt16 = .max
 
+/// One connection's bytes to send, in order: a list of receive buffers (raw echo) or of rendered
+/// spans (every other service). The lists live in fixed pools (RawEchoQueues, SegmentPool); the
+/// queue holds their ends, the bytes queued, and how much of the head a short send has sent.
+/// Plain bookkeeping: the caller sends, recycles buffers and releases chunk references.
+struct SendQueue {
+    var bufferHead: UInt16 = noBuffer
+    var bufferTail: UInt16 = noBuffer
+    /// Receive buffers in the list.
+    var heldBuffers: UInt16 = 0
+    var segmentHead: UInt32 = SegmentPool.none
+    var segmentTail: UInt32 = SegmentPool.none
+    /// Bytes of the head already sent.
+    var sentFromHead: UInt32 = 0
+    var queuedBytes: UInt32 = 0
+
+    var isEmpty: Bool { bufferHead == noBuffer && segmentHead == SegmentPool.none }
+
+    // MARK: Receive buffers (raw echo)
+
+    @inline(__always)
+    mutating func append(buffer: UInt16, length: UInt32, links: RawEchoQueues) {
+        links.append(buffer, length: length, head: &bufferHead, tail: &bufferTail)
+        queuedBytes += length
+        heldBuffers += 1
+    }
+
+    /// The unsent part of the head buffer: its id, the offset to send from, the bytes left.
+    @inline(__always)
+    func headBuffer(links: RawEchoQueues) -> (buffer: UInt16, offset: Int, length: Int) {
+        (bufferHead, Int(sentFromHead), Int(links.length(of: bufferHead)) - Int(sentFromHead))
+    }
+
+    /// `count` bytes of the head buffer went out; returns the head if it is now all sent (the
+    /// caller recycles it), nil if a short send left some.
+    @inline(__always)
+    mutating func sentFromBuffer(_ count: UInt32, links: RawEchoQueues) -> UInt16? {
+        queuedBytes -= count
+        sentFromHead += count
+        let head = bufferHead
+        guard sentFromHead == links.length(of: head) else { return nil }
+        bufferHead = links.next(after: head)
+        if bufferHead == noBuffer { bufferTail = noBuffer }
+        sentFromHead = 0
+        heldBuffers -= 1
+        return head
+    }
+
+    /// Empties the buffer list, handing each buffer to `body` (to be recycled).
+    @inline(__always)
+    mutating func removeAllBuffers(links: RawEchoQueues, _ body: (UInt16) -> Void) {
+        var buffer = bufferHead
+        while buffer != noBuffer {
+            let next = links.next(after: buffer)
+            body(buffer)
+            buffer = next
+        }
+        bufferHead = noBuffer
+        bufferTail = noBuffer
+        heldBuffers = 0
+    }
+
+    // MARK: Rendered spans
+
+    enum Appended: Equatable {
+        /// The span continues the tail's bytes: the tail grew, no new reference.
+        case extendedTail
+        /// A new segment holds it: the caller takes a reference on its chunk.
+        case newSegment
+        /// Queued bytes would pass the cap; nothing was queued.
+        case overCap
+        /// No free segment; nothing was queued.
+        case noSegment
+    }
+
+    /// Queues `span` unless the queued bytes would pass `cap`. A span that continues the tail
+    /// segment's bytes in the same chunk extends it, so a client sent many lines of one batch, or
+    /// every heartbeat, holds one segment however many wait.
+    @inline(__always)
+    mutating func append(_ span: OutputSpan, cap: UInt32, segments: SegmentPool) -> Appended {
+        guard queuedBytes <= cap &- span.length, span.length <= cap else { return .overCap }
+        let tail = segmentTail
+        let appended: Appended
+        if tail != SegmentPool.none, segments[tail].pointee.span.chunk == span.chunk,
+            segments[tail].pointee.span.offset &+ segments[tail].pointee.span.length == span.offset
+        {
+            segments[tail].pointee.span.length += span.length
+            appended = .extendedTail
+        } else {
+            guard let node = segments.allocate(span) else { return .noSegment }
+            if tail == SegmentPool.none { segmentHead = node } else { segments[tail].pointee.next = node }
+            segmentTail = node
+            appended = .newSegment
+        }
+        queuedBytes += span.length
+        return appended
+    }
+
+    /// The unsent part of the head segment.
+    @inline(__always)
+    func headSpan(segments: SegmentPool) -> OutputSpan {
+        var span = segments[segmentHead].pointee.span
+        span.offset += sentFromHead
+        span.length -= sentFromHead
+        return span
+    }
+
+    /// `count` bytes of the head segment went out; returns the head's chunk if the segment is now
+    /// all sent and freed (the caller releases its reference). The head may have grown while its
+    /// send was in flight: it is done only when every byte it holds now has gone.
+    @inline(__always)
+    mutating func sentFromSegment(_ count: UInt32, segments: SegmentPool) -> UInt32? {
+        queuedBytes -= count
+        sentFromHead += count
+        guard sentFromHead == segments[segmentHead].pointee.span.length else { return nil }
+        return popSegment(segments: segments)
+    }
+
+    /// Empties the segment list, handing each segment's chunk to `body` (to be released).
+    @inline(__always)
+    mutating func removeAllSegments(segments: SegmentPool, _ body: (UInt32) -> Void) {
+        while segmentHead != SegmentPool.none { body(popSegment(segments: segments)) }
+        queuedBytes = 0
+    }
+
+    @inline(__always)
+    private mutating func popSegment(segments: SegmentPool) -> UInt32 {
+        let head = segmentHead
+        let segment = segments[head].pointee
+        segmentHead = segment.next
+        if segment.next == SegmentPool.none { segmentTail = SegmentPool.none }
+        sentFromHead = 0
+        segments.free(head)
+        return segment.span.chunk
+    }
+}
+
 /// Raw echo's queues (links and lengths per receive buffer) and the list of connections whose
 /// recv ran out of buffers. Fixed capacity, allocated at start.
 final class RawEchoQueues {

@@ -11,8 +11,7 @@ import Testing
         Connection(
             lifecycle: .open, receiveArmed: true, sendInFlight: false, peerFinished: false, receivePaused: false,
             waitingForBuffers: false, lastActivity: now, overSoftCapSince: 0, generation: 0, descriptor: -1,
-            queueHead: noBuffer, queueTail: noBuffer, heldBuffers: 0, outputHead: SegmentPool.none,
-            outputTail: SegmentPool.none, sentFromHead: 0, queuedBytes: 0, nextFree: .max, listedAsWaiting: false)
+            queue: SendQueue(), nextFree: .max, listedAsWaiting: false)
     }
 
     func limits(idle: Duration = .seconds(300), softCap: Int = 256 << 10, softTime: Duration = .seconds(30)) throws -> ConnectionLimits {
@@ -68,12 +67,12 @@ import Testing
     @Test func aSlowReaderIsCutOnlyAfterStayingAboveTheSoftCapForItsTime() throws {
         let limits = try limits(softCap: 1_000, softTime: .seconds(2))
         var client = connection(at: 0)
-        client.queuedBytes = 1_001
+        client.queue.queuedBytes = 1_001
         #expect(swept(&client, now: 100, limits: limits, softCapApplies: true) == .keep)  // the clock starts
         #expect(swept(&client, now: 2_000, limits: limits, softCapApplies: true) == .keep)
-        client.queuedBytes = 999  // it caught up: the clock stops
+        client.queue.queuedBytes = 999  // it caught up: the clock stops
         #expect(swept(&client, now: 2_200, limits: limits, softCapApplies: true) == .keep)
-        client.queuedBytes = 5_000
+        client.queue.queuedBytes = 5_000
         #expect(swept(&client, now: 3_000, limits: limits, softCapApplies: true) == .keep)
         #expect(swept(&client, now: 4_999, limits: limits, softCapApplies: true) == .keep)
         #expect(swept(&client, now: 5_001, limits: limits, softCapApplies: true) == .cutOverSoftCap)
@@ -109,7 +108,7 @@ import Testing
         idle.sendInFlight = true
         #expect(idle.drainsAfterOutput)
         var queued = connection(at: 0)
-        queued.outputHead = 7
+        queued.queue.segmentHead = 7
         #expect(queued.drainsAfterOutput)
     }
 }
