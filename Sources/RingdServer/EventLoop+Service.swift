@@ -100,7 +100,11 @@ extension EventLoop {
     private func carryOut(_ actions: ServiceActions, writtenBytes: Int) {
         guard !actions.isEmpty else { return }
         let written = arena.keep(writtenBytes)
-        for action in actions {
+        // By index: a debug build's unspecialized IndexingIterator mallocs for each element.
+        var position = actions.startIndex
+        while position < actions.endIndex {
+            let action = actions[position]
+            position += 1
             switch action {
             case .send(let range, let recipients):
                 let span = OutputSpan(
