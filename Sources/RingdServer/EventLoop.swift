@@ -161,20 +161,16 @@ final class EventLoop<S: Service> {
         case .drainDeadline: stopping = true
         case .sweep: handleSweep(completion)
         case .reload: reload()
-        case .close: countFailure(completion, in: \.failedCloses)
-        case .shutdownWrite: countFailure(completion, in: \.failedShutdowns)
-        case .greetSend: countFailure(completion, in: \.failedGreetSends)
+        // These need no answer and report only a failure (closes and shutdowns are queued
+        // quiet); each failure is counted.
+        case .close: if completion.result < 0 { statistics.failedCloses += 1 }
+        case .shutdownWrite: if completion.result < 0 { statistics.failedShutdowns += 1 }
+        case .greetSend: if completion.result < 0 { statistics.failedGreetSends += 1 }
         case .cancel:
             // Nothing to cancel is no failure: the target completed first.
-            if completion.result != -ENOENT && completion.result != -EALREADY { countFailure(completion, in: \.failedCancels) }
+            let failed = completion.result < 0 && completion.result != -ENOENT && completion.result != -EALREADY
+            if failed { statistics.failedCancels += 1 }
         }
-    }
-
-    /// Operations that need no answer report only a failure (closes and shutdowns are queued
-    /// quiet); each is counted.
-    @inline(__always)
-    private func countFailure(_ completion: Completion, in counter: WritableKeyPath<WorkerStatistics, Int>) {
-        if completion.result < 0 { statistics[keyPath: counter] += 1 }
     }
 
     /// Work the handlers leave for once per batch: cut the clients marked over their caps, post
