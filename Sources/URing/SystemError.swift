@@ -75,6 +75,7 @@ public func errnoName(_ code: Int32) -> String {
     case ENOTCONN: "ENOTCONN"
     case ETIMEDOUT: "ETIMEDOUT"
     case ECONNREFUSED: "ECONNREFUSED"
+    case EINPROGRESS: "EINPROGRESS"
     case ECANCELED: "ECANCELED"
     case ETIME: "ETIME"
     case EALREADY: "EALREADY"

@@ -1,5 +1,6 @@
 // A numeric IPv4 or IPv6 address and TCP port, as ringd prints it and as connect(2) takes it.
 import Glibc
+import URing
 import RingdSystem
 
 package struct Endpoint: Hashable, CustomStringConvertible {
@@ -53,26 +54,6 @@ package struct Endpoint: Hashable, CustomStringConvertible {
     }()
 }
 
-/// The symbolic name of an errno value, for failure messages that name the error.
-package func errnoName(_ code: Int32) -> String {
-    switch code {
-    case EPERM: "EPERM"
-    case ENOENT: "ENOENT"
-    case EINTR: "EINTR"
-    case EBADF: "EBADF"
-    case EAGAIN: "EAGAIN"
-    case ENOMEM: "ENOMEM"
-    case EINVAL: "EINVAL"
-    case EMFILE: "EMFILE"
-    case EPIPE: "EPIPE"
-    case ENOSYS: "ENOSYS"
-    case ECONNREFUSED: "ECONNREFUSED"
-    case ECONNRESET: "ECONNRESET"
-    case ECONNABORTED: "ECONNABORTED"
-    case ETIMEDOUT: "ETIMEDOUT"
-    case EINPROGRESS: "EINPROGRESS"
-    case EADDRNOTAVAIL: "EADDRNOTAVAIL"
-    case ENOTCONN: "ENOTCONN"
-    default: "errno \(code) (\(String(cString: strerror(code))))"
-    }
-}
+/// The symbolic name of an errno value, for failure messages: URing's table, for every test
+/// target that imports TestSupport.
+package func errnoName(_ code: Int32) -> String { URing.errnoName(code) }
