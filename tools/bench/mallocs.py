@@ -70,22 +70,31 @@ def start_ringd(ringd, arguments):
     return server
 
 
-def lines_run(ringd):
-    server = start_ringd(ringd, ["--workers", "1", "--set", "echo.lines=true", "--set", "echo.line_numbers=true"])
+def threads_run(ringd, arguments, client, counts):
+    """Starts ringd with `arguments`, runs 8 threads of `client` for 4 s, and counts ringd's
+    malloc calls over 2 s after a 1 s warm-up; `counts` is what the clients tallied."""
+    server = start_ringd(ringd, arguments)
     try:
-        counts, lock = {"ok": 0, "wrong": 0, "errors": 0}, threading.Lock()
-        threads = [threading.Thread(target=churn, args=(4.0, counts, lock)) for _ in range(8)]
+        lock = threading.Lock()
+        threads = [threading.Thread(target=client, args=(4.0, counts, lock)) for _ in range(8)]
         for thread in threads:
             thread.start()
         time.sleep(1.0)
         mallocs = count_mallocs(server.pid)
         for thread in threads:
             thread.join()
-        return mallocs, (f"connections: {counts['ok']} exact, {counts['wrong']} wrong replies, "
-                         f"{counts['errors']} errors")
+        return mallocs
     finally:
         server.terminate()
         server.wait()
+
+
+def lines_run(ringd):
+    counts = {"ok": 0, "wrong": 0, "errors": 0}
+    mallocs = threads_run(ringd, ["--workers", "1", "--set", "echo.lines=true", "--set", "echo.line_numbers=true"],
+                          churn, counts)
+    return mallocs, (f"connections: {counts['ok']} exact, {counts['wrong']} wrong replies, "
+                     f"{counts['errors']} errors")
 
 
 def ping_pong(seconds, counts, lock):
@@ -113,20 +122,9 @@ def ping_pong(seconds, counts, lock):
 
 
 def raw_run(ringd):
-    server = start_ringd(ringd, ["--workers", "1"])
-    try:
-        counts, lock = {"ok": 0, "wrong": 0}, threading.Lock()
-        threads = [threading.Thread(target=ping_pong, args=(4.0, counts, lock)) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        time.sleep(1.0)
-        mallocs = count_mallocs(server.pid)
-        for thread in threads:
-            thread.join()
-        return mallocs, f"requests in 4 s: {counts['ok']} exact, {counts['wrong']} wrong"
-    finally:
-        server.terminate()
-        server.wait()
+    counts = {"ok": 0, "wrong": 0}
+    mallocs = threads_run(ringd, ["--workers", "1"], ping_pong, counts)
+    return mallocs, f"requests in 4 s: {counts['ok']} exact, {counts['wrong']} wrong"
 
 
 def read_lines(sockets, seconds):
