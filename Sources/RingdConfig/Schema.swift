@@ -59,6 +59,10 @@ enum Schema {
             "io", "buffer_size", .size(in: 512...(1 << 20)), default: 4 << 10, \.io.bufferSize, reload: .restart,
             "bytes in each receive buffer"),
         ConfigurationKey(
+            // UIO_MAXIOV (1024) is the kernel's bound on one sendmsg's iovecs.
+            "io", "send_gather", .integer(in: 1...1024), default: 32, \.io.sendGather, reload: .restart,
+            "most queued buffers one send gathers (sendmsg); 1 = one send per buffer"),
+        ConfigurationKey(
             "io", "output_limit", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputLimit, reload: .live,
             "bytes queued for sending per connection before echo stops reading; at least buffer_size"),
         ConfigurationKey(

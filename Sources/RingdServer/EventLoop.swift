@@ -36,6 +36,7 @@ final class EventLoop<S: Service> {
     let arena: OutputArena
     let segments: SegmentPool
     let rawQueues: RawEchoQueues
+    let vectors: SendVectors
     var service: S
     /// Makes the service again from a reloaded configuration, for `reconfigure(from:)`.
     let makeService: (Configuration) -> S
@@ -100,6 +101,7 @@ final class EventLoop<S: Service> {
         // share when the pool is empty is cut like one over its output cap.
         segments = SegmentPool(capacity: max(65536, 4 * capacity))
         rawQueues = RawEchoQueues(bufferCount: io.bufferCount, slots: capacity)
+        vectors = try SendVectors(capacity: capacity, limit: io.sendGather)
         cuts = .allocate(capacity: capacity)
         timeouts = TimeoutStorage(count: listeners.count + TimerEntry.allCases.count)
         drainTimeout = configuration.server.drainTimeout

@@ -39,6 +39,16 @@ extension Ring {
         io_uring_sqe_set_data64(sqe, userData.rawValue)
     }
 
+    /// A gathered send: sendmsg(2) of the iovecs `message` points to, in order, as one call, so
+    /// a queue of many small buffers leaves in one call instead of one send each. The header,
+    /// the iovecs and the bytes they point to must stay valid until the completion arrives.
+    @inline(__always)
+    public func queueSendMessage(socket: Int32, message: UnsafePointer<msghdr>, userData: UserData) {
+        let sqe = nextSubmission()
+        io_uring_prep_sendmsg(sqe, socket, message, UInt32(MSG_NOSIGNAL))
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
     /// A send followed, in the same chain, by a close of the socket: send-and-close in two SQEs.
     /// MSG_WAITALL makes the kernel finish a short send before the close runs, so the peer gets
     /// every byte and then a FIN. The send reports only a failure; a failed send cancels the close

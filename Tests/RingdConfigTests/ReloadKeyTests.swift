@@ -11,8 +11,8 @@ import Testing
     private static let restartPaths: Set<String> = [
         "server.mode", "server.listen", "server.workers", "server.pin_workers", "server.backlog",
         "server.max_connections", "server.drain_timeout",
-        "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.output_memory",
-        "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
+        "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.send_gather",
+        "io.output_memory", "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
         "relay.max_line",
     ]
 
@@ -83,6 +83,7 @@ import Testing
         case "io.completion_entries": .integer(8192)
         case "io.buffer_count": .integer(512)
         case "io.buffer_size": .integer(8192)
+        case "io.send_gather": .integer(4)
         case "io.output_memory": .integer(128 << 20)
         case "echo.max_line", "relay.max_line": .integer(1000)
         default: .string("no other value for \(key.path)")

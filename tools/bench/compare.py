@@ -8,6 +8,8 @@ each figure is the median of --runs runs. Prints a Markdown table with ratios to
     tools/bench/compare.py echo-pinned      # 1 server thread on CPU 1, loadgen on CPU 0
     tools/bench/compare.py echo             # 2 server threads, 50 connections
     tools/bench/compare.py echo-1000        # 2 server threads, 1000 connections
+    tools/bench/compare.py bulk-pinned --servers ringd,uring_server,epoll_server,nio
+                                            # 10 x 200 KB messages, depth 4: MB/s, server CPU per message
     tools/bench/compare.py idle-rss         # RSS growth per idle connection at 10,000
     tools/bench/compare.py greet --count 100000         # connect/greet/close: conn/s, server CPU per 100k
     tools/bench/compare.py greet-pinned --count 100000  # the same, 1 server thread on CPU 1, loadgen on CPU 0
@@ -43,6 +45,8 @@ RINGD = os.path.join(ROOT, ".build", "release", "ringd")
 BASELINE = {"ringd": None}
 RING_CLIENT = os.path.join(ROOT, ".build", "release", "ring-client")
 TICKSPREAD = os.path.join(BENCH_OUT, "tickspread")
+# SwiftNIO's echo peer, built by `make -C ../shared/bench nio` (done here when a scenario names it).
+NIO = os.path.join(SHARED, "peers", "nio-echo", ".build", "release", "NIOEchoBench")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # The references greet with "hello from uring_server\n" and "hello from epoll_server\n" (24 bytes).
@@ -78,6 +82,8 @@ def server_command(name, port, threads, mode="echo", settings=()):
         return command
     if name in ("uring_server", "epoll_server"):
         return [os.path.join(BENCH_OUT, name), "-m", mode, "-P", str(port), "-t", str(threads)]
+    if name == "nio":
+        return [NIO, mode, str(port), str(threads)]
     raise ValueError(name)
 
 
@@ -169,6 +175,8 @@ SCENARIOS = {
     "echo-pinned": (1, 1, ["-m", "echo", "-c", "50", "-s", "512", "-t", "1"], 0),
     "echo": (2, None, ["-m", "echo", "-c", "50", "-s", "512", "-t", "2"], None),
     "echo-1000": (2, None, ["-m", "echo", "-c", "1000", "-s", "512", "-t", "2"], None),
+    # Bulk transfer: 10 connections, 200 KB messages, 4 in flight each (beyond the socket buffers).
+    "bulk-pinned": (1, 1, ["-m", "echo", "-c", "10", "-s", "200000", "-p", "4", "-t", "1"], 0),
 }
 
 
@@ -195,7 +203,7 @@ def run_throughput(scenario, servers, runs, seconds):
                 raise RuntimeError(f"{name}: loadgen counted errors: {result}")
             requests = float(result["rps"]) * seconds
             cpu_us = (cpu_after - cpu_before) / 1000 / requests
-            figures[name].append(float(result["rps"]))
+            figures[name].append(float(result["mbps"]) if scenario.startswith("bulk") else float(result["rps"]))
             figures.setdefault(name + " cpu", []).append(cpu_us)
             print(f"  run {run + 1} {name}: {float(result['rps']):.0f} req/s p99 {result['p99_us']} us, "
                   f"server CPU {cpu_us:.2f} us/request", file=sys.stderr)
@@ -459,8 +467,10 @@ def main():
         figures = run_idle_rss(servers, options.runs, options.connections)
         unit = "bytes of RSS per idle connection"
     else:
+        if "nio" in servers:
+            subprocess.run(["make", "-s", "-C", SHARED, "nio"], check=True, stdout=subprocess.DEVNULL)
         figures = run_throughput(options.scenario, servers, options.runs, options.seconds)
-        unit = "req/s"
+        unit = "MB/s" if options.scenario.startswith("bulk") else "req/s"
     reference_name = "uring_server" if "uring_server" in figures else servers[-1]
     reference = statistics.median(figures[reference_name])
     cpu_reference = statistics.median(figures[reference_name + " cpu"]) if reference_name + " cpu" in figures else None
