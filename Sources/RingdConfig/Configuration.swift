@@ -52,6 +52,9 @@ public struct IOSettings: Sendable, Equatable {
     public var bufferCount: Int
     /// Bytes in each receive buffer, 512...1048576.
     public var bufferSize: Int
+    /// Recvs fill several buffers per completion where the kernel can (Linux 6.10); false = one
+    /// buffer per completion, as on older kernels.
+    public var receiveBundles: Bool
     /// The most queued buffers or spans one send gathers (sendmsg with an iovec); 1 = one send
     /// per buffer.
     public var sendGather: Int
@@ -145,7 +148,8 @@ public struct Configuration: Sendable, Equatable {
             mode: .echo, listen: [], workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
             busyMessage: nil, drainTimeout: .zero, idleTimeout: .zero, logLevel: .info),
         io: IOSettings(
-            submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, sendGather: 0, outputLimit: 0,
+            submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, receiveBundles: false, sendGather: 0,
+            outputLimit: 0,
             outputCap: 0,
             outputSoftCap: 0, outputSoftTime: .zero, outputMemory: 0),
         echo: EchoSettings(lines: false, lineNumbers: false, maxLine: 0, accessLog: false),

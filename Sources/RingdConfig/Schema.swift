@@ -59,6 +59,9 @@ enum Schema {
             "io", "buffer_size", .size(in: 512...(1 << 20)), default: 4 << 10, \.io.bufferSize, reload: .restart,
             "bytes in each receive buffer"),
         ConfigurationKey(
+            "io", "receive_bundles", .boolean, default: true, \.io.receiveBundles, reload: .restart,
+            "a recv may fill several buffers in one completion (Linux 6.10; older kernels read one at a time)"),
+        ConfigurationKey(
             // UIO_MAXIOV (1024) is the kernel's bound on one sendmsg's iovecs.
             "io", "send_gather", .integer(in: 1...1024), default: 32, \.io.sendGather, reload: .restart,
             "most queued buffers one send gathers (sendmsg); 1 = one send per buffer"),

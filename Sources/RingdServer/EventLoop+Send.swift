@@ -12,9 +12,10 @@ import URing
 extension EventLoop {
     // MARK: - Raw echo
 
+    /// Starts sending what was just queued, unless a send is in flight (its completion sends the
+    /// rest), and pauses the recv if the queue is over its bounds.
     @inline(__always)
-    func enqueue(_ bufferID: UInt16, length: UInt32, on slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        connection.pointee.queue.append(buffer: bufferID, length: length, links: rawQueues)
+    func sendQueued(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         if !connection.pointee.sendInFlight { sendHead(slot, connection) }
         pauseReceiveIfOverLimit(slot, connection)
     }

@@ -37,6 +37,8 @@ final class EventLoop<S: Service> {
     let segments: SegmentPool
     let rawQueues: RawEchoQueues
     let vectors: SendVectors
+    /// Recvs fill bundles of buffers (`io.receive_bundles`, where the kernel has them).
+    let receiveBundles: Bool
     var service: S
     /// Makes the service again from a reloaded configuration, for `reconfigure(from:)`.
     let makeService: (Configuration) -> S
@@ -102,6 +104,7 @@ final class EventLoop<S: Service> {
         segments = SegmentPool(capacity: max(65536, 4 * capacity))
         rawQueues = RawEchoQueues(bufferCount: io.bufferCount, slots: capacity)
         vectors = try SendVectors(capacity: capacity, limit: io.sendGather)
+        receiveBundles = io.receiveBundles && ring.supportsBundles
         cuts = .allocate(capacity: capacity)
         timeouts = TimeoutStorage(count: listeners.count + TimerEntry.allCases.count)
         drainTimeout = configuration.server.drainTimeout

@@ -30,6 +30,16 @@ extension Ring {
         io_uring_sqe_set_data64(sqe, userData.rawValue)
     }
 
+    /// Multishot recv in bundles (Linux 6.10, IORING_FEAT_RECVSEND_BUNDLE): as
+    /// `queueMultishotReceive`, but one completion may fill several consecutive buffers of the
+    /// ring (`ProvidedBufferRing.buffer(_:after:)` names them), so a large read is one completion.
+    @inline(__always)
+    public func queueMultishotReceiveBundle(socket: Int32, group: UInt16, userData: UserData) {
+        let sqe = nextSubmission()
+        ringd_prep_recv_multishot_bundle(sqe, socket, group)
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
     /// A send of `length` bytes at `bytes`. MSG_NOSIGNAL turns a write to a closed peer into
     /// EPIPE instead of SIGPIPE. The memory must stay valid until the completion arrives.
     @inline(__always)

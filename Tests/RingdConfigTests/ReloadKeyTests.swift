@@ -11,7 +11,7 @@ import Testing
     private static let restartPaths: Set<String> = [
         "server.mode", "server.listen", "server.workers", "server.pin_workers", "server.backlog",
         "server.max_connections", "server.drain_timeout",
-        "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.send_gather",
+        "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.send_gather", "io.receive_bundles",
         "io.output_memory", "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
         "relay.max_line",
     ]

@@ -9,8 +9,10 @@ import Testing
 struct BulkTransferTests {
     /// One entry per combination of the optional paths, as `--set` pairs.
     static let paths: [[String]] = [
-        ["io.send_gather=1"],
-        ["io.send_gather=32"],
+        ["io.send_gather=1", "io.receive_bundles=false"],
+        ["io.send_gather=1", "io.receive_bundles=true"],
+        ["io.send_gather=32", "io.receive_bundles=false"],
+        ["io.send_gather=32", "io.receive_bundles=true"],
     ]
 
     static func start(_ path: [String], mode: String = "echo", workers: Int = 1, extra: [String] = []) throws -> RunningRingd {
