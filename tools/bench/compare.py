@@ -98,7 +98,8 @@ def main():
     if scenario in echo.SATURATION:
         echo.print_saturation(scenario, echo.run_saturation(scenario, names, options.runs, options.seconds), names)
     elif scenario == "echo-rate":
-        echo.print_fixed_rate(echo.run_fixed_rate(names, options.runs, options.seconds, options.rate or 40000), names)
+        rate = options.rate or 40000
+        echo.print_fixed_rate(echo.run_fixed_rate(names, options.runs, options.seconds, rate), names, rate)
     elif scenario == "idle-rss":
         echo.print_idle_rss(echo.run_idle_rss(names, options.runs, options.connections or 10000), names)
     elif scenario in greet.SCENARIOS:

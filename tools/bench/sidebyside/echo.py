@@ -100,10 +100,18 @@ def run_fixed_rate(servers, runs, seconds, rate):
     return figures
 
 
-def print_fixed_rate(figures, servers):
+def print_fixed_rate(figures, servers, rate):
+    print(f"ring-client bench echo {' '.join(RATE_CLIENT)} --rate {rate}")
+    print()
     print_table(figures, servers, [
         Column("cpu", "server CPU us per request", 2), Column("rate", "req/s achieved", 0),
         Column("p50", "latency p50 us", 0), Column("p99", "latency p99 us", 0)])
+    short = [f"{name} run {run + 1}" for name in servers for run, achieved in enumerate(figures[name]["rate"])
+             if achieved < 0.95 * rate]
+    if short:
+        print()
+        print(f"Below 95% of {rate} req/s (the client or the machine did not keep up, so CPU per request "
+              f"there is not at the asked rate): {', '.join(short)}")
 
 
 def run_idle_rss(servers, runs, connections):

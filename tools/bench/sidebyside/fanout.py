@@ -27,7 +27,8 @@ CHANNEL = "hb"
 
 class RedisPublisher(threading.Thread):
     """PUBLISH hb "seq=N ..." every TICK_SECONDS on a fixed schedule (a late tick is sent at
-    once, never skipped), reading each reply: the number of subscribers it reached."""
+    once, never skipped), reading each reply: the number of subscribers it reached, kept with
+    the time it was sent."""
 
     def __init__(self, port, subscribers):
         super().__init__(daemon=True)
@@ -45,7 +46,12 @@ class RedisPublisher(threading.Thread):
             reply = self.replies.readline()
             if not reply.startswith(b":"):
                 raise RuntimeError(f"PUBLISH answered {reply!r}")
-            self.reached.append(int(reply[1:]))
+            self.reached.append((time.monotonic(), int(reply[1:])))
+
+    def reached_between(self, start, end):
+        """`least..most` subscribers a PUBLISH sent between the monotonic times reached."""
+        counts = [count for sent, count in self.reached if start <= sent < end] or [0]
+        return f"{min(counts)}..{max(counts)}"
 
     def stop(self):
         self.stopping.set()
@@ -81,7 +87,7 @@ def wait_connected(client, subscribers, deadline=120.0):
 
 
 def run_fanout(servers, runs, seconds, subscribers):
-    raise_descriptor_limit(2 * subscribers + 1000)
+    raise_descriptor_limit(subscribers + 1000)  # each of server and client holds one per subscriber
     figures = {name: {"cpu": [], "lps": [], "lost": [], "spread_p50": [], "spread_p99": []} for name in servers}
     for run in range(runs):
         for name in servers:
@@ -97,7 +103,8 @@ def run_fanout(servers, runs, seconds, subscribers):
                 client = subprocess.Popen(command_line, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 connected = wait_connected(client, subscribers)
                 offset, length = middle_of_window(seconds)
-                cpu_ns, wall = cpu_over(server.pid, connected + WARMUP_SECONDS + offset, length)
+                window = connected + WARMUP_SECONDS
+                cpu_ns, wall = cpu_over(server.pid, window + offset, length)
                 stdout, stderr = client.communicate(timeout=seconds + 120)
             finally:
                 if publisher:
@@ -111,7 +118,7 @@ def run_fanout(servers, runs, seconds, subscribers):
                    "spread_p50": result["spread_p50_ms"], "spread_p99": result["spread_p99_ms"]}
             for key, value in row.items():
                 figures[name][key].append(value)
-            reached = f", PUBLISH reached {min(publisher.reached)}..{max(publisher.reached)}" if publisher else ""
+            reached = f", PUBLISH reached {publisher.reached_between(window, window + seconds)}" if publisher else ""
             log(f"  run {run + 1} {name}: server CPU {cpu_us:.2f} us/line over {wall:.2f} s, {stdout.strip()}"
                 f"{reached}, {cpu_pressure()}")
     return figures

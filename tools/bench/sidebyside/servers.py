@@ -142,9 +142,12 @@ def stream_module():
 
 def redis_command(port, directory):
     """redis-server on 127.0.0.1:port in the foreground, persisting nothing; the caller adds
-    `--maxclients N` (Redis lowers it to what RLIMIT_NOFILE allows, and says so in its log)."""
-    return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--daemonize", "no", "--dir", directory, "--logfile", os.path.join(directory, "redis.log")]
+    `--maxclients N` (Redis lowers it to what RLIMIT_NOFILE allows, and says so in its log).
+    Protected mode is off because it refuses every client whose address is not exactly
+    127.0.0.1, and the subscribers come from 127.0.0.1 ... 127.0.0.16 (-B 16)."""
+    return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--protected-mode", "no",
+            "--save", "", "--appendonly", "no", "--daemonize", "no",
+            "--dir", directory, "--logfile", os.path.join(directory, "redis.log")]
 
 
 def prepare(servers):

@@ -52,14 +52,19 @@ def install_packages(packages):
 
 
 def raise_descriptor_limit(needed):
-    """RLIMIT_NOFILE of this process (and so of every server and client it starts) to at least
-    `needed`; as root the hard limit rises too."""
+    """RLIMIT_NOFILE of this process, and so of every server and client it starts, to at least
+    `needed`: the soft limit up to the hard one, and the hard one too where that is allowed
+    (root with CAP_SYS_RESOURCE); if it is not, the run fails or loses subscribers at the limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= needed:
         return
     if hard < needed:
-        hard = needed  # fails with EPERM unless root (CAP_SYS_RESOURCE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
+            return
+        except (ValueError, OSError):
+            log(f"RLIMIT_NOFILE: the hard limit {hard} cannot be raised to {needed}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard), hard))
 
 
 def free_port():
