@@ -4,6 +4,7 @@ import json
 import os
 import statistics
 import subprocess
+import time
 
 from .servers import start
 from .system import BENCH_OUT, RING_CLIENT, cpu_pressure, cpu_seconds, free_port, loadgen, log, parse_result
@@ -134,7 +135,7 @@ def run_relay(runs, seconds, clients, rate_per_client):
 
 def print_relay(rows, clients, rate_per_client):
     expected = clients * rate_per_client * (clients - 1)
-    print(f"| figure | median | runs |")
+    print("| figure | median | runs |")
     print("|---|---|---|")
     print(f"| deliveries/s (expected {expected}) | {median_of(rows, 'dps'):.0f} | "
           + ", ".join(f"{row['dps']:.0f}" for row in rows) + " |")
