@@ -74,9 +74,9 @@ def run_fixed_rate(servers, runs, seconds, rate):
             port = free_port()
             server = start(name, port, 1, SERVER_CPU)
             try:
+                window = ["-W", f"{WARMUP_SECONDS}s", "-d", f"{seconds}s", "-q", "--json"]
                 command = pinned([RING_CLIENT, "bench", "echo", "127.0.0.1", str(port)] + RATE_CLIENT
-                                 + ["--rate", str(rate), "-W", f"{WARMUP_SECONDS}s", "-d", f"{seconds}s", "-q", "--json"],
-                                 CLIENT_CPU)
+                                 + ["--rate", str(rate)] + window, CLIENT_CPU)
                 launched = time.monotonic()
                 client = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 offset, length = middle_of_window(seconds)

@@ -68,13 +68,13 @@ def start(program, port, threads, cpu=None, mode="echo", settings=()):
     command = pinned(server_command(program, port, threads, mode, settings, directory), cpu)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     server = Server(program, process, directory)
-    if not wait_listening(port):
+    if not wait_listening(port) or process.poll() is not None:  # exited: the port is someone else's
         process.kill()
         process.wait()
         details = process.stderr.read().decode()
-        if directory and os.path.exists(os.path.join(directory, "error.log")):
-            with open(os.path.join(directory, "error.log")) as error_log:
-                details += error_log.read()
+        for log_file in glob.glob(os.path.join(directory or "/nonexistent", "*.log")):  # nginx's, Redis's
+            with open(log_file) as file:
+                details += file.read()
         shutil.rmtree(directory or "/nonexistent", ignore_errors=True)
         raise RuntimeError(f"{program} did not start: {' '.join(command)}\n{details}")
     return server
