@@ -120,6 +120,12 @@ public struct AccessSettings: Sendable, Equatable {
     public var list: AccessList { AccessList(allow: allow, deny: deny) }
 }
 
+/// `[metrics]`: the Prometheus endpoint.
+public struct MetricsSettings: Sendable, Equatable {
+    /// Where `GET /metrics` is served; nil (the default, "") serves none.
+    public var listen: ListenAddress?
+}
+
 public struct Configuration: Sendable, Equatable {
     public var server: ServerSettings
     public var io: IOSettings
@@ -129,6 +135,7 @@ public struct Configuration: Sendable, Equatable {
     public var broadcast: BroadcastSettings
     public var relay: RelaySettings
     public var access: AccessSettings
+    public var metrics: MetricsSettings
 
     /// Every key at the default its schema entry gives.
     public static let defaults: Configuration = Schema.keys.reduce(into: unset) { configuration, key in
@@ -149,7 +156,8 @@ public struct Configuration: Sendable, Equatable {
         counter: CounterSettings(message: .placeholder),
         broadcast: BroadcastSettings(interval: .zero, message: .placeholder, greeting: nil, idleTimeout: .zero),
         relay: RelaySettings(notices: false, welcome: false, maxLine: 0),
-        access: AccessSettings(allow: [], deny: [])
+        access: AccessSettings(allow: [], deny: []),
+        metrics: MetricsSettings(listen: nil)
     )
 }
 

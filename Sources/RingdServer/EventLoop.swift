@@ -128,6 +128,7 @@ final class EventLoop<S: Service> {
         armTick()
         armSweep()
         armReloadWatch()
+        publishStatistics()  // the first heartbeat, before the first sweep (ServerStatus)
         defer { tearDown() }
         while !stopping {
             try ring.submitAndWait(1)
