@@ -28,7 +28,8 @@ struct HelpTests {
 
     /// Line pairs that only a break by hand explains, in the prose before USAGE:
     /// - a paragraph line followed by more of the same paragraph although the next word would have
-    ///   fitted on it (the wrapper only breaks when it must);
+    ///   fitted on it (the wrapper only breaks when it must; it keeps lines under `width`, so a
+    ///   word that would end in the last column goes to the next line);
     /// - an indented entry (a list item, an example) whose continuation lost its indentation: the
     ///   wrapper carried a hand-indented line over and knows nothing of the indent.
     /// A line ending in ':' introduces a list, and a blank line ends a paragraph.
@@ -46,7 +47,7 @@ struct HelpTests {
             }
             guard !nextIndented, !line.hasSuffix(":") else { continue }
             let nextWord = next.prefix { $0 != " " }
-            if line.count + 1 + nextWord.count <= width {
+            if line.count + 1 + nextWord.count < width {
                 problems.append("broken by hand, \"\(nextWord)\" would fit: \"\(line)\" / \"\(next)\"")
             }
         }
