@@ -47,11 +47,11 @@ public final class ServerStatus: Sendable {
     /// Connections open across the workers, as of their last publications.
     public var connectionsOpen: Int { workers.reduce(0) { $0 + $1.snapshot.connectionsOpen } }
 
-    /// Whether every worker's loop published within `stuckAfterMilliseconds`: the condition for
-    /// telling systemd's watchdog that ringd is alive.
-    public var everyWorkerIsTurning: Bool {
+    /// The workers whose loop has not published for `stuckAfterMilliseconds`: while any is
+    /// listed, ringd withholds systemd's watchdog ping.
+    public var stuckWorkers: [Int] {
         let now = CoarseClock.milliseconds()
-        return workers.allSatisfy { now &- $0.lastPublished < Self.stuckAfterMilliseconds }
+        return workers.indices.filter { now &- workers[$0].lastPublished >= Self.stuckAfterMilliseconds }
     }
 }
 

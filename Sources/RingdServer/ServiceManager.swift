@@ -9,8 +9,8 @@
 // - STOPPING=1 when the drain starts;
 // - STATUS= with the connections open, at most once a second and only when it changed;
 // - with WatchdogSec= ($WATCHDOG_USEC), WATCHDOG=1 every half of it, but only while every
-//   worker's loop is turning (ServerStatus.everyWorkerIsTurning): a stuck worker stops the
-//   pings, and systemd restarts the service.
+//   worker's loop is turning (none in ServerStatus.stuckWorkers): a stuck worker stops the
+//   pings, STATUS= names it, and systemd restarts the service.
 
 import RingdSystem
 import URing
@@ -95,24 +95,28 @@ final class ServiceManager {
         send("STOPPING=1\nSTATUS=draining \(status.connectionsOpen) open connections\n")
     }
 
-    /// Sends what is due: a watchdog ping while every worker turns, and the status if it changed.
+    /// Sends what is due: the status if it changed, then a watchdog ping unless a worker is stuck.
     func tick(_ status: ServerStatus, now: UInt64 = monotonicNanoseconds()) {
-        if let watchdogInterval, now >= nextWatchdog {
-            nextWatchdog = now + watchdogInterval
-            if status.everyWorkerIsTurning {
-                send("WATCHDOG=1\n")
-            } else {
+        let watchdogDue = watchdogInterval != nil && now >= nextWatchdog
+        guard watchdogDue || now >= nextStatus else { return }
+        nextStatus = now + 1_000_000_000
+        let stuck = status.stuckWorkers
+        let line = statusLine(status, stuck: stuck)
+        if line != lastStatus {
+            if !stuck.isEmpty {
                 log.write(
-                    .error, "a worker's loop has not turned for \(ServerStatus.stuckAfterMilliseconds) ms: no watchdog ping")
+                    .error,
+                    "\(Self.describe(stuck)): the loop has not turned for \(ServerStatus.stuckAfterMilliseconds) ms; "
+                        + "watchdog pings withheld")
+            } else if lastStatus.contains(" stuck, ") {
+                log.write(.notice, "every worker's loop turns again: watchdog pings resume")
             }
+            lastStatus = line
+            send(line)
         }
-        if now >= nextStatus {
-            nextStatus = now + 1_000_000_000
-            let line = statusLine(status)
-            if line != lastStatus {
-                lastStatus = line
-                send(line)
-            }
+        if let watchdogInterval, watchdogDue {
+            nextWatchdog = now + watchdogInterval
+            if stuck.isEmpty { send("WATCHDOG=1\n") }
         }
     }
 
@@ -125,11 +129,18 @@ final class ServiceManager {
         return timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
     }
 
-    private func statusLine(_ status: ServerStatus) -> String {
+    /// `STATUS=echo: 3 connections open, 2 workers`, with any stuck worker named first.
+    private func statusLine(_ status: ServerStatus, stuck: [Int] = []) -> String {
         let open = status.connectionsOpen
         let workers = status.workers.count
-        return "STATUS=\(status.mode.rawValue): \(open) \(open == 1 ? "connection" : "connections") open, "
+        let stuckText = stuck.isEmpty ? "" : "\(Self.describe(stuck)) stuck, watchdog pings withheld; "
+        return "STATUS=\(status.mode.rawValue): \(stuckText)\(open) \(open == 1 ? "connection" : "connections") open, "
             + "\(workers) \(workers == 1 ? "worker" : "workers")\n"
+    }
+
+    /// "worker 1", "workers 0, 2"
+    private static func describe(_ workers: [Int]) -> String {
+        (workers.count == 1 ? "worker " : "workers ") + workers.map(String.init).joined(separator: ", ")
     }
 
     private func send(_ message: String) {

@@ -91,8 +91,9 @@ public final class PublishedStatistics: @unchecked Sendable {
     // @unchecked: the pointer is set once; every access to what it points to is atomic.
     private let values: UnsafeMutablePointer<Atomic<Int>>
     private let count = WorkerStatistics.fields.count
-    /// The worker's coarse clock (CoarseClock) at its last publication: its loop's heartbeat.
-    private let publishedAt = Atomic<UInt32>(0)
+    /// CoarseClock at the owning worker's last publication, its loop's heartbeat; until the
+    /// first, the time this copy was made, before the worker started.
+    private let publishedAt = Atomic<UInt32>(CoarseClock.milliseconds())
 
     package init() {
         values = .allocate(capacity: count)
