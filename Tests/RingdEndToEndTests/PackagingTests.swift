@@ -42,6 +42,7 @@ struct PackagingTests {
             #expect(allowed.contains(call), "\(call) is not allowed unconditionally")
         }
         let added = rules.filter { ($0["comment"] as? String)?.hasPrefix("ringd:") == true }
-        #expect(added.count == 1 && rules.last?["comment"] as? String == added.first?["comment"] as? String, "one rule added, last")
+        #expect(
+            added.count == 1 && rules.last?["comment"] as? String == added.first?["comment"] as? String, "one rule added, last")
     }
 }
