@@ -9,7 +9,9 @@
 //   RingdConfig   the TOML-lite parser and the typed, validated configuration (no I/O)
 //   RingdServer   the engine: EventLoop<S: Service> per core, listeners, connections, send queues
 //   RingdServices the Service contract and one conformer per mode: events in, actions out (no I/O)
-//   ringd         the executable: arguments -> configuration -> start
+//   RingdMetrics  GET /metrics on its own thread: reads the workers' published statistics (no lock
+//                 a worker waits on) and renders them with swift-prometheus
+//   ringd         the executable: arguments -> configuration -> start (and the metrics endpoint)
 //   ring-client   the companion client and load generator (tools/ring-client)
 import PackageDescription
 
@@ -24,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -43,10 +46,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "RingdMetrics",
+            dependencies: [
+                "CLinux", "RingdServer", "RingdConfig", "RingdSystem", "URing",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .executableTarget(
             name: "ringd",
             dependencies: [
-                "RingdServer", "RingdConfig",
+                "RingdServer", "RingdConfig", "RingdMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -72,6 +82,7 @@ let package = Package(
             dependencies: ["RingdServer", "RingdServices", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "RingClientTests", dependencies: ["CLinux", "TestSupport"]),
+        .testTarget(name: "RingdMetricsTests", dependencies: ["RingdMetrics", "RingdServer"]),
         .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig", "TestSupport"]),
         .testTarget(name: "RingdEndToEndTests", dependencies: ["CLinux", "TestSupport"], exclude: ["Fixtures"]),
     ],

@@ -126,6 +126,12 @@ public struct AccessSettings: Sendable, Equatable {
     public var list: AccessList { AccessList(allow: allow, deny: deny) }
 }
 
+/// `[metrics]`: the Prometheus endpoint.
+public struct MetricsSettings: Sendable, Equatable {
+    /// Where `GET /metrics` is served; nil (the default, "") serves none.
+    public var listen: ListenAddress?
+}
+
 public struct Configuration: Sendable, Equatable {
     public var server: ServerSettings
     public var io: IOSettings
@@ -135,6 +141,7 @@ public struct Configuration: Sendable, Equatable {
     public var broadcast: BroadcastSettings
     public var relay: RelaySettings
     public var access: AccessSettings
+    public var metrics: MetricsSettings
 
     /// Every key at the default its schema entry gives.
     public static let defaults: Configuration = Schema.keys.reduce(into: unset) { configuration, key in
@@ -157,7 +164,8 @@ public struct Configuration: Sendable, Equatable {
         counter: CounterSettings(message: .placeholder),
         broadcast: BroadcastSettings(interval: .zero, message: .placeholder, greeting: nil, idleTimeout: .zero),
         relay: RelaySettings(notices: false, welcome: false, maxLine: 0),
-        access: AccessSettings(allow: [], deny: [])
+        access: AccessSettings(allow: [], deny: []),
+        metrics: MetricsSettings(listen: nil)
     )
 }
 

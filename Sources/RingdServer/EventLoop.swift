@@ -133,6 +133,7 @@ final class EventLoop<S: Service> {
         armTick()
         armSweep()
         armReloadWatch()
+        publishStatistics()  // the first heartbeat, before the first sweep (ServerStatus)
         defer { tearDown() }
         while !stopping {
             try ring.submitAndWait(1)

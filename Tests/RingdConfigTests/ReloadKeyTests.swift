@@ -13,7 +13,7 @@ import Testing
         "server.max_connections", "server.drain_timeout",
         "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.send_gather", "io.receive_bundles",
         "io.output_memory", "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
-        "relay.max_line",
+        "relay.max_line", "metrics.listen",
     ]
 
     @Test func theKeysThatNeedSocketsThreadsOrMemoryAreRestartKeys() {
@@ -86,6 +86,7 @@ import Testing
         case "io.send_gather": .integer(4)
         case "io.output_memory": .integer(128 << 20)
         case "echo.max_line", "relay.max_line": .integer(1000)
+        case "metrics.listen": .string("127.0.0.1:9464")
         default: .string("no other value for \(key.path)")
         }
     }
