@@ -20,11 +20,36 @@ public enum LogLevel: String, Sendable, CaseIterable {
     case trace, debug, info, notice, warning, error, critical
 }
 
+/// Permission bits of a file ringd creates (a Unix socket), 0...0o777.
+public struct FileMode: Sendable, Equatable {
+    public let bits: UInt32
+
+    public init?(bits: UInt32) {
+        guard bits <= 0o777 else { return nil }
+        self.bits = bits
+    }
+
+    /// "660" or "0660"; nil for anything else than 3 or 4 octal digits up to 0777.
+    public init?(octal text: String) {
+        guard (3...4).contains(text.count), text.allSatisfy({ ("0"..."7").contains($0) }), let bits = UInt32(text, radix: 8)
+        else { return nil }
+        self.init(bits: bits)
+    }
+
+    /// Four octal digits: "0660".
+    public var octal: String {
+        let digits = String(bits, radix: 8)
+        return String(repeating: "0", count: 4 - digits.count) + digits
+    }
+}
+
 /// `[server]`: what to serve, where, and with how many workers.
 public struct ServerSettings: Sendable, Equatable {
     public var mode: ServiceMode
     /// Never empty, without duplicates.
     public var listen: [ListenAddress]
+    /// The permissions of each Unix socket ringd listens on.
+    public var unixMode: FileMode
     public var workers: WorkerCount
     /// Pin worker i to the i-th CPU the process may run on.
     public var pinWorkers: Bool
@@ -139,7 +164,7 @@ public struct Configuration: Sendable, Equatable {
     /// keep its placeholder; a test checks that every field has one.
     private static let unset = Configuration(
         server: ServerSettings(
-            mode: .echo, listen: [], workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
+            mode: .echo, listen: [], unixMode: FileMode(bits: 0)!, workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
             busyMessage: nil, drainTimeout: .zero, idleTimeout: .zero, logLevel: .info),
         io: IOSettings(
             submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0, outputCap: 0,

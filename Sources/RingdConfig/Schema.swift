@@ -15,7 +15,10 @@ enum Schema {
             "the service every connection gets"),
         ConfigurationKey(
             "server", "listen", .listenAddresses, default: [ListenAddress.loopback7000], \.server.listen, reload: .restart,
-            "HOST:PORT list; IPv6 as \"[::1]:7000\"; port 0 = one ephemeral port shared by all workers"),
+            "HOST:PORT or unix:/PATH list; IPv6 as \"[::1]:7000\"; port 0 = one ephemeral port shared by all workers"),
+        ConfigurationKey(
+            "server", "unix_mode", .fileMode, default: FileMode(bits: 0o660)!, \.server.unixMode, reload: .restart,
+            "permissions of each unix:/PATH socket file: owner and group may connect"),
         ConfigurationKey(
             "server", "workers", .workerCount(in: 1...1024), default: .auto, \.server.workers, reload: .restart,
             "\"auto\" = one per CPU the process may run on"),

@@ -67,7 +67,8 @@ extension EventLoop {
         var peer = Peer.unknown
         if services.needsPeer {
             peer = Peer(ofSocket: descriptor) ?? .unknown
-            if let access = services.access, access.decide(peer.address) == .deny {
+            // A Unix-socket client has no address: the socket file's permissions decide.
+            if let access = services.access, !peer.isUnix, access.decide(peer.address) == .deny {
                 // Refused at once, before any byte is read or written.
                 statistics.refusedByAccessList += 1
                 log.write(.debug, client: descriptor, "refused by access.allow / access.deny")

@@ -62,13 +62,22 @@ public enum Server {
         guard shutdownSignal >= 0 else { throw StartupError(SystemError("eventfd", errno: errno)) }
         defer { _ = close(shutdownSignal) }
 
-        // listeners[address][worker]
         let listeners = try bindListeners(configuration, workers: workerCount)
+        // Socket files go when ringd does, whichever way serve returns.
+        defer { listeners.forEach { $0.unixFile?.removeIfStillOurs() } }
+        let perWorker: [[ListeningSocket]]
         let group: WorkerGroup
         do throws(SystemError) {
-            group = try WorkerGroup(workerCount: workerCount, configuration: configuration, relayInboxes: S.reach == .everyWorker)
+            perWorker = try socketsPerWorker(listeners, workers: workerCount)
+            do throws(SystemError) {
+                group = try WorkerGroup(
+                    workerCount: workerCount, configuration: configuration, relayInboxes: S.reach == .everyWorker)
+            } catch {
+                perWorker.joined().forEach { $0.close() }
+                throw error
+            }
         } catch {
-            listeners.joined().forEach { $0.close() }
+            listeners.forEach { $0.close() }
             throw StartupError(error)
         }
         // Every worker has stopped (joined) before the arenas go: a relayed span of one worker's
@@ -78,7 +87,7 @@ public enum Server {
         let latch = StartupLatch(workers: workerCount)
         var threads: [JoinableThread] = []
         for worker in 0..<workerCount {
-            let own = listeners.map { $0[worker] }
+            let own = perWorker[worker]
             let cpu = configuration.server.pinWorkers ? cpus[worker % cpus.count] : nil
             threads.append(
                 startThread {
@@ -97,7 +106,7 @@ public enum Server {
         }
         ready(
             ServerReady(
-                addresses: listeners.map { $0[0].address.description },
+                addresses: listeners.map(\.address.description),
                 workers: workerCount,
                 taskRunMode: startup.taskRunMode.rawValue))
 
@@ -137,18 +146,36 @@ public enum Server {
         return signals
     }
 
-    /// One SO_REUSEPORT socket per configured address and worker: `[address][worker]`.
-    private static func bindListeners(_ configuration: Configuration, workers: Int) throws(StartupError) -> [[ListeningSocket]] {
-        var listeners: [[ListeningSocket]] = []
+    /// The sockets of each configured address, in order: a SO_REUSEPORT socket per worker for
+    /// TCP, one socket for a Unix path.
+    private static func bindListeners(_ configuration: Configuration, workers: Int) throws(StartupError) -> [ListenerGroup] {
+        var listeners: [ListenerGroup] = []
         do throws(SystemError) {
             for address in configuration.server.listen {
-                listeners.append(try ListenerFactory.bind(address, workers: workers, backlog: configuration.server.backlog))
+                listeners.append(
+                    try ListenerFactory.bind(
+                        address, workers: workers, backlog: configuration.server.backlog, unixMode: configuration.server.unixMode))
             }
         } catch {
-            listeners.joined().forEach { $0.close() }
+            listeners.forEach { $0.close() }
+            listeners.forEach { $0.unixFile?.removeIfStillOurs() }
             throw StartupError(error)
         }
         return listeners
+    }
+
+    /// What each worker accepts from: its share of every address's sockets, in address order.
+    private static func socketsPerWorker(_ listeners: [ListenerGroup], workers: Int) throws(SystemError) -> [[ListeningSocket]] {
+        var perWorker: [[ListeningSocket]] = Array(repeating: [], count: workers)
+        for group in listeners {
+            let shares: [[ListeningSocket]]
+            do throws(SystemError) { shares = try group.perWorker(workers) } catch {
+                perWorker.joined().forEach { $0.close() }
+                throw error
+            }
+            for worker in 0..<workers { perWorker[worker] += shares[worker] }
+        }
+        return perWorker
     }
 
     private static func runWorker<S: Service>(
@@ -278,8 +305,12 @@ public struct StartupError: Error, CustomStringConvertible, Sendable {
                 + "the locked-memory limit. Fix: raise `ulimit -l`, or lower io.submission_entries and io.completion_entries."
         case ("io_uring_register_buf_ring", _), ("io_uring probe", _):
             message = "io_uring lacks a feature ringd needs: \(error). Fix: run on Linux 6.1 or later."
+        case ("bind", EADDRINUSE) where error.context.hasPrefix(ListenAddress.unixPrefix):
+            message = "cannot listen: \(error). Fix: stop the other server or choose another path with --listen."
         case ("bind", EADDRINUSE):
             message = "cannot listen: \(error). Fix: stop the other server or choose another port with --listen."
+        case ("bind", ENOENT), ("bind", EACCES) where error.context.hasPrefix(ListenAddress.unixPrefix):
+            message = "cannot listen: \(error). Fix: create the socket's directory, writable by the user ringd runs as."
         case ("bind", EACCES):
             message = "cannot listen: \(error). Ports below 1024 need root or CAP_NET_BIND_SERVICE."
         case ("mmap", _):

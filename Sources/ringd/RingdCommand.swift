@@ -56,8 +56,8 @@ struct RingdCommand: ParsableCommand {
     @Option(
         name: .long, parsing: .unconditionalSingleValue,
         help: ArgumentHelp(
-            "Listen on HOST:PORT (IPv6 as [::1]:PORT; port 0 picks a free port). Repeat for more; replaces server.listen.",
-            valueName: "HOST:PORT"))
+            "Listen on HOST:PORT (IPv6 as [::1]:PORT; port 0 picks a free port), or on the Unix socket unix:/PATH. Repeat for more; replaces server.listen.",
+            valueName: "HOST:PORT|unix:/PATH"))
     var listen: [String] = []
 
     @Option(
