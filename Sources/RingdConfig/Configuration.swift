@@ -164,7 +164,8 @@ public struct Configuration: Sendable, Equatable {
     /// keep its placeholder; a test checks that every field has one.
     private static let unset = Configuration(
         server: ServerSettings(
-            mode: .echo, listen: [], unixMode: FileMode(bits: 0)!, workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
+            mode: .echo, listen: [], unixMode: FileMode(bits: 0)!, workers: .auto, pinWorkers: false, backlog: 0,
+            maxConnections: 0,
             busyMessage: nil, drainTimeout: .zero, idleTimeout: .zero, logLevel: .info),
         io: IOSettings(
             submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0, outputCap: 0,

@@ -74,10 +74,45 @@ struct ListenerGroup {
     }
 }
 
+extension ListenerGroup {
+    /// What each worker accepts from: its share of every address's sockets, in address order.
+    static func socketsPerWorker(_ listeners: [ListenerGroup], workers: Int) throws(SystemError) -> [[ListeningSocket]] {
+        var perWorker: [[ListeningSocket]] = Array(repeating: [], count: workers)
+        for group in listeners {
+            let shares: [[ListeningSocket]]
+            do throws(SystemError) { shares = try group.perWorker(workers) } catch {
+                perWorker.joined().forEach { $0.close() }
+                throw error
+            }
+            for worker in 0..<workers { perWorker[worker] += shares[worker] }
+        }
+        return perWorker
+    }
+}
+
 enum ListenerFactory {
+    /// The sockets of each configured address, in order: a SO_REUSEPORT socket per worker for
+    /// TCP, one socket for a Unix path. On failure, nothing is left bound.
+    static func bindAll(_ configuration: Configuration, workers: Int) throws(StartupError) -> [ListenerGroup] {
+        var listeners: [ListenerGroup] = []
+        do throws(SystemError) {
+            for address in configuration.server.listen {
+                let server = configuration.server
+                listeners.append(try bind(address, workers: workers, backlog: server.backlog, unixMode: server.unixMode))
+            }
+        } catch {
+            listeners.forEach { $0.close() }
+            listeners.forEach { $0.unixFile?.removeIfStillOurs() }
+            throw StartupError(error)
+        }
+        return listeners
+    }
+
     /// The sockets for `address`: a reuseport group of `workers` sockets for TCP, one socket
     /// for a Unix path (see `bindUnix`).
-    static func bind(_ address: ListenAddress, workers: Int, backlog: Int, unixMode: FileMode) throws(SystemError)
+    static func bind(
+        _ address: ListenAddress, workers: Int, backlog: Int, unixMode: FileMode
+    ) throws(SystemError)
         -> ListenerGroup
     {
         if address.family == .unix {
@@ -90,7 +125,9 @@ enum ListenerFactory {
     /// Binds `workers` reuseport sockets to `address`. Port 0 picks one ephemeral port for
     /// the first socket and binds the others to it. Throws if another process already
     /// listens there: with SO_REUSEPORT it would otherwise silently take part of the traffic.
-    private static func bindReusePort(_ address: ListenAddress, workers: Int, backlog: Int) throws(SystemError)
+    private static func bindReusePort(
+        _ address: ListenAddress, workers: Int, backlog: Int
+    ) throws(SystemError)
         -> [ListeningSocket]
     {
         var target = try SocketAddress(address)

@@ -62,40 +62,23 @@ public enum Server {
         guard shutdownSignal >= 0 else { throw StartupError(SystemError("eventfd", errno: errno)) }
         defer { _ = close(shutdownSignal) }
 
-        let listeners = try bindListeners(configuration, workers: workerCount)
+        let listeners = try ListenerFactory.bindAll(configuration, workers: workerCount)
         // Socket files go when ringd does, whichever way serve returns.
         defer { listeners.forEach { $0.unixFile?.removeIfStillOurs() } }
-        let perWorker: [[ListeningSocket]]
-        let group: WorkerGroup
-        do throws(SystemError) {
-            perWorker = try socketsPerWorker(listeners, workers: workerCount)
-            do throws(SystemError) {
-                group = try WorkerGroup(
-                    workerCount: workerCount, configuration: configuration, relayInboxes: S.reach == .everyWorker)
-            } catch {
-                perWorker.joined().forEach { $0.close() }
-                throw error
-            }
-        } catch {
-            listeners.forEach { $0.close() }
-            throw StartupError(error)
-        }
+        let (group, perWorker) = try makeWorkerGroup(S.self, configuration, workers: workerCount, listeners: listeners)
         // Every worker has stopped (joined) before the arenas go: a relayed span of one worker's
         // arena may be in a send on another worker's ring until that worker's ring is closed.
         defer { group.close() }
 
         let latch = StartupLatch(workers: workerCount)
-        var threads: [JoinableThread] = []
-        for worker in 0..<workerCount {
+        let threads = (0..<workerCount).map { worker in
             let own = perWorker[worker]
             let cpu = configuration.server.pinWorkers ? cpus[worker % cpus.count] : nil
-            threads.append(
-                startThread {
-                    runWorker(
-                        worker, cpu: cpu, configuration: configuration, group: group, listeners: own,
-                        shutdownSignal: shutdownSignal,
-                        latch: latch, makeService: { makeService($0, Worker(index: worker, group: group)) })
-                })
+            return startThread {
+                runWorker(
+                    worker, cpu: cpu, configuration: configuration, group: group, listeners: own, shutdownSignal: shutdownSignal,
+                    latch: latch, makeService: { makeService($0, Worker(index: worker, group: group)) })
+            }
         }
 
         let startup = latch.waitForStartup()
@@ -146,36 +129,24 @@ public enum Server {
         return signals
     }
 
-    /// The sockets of each configured address, in order: a SO_REUSEPORT socket per worker for
-    /// TCP, one socket for a Unix path.
-    private static func bindListeners(_ configuration: Configuration, workers: Int) throws(StartupError) -> [ListenerGroup] {
-        var listeners: [ListenerGroup] = []
+    /// What the workers share, and the sockets each of them accepts from.
+    private static func makeWorkerGroup<S: Service>(
+        _: S.Type, _ configuration: Configuration, workers: Int, listeners: [ListenerGroup]
+    ) throws(StartupError) -> (WorkerGroup, [[ListeningSocket]]) {
         do throws(SystemError) {
-            for address in configuration.server.listen {
-                listeners.append(
-                    try ListenerFactory.bind(
-                        address, workers: workers, backlog: configuration.server.backlog, unixMode: configuration.server.unixMode))
-            }
-        } catch {
-            listeners.forEach { $0.close() }
-            listeners.forEach { $0.unixFile?.removeIfStillOurs() }
-            throw StartupError(error)
-        }
-        return listeners
-    }
-
-    /// What each worker accepts from: its share of every address's sockets, in address order.
-    private static func socketsPerWorker(_ listeners: [ListenerGroup], workers: Int) throws(SystemError) -> [[ListeningSocket]] {
-        var perWorker: [[ListeningSocket]] = Array(repeating: [], count: workers)
-        for group in listeners {
-            let shares: [[ListeningSocket]]
-            do throws(SystemError) { shares = try group.perWorker(workers) } catch {
+            let perWorker = try ListenerGroup.socketsPerWorker(listeners, workers: workers)
+            do throws(SystemError) {
+                let group = try WorkerGroup(
+                    workerCount: workers, configuration: configuration, relayInboxes: S.reach == .everyWorker)
+                return (group, perWorker)
+            } catch {
                 perWorker.joined().forEach { $0.close() }
                 throw error
             }
-            for worker in 0..<workers { perWorker[worker] += shares[worker] }
+        } catch {
+            listeners.forEach { $0.close() }
+            throw StartupError(error)
         }
-        return perWorker
     }
 
     private static func runWorker<S: Service>(
@@ -278,135 +249,4 @@ public enum Server {
 public struct ReloadUnavailable: Error, CustomStringConvertible {
     public init() {}
     public var description: String { "ringd was started without a configuration file, so there is nothing to reload" }
-}
-
-/// Why ringd could not start or had to stop, in words that name the cause and the fix.
-public struct StartupError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-
-    public init(message: String) { self.message = message }
-
-    init(_ error: SystemError) {
-        switch (error.call, error.errno) {
-        case ("io_uring_setup", EPERM):
-            message =
-                "io_uring is not available: \(error). "
-                + "It is disabled by the sysctl kernel.io_uring_disabled (now \(Self.ioUringDisabledSetting())) "
-                + "or blocked by a seccomp filter, as many container runtimes install. "
-                + "Fix: `sysctl -w kernel.io_uring_disabled=0`, or run ringd under a seccomp profile that "
-                + "allows io_uring_setup, io_uring_enter and io_uring_register."
-        case ("io_uring_setup", ENOSYS):
-            message =
-                "io_uring is not available: \(error). The kernel was built without io_uring "
-                + "(CONFIG_IO_URING) or a seccomp filter hides it. Fix: run on Linux 6.1 or later with io_uring enabled."
-        case ("io_uring_setup", ENOMEM):
-            message =
-                "io_uring is not available: \(error). The ring could not be allocated; on kernels before 5.12 this is "
-                + "the locked-memory limit. Fix: raise `ulimit -l`, or lower io.submission_entries and io.completion_entries."
-        case ("io_uring_register_buf_ring", _), ("io_uring probe", _):
-            message = "io_uring lacks a feature ringd needs: \(error). Fix: run on Linux 6.1 or later."
-        case ("bind", EADDRINUSE) where error.context.hasPrefix(ListenAddress.unixPrefix):
-            message = "cannot listen: \(error). Fix: stop the other server or choose another path with --listen."
-        case ("bind", EADDRINUSE):
-            message = "cannot listen: \(error). Fix: stop the other server or choose another port with --listen."
-        case ("bind", ENOENT), ("bind", EACCES) where error.context.hasPrefix(ListenAddress.unixPrefix):
-            message = "cannot listen: \(error). Fix: create the socket's directory, writable by the user ringd runs as."
-        case ("bind", EACCES):
-            message = "cannot listen: \(error). Ports below 1024 need root or CAP_NET_BIND_SERVICE."
-        case ("mmap", _):
-            message = "cannot allocate memory: \(error). Fix: lower server.max_connections or io.buffer_count."
-        default:
-            message = "\(error)"
-        }
-    }
-
-    public var description: String { message }
-
-    private static func ioUringDisabledSetting() -> String {
-        let descriptor = open("/proc/sys/kernel/io_uring_disabled", O_RDONLY)
-        guard descriptor >= 0 else { return "unknown" }
-        defer { _ = close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        let count = read(descriptor, &bytes, bytes.count)
-        guard count > 0 else { return "unknown" }
-        return String(decoding: bytes[..<count], as: UTF8.self).trimmingTrailingNewline()
-    }
-}
-
-extension String {
-    fileprivate func trimmingTrailingNewline() -> String {
-        var text = self
-        while text.last == "\n" { text.removeLast() }
-        return text
-    }
-}
-
-/// Start-up rendezvous between the main thread and the workers. Used only while starting and
-/// stopping, never per connection, so a mutex is fine here.
-final class StartupLatch: @unchecked Sendable {
-    // @unchecked: every field is read and written under `mutex`.
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
-    private var remaining: Int
-    private var failure: StartupError?
-    private var failureWhileRunning: StartupError?
-    private var mode: TaskRunMode = .deferred
-    private var decided = false
-
-    init(workers: Int) {
-        remaining = workers
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(&mutex)
-        pthread_cond_destroy(&condition)
-    }
-
-    func workerStarted(taskRunMode: TaskRunMode) {
-        locked {
-            if taskRunMode != .deferred { mode = taskRunMode }
-            remaining -= 1
-            pthread_cond_broadcast(&condition)
-        }
-    }
-
-    func workerFailed(_ error: StartupError) {
-        locked {
-            if failure == nil { failure = error }
-            remaining -= 1
-            pthread_cond_broadcast(&condition)
-        }
-    }
-
-    func workerFailedWhileRunning(_ error: StartupError) {
-        locked { if failureWhileRunning == nil { failureWhileRunning = error } }
-    }
-
-    /// Blocks until every worker has either started or failed.
-    func waitForStartup() -> (failure: StartupError?, taskRunMode: TaskRunMode) {
-        locked {
-            while remaining > 0 { pthread_cond_wait(&condition, &mutex) }
-            decided = true
-            pthread_cond_broadcast(&condition)
-            return (failure, mode)
-        }
-    }
-
-    /// Blocks a started worker until all have reported; false if any failed.
-    var startupSucceeded: Bool {
-        locked {
-            while !decided { pthread_cond_wait(&condition, &mutex) }
-            return failure == nil
-        }
-    }
-
-    var runFailure: StartupError? { locked { failureWhileRunning } }
-
-    private func locked<Result>(_ body: () -> Result) -> Result {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body()
-    }
 }

@@ -43,7 +43,9 @@ struct UnixSocketFile: Sendable {
 extension ListenerFactory {
     /// One socket listening at `address`'s path, with `mode`; a stale socket file there is
     /// replaced first.
-    static func bindUnix(_ address: ListenAddress, backlog: Int, mode: FileMode) throws(SystemError)
+    static func bindUnix(
+        _ address: ListenAddress, backlog: Int, mode: FileMode
+    ) throws(SystemError)
         -> (ListeningSocket, UnixSocketFile)
     {
         let text = address.description
@@ -79,7 +81,9 @@ extension ListenerFactory {
         var status = stat()
         guard lstat(path, &status) == 0 else { return }  // nothing there (or bind says why)
         guard status.st_mode & S_IFMT == S_IFSOCK else {
-            throw SystemError("bind", errno: EEXIST, context: "\(text): the file exists and is not a socket; ringd replaces only a stale socket")
+            throw SystemError(
+                "bind", errno: EEXIST, context: "\(text): the file exists and is not a socket; ringd replaces only a stale socket"
+            )
         }
         switch probe(path) {
         case 0, EAGAIN:

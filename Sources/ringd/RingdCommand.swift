@@ -29,6 +29,10 @@ struct RingdCommand: ParsableCommand {
                          /nick NAME renames, /quit leaves
             [access] allow and deny take CIDR ranges; a refused client is closed at once.
 
+            --listen unix:/PATH listens on a Unix socket (all workers accept from it), with the \
+            permissions of server.unix_mode (default 0660); a stale socket file is replaced, and \
+            ringd stops if another process accepts there. Its clients are "unix" in {peer} and logs.
+
             When every worker listens, ringd prints one line per address on stdout:
               ringd: echo listening on 127.0.0.1:7000 (2 workers)
             SIGINT or SIGTERM stops accepting, lets queued output drain (server.drain_timeout) and
@@ -46,6 +50,7 @@ struct RingdCommand: ParsableCommand {
               ringd --mode relay --listen 127.0.0.1:7005
               ringd --mode broadcast --set broadcast.interval=100ms
               ringd --listen 127.0.0.1:0 --listen [::1]:0 --workers 2
+              ringd --mode greet --listen unix:/run/ringd/greet.sock --set server.unix_mode=0666
               ringd --check --config conf/echo.toml --set io.buffer_count=4096
             """
     )

@@ -1,8 +1,8 @@
 // HOST:PORT parsing: numeric IPv4 and bracketed IPv6 only, canonical hosts, strict ports; and
 // unix:/PATH, absolute paths that fit a sockaddr_un.
 
-import Testing
 import RingdConfig
+import Testing
 
 @Suite struct ListenAddressTests {
     @Test(arguments: [
@@ -65,16 +65,21 @@ import RingdConfig
     }
 
     @Test func errorsSayWhatIsExpected() {
-        #expect(ListenAddressError.missingPort("x").description
-            == "expected HOST:PORT or unix:/PATH, such as 127.0.0.1:7000, [::1]:7000 or unix:/run/ringd/echo.sock")
-        #expect(ListenAddressError.relativeUnixPath("echo.sock").description
-            == "the Unix socket path 'echo.sock' is not absolute: write unix:/PATH, such as unix:/run/ringd/echo.sock")
-        #expect(ListenAddressError.unixPathTooLong(120).description
-            == "the Unix socket path is 120 bytes long; a Unix socket's path holds at most 107")
+        #expect(
+            ListenAddressError.missingPort("x").description
+                == "expected HOST:PORT or unix:/PATH, such as 127.0.0.1:7000, [::1]:7000 or unix:/run/ringd/echo.sock")
+        #expect(
+            ListenAddressError.relativeUnixPath("echo.sock").description
+                == "the Unix socket path 'echo.sock' is not absolute: write unix:/PATH, such as unix:/run/ringd/echo.sock")
+        #expect(
+            ListenAddressError.unixPathTooLong(120).description
+                == "the Unix socket path is 120 bytes long; a Unix socket's path holds at most 107")
         #expect(ListenAddressError.invalidPort("x").description == "port 'x' is not a number 0...65535")
-        #expect(ListenAddressError.invalidHost("x").description
-            == "host 'x' is not an IPv4 or IPv6 address (names are not resolved)")
-        #expect(ListenAddressError.unbracketedIPv6("::1:80").description
-            == "an IPv6 address is written in brackets before the port, as in [::1]:7000")
+        #expect(
+            ListenAddressError.invalidHost("x").description
+                == "host 'x' is not an IPv4 or IPv6 address (names are not resolved)")
+        #expect(
+            ListenAddressError.unbracketedIPv6("::1:80").description
+                == "an IPv6 address is written in brackets before the port, as in [::1]:7000")
     }
 }

@@ -24,7 +24,7 @@ import RingdServices
             "relay.max_line=100", "access.allow=127.0.0.0/8", "access.deny=[\"127.0.0.2\", \"::/0\"]",
         ])
         #expect(configuration.server == ServerSettings(
-            mode: .greet, listen: [try ListenAddress(parsing: "[::1]:7001")], workers: .count(6), pinWorkers: false,
+            mode: .greet, listen: [try ListenAddress(parsing: "[::1]:7001")], unixMode: FileMode(bits: 0o660)!, workers: .count(6), pinWorkers: false,
             backlog: 1024, maxConnections: 16, busyMessage: nil, drainTimeout: .seconds(5), idleTimeout: .seconds(300), logLevel: .trace))
         #expect(configuration.io == IOSettings(
             submissionEntries: 1024, completionEntries: 8192, bufferCount: 64, bufferSize: 8192, outputLimit: 2 << 20,
