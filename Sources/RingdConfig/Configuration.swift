@@ -59,8 +59,11 @@ public struct ServerSettings: Sendable, Equatable {
     public var maxConnections: Int
     /// Sent to a client refused because every slot is taken, before it is closed; nil sends nothing.
     public var busyMessage: MessageTemplate?
-    /// How long SIGTERM/SIGINT lets queued output drain before everything is closed.
+    /// How long SIGTERM/SIGINT lets queued output drain before everything is closed; after a
+    /// hand-over, how long open connections are served before that drain starts.
     public var drainTimeout: Duration
+    /// Where `ringd --takeover` asks this ringd for its listening sockets (owner-only); nil = none.
+    public var controlSocket: String?
     /// A client that sends nothing for this long is closed; zero never closes one. Broadcast
     /// subscribers have their own, `broadcast.idle_timeout`.
     public var idleTimeout: Duration
@@ -166,7 +169,7 @@ public struct Configuration: Sendable, Equatable {
         server: ServerSettings(
             mode: .echo, listen: [], unixMode: FileMode(bits: 0)!, workers: .auto, pinWorkers: false, backlog: 0,
             maxConnections: 0,
-            busyMessage: nil, drainTimeout: .zero, idleTimeout: .zero, logLevel: .info),
+            busyMessage: nil, drainTimeout: .zero, controlSocket: nil, idleTimeout: .zero, logLevel: .info),
         io: IOSettings(
             submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0, outputCap: 0,
             outputSoftCap: 0, outputSoftTime: .zero, outputMemory: 0),

@@ -38,7 +38,11 @@ enum Schema {
             // .restart: each worker reads it once, when it starts (EventLoop.drainTimeout).
             "server", "drain_timeout", .duration(in: .zero...(.seconds(3600))), default: .seconds(5), \.server.drainTimeout,
             reload: .restart,
-            "on SIGTERM/SIGINT, how long queued output may drain before everything closes; a second signal exits at once"),
+            "on SIGTERM/SIGINT, how long queued output may drain before everything closes; a second signal exits at once;"
+                + " after a hand-over, how long open connections are served before that drain"),
+        ConfigurationKey(
+            "server", "control_socket", .optionalSocketPath, default: nil, \.server.controlSocket, reload: .restart,
+            "Unix socket (owner-only) where `ringd --takeover PATH` asks for the listening sockets"),
         ConfigurationKey(
             "server", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .seconds(300), \.server.idleTimeout,
             reload: .live,

@@ -175,6 +175,27 @@ extension ValueKind where Value == FileMode {
     }
 }
 
+extension ValueKind where Value == String? {
+    /// An absolute path for a Unix socket, or "" for none.
+    static var optionalSocketPath: Self {
+        ValueKind(
+            summary: "an absolute path; \"\" = none",
+            decode: { value throws(ValueProblem) in
+                guard case .string(let text) = value else {
+                    throw .wrongType(expected: "a path such as \"/run/ringd/control.sock\"")
+                }
+                if text.isEmpty { return nil }
+                guard text.hasPrefix("/") else { throw .invalid("is not an absolute path") }
+                guard text.utf8.count <= ListenAddress.maximumPathLength, !text.utf8.contains(0) else {
+                    throw .invalid("is longer than the \(ListenAddress.maximumPathLength) bytes a Unix socket's path holds")
+                }
+                return text
+            },
+            encode: { .string($0 ?? "") },
+            bareValue: { .string($0) })
+    }
+}
+
 extension ValueKind where Value == [ListenAddress] {
     /// A non-empty array of distinct "HOST:PORT" or "unix:/PATH" strings. `--set` also takes one bare address.
     static var listenAddresses: Self {

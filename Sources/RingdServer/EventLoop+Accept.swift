@@ -14,7 +14,7 @@ extension EventLoop {
     static var fixedMessage: UInt32 { UserData.maximumSlot }
 
     func armAccept(_ listener: Int) {
-        guard !draining else { return }
+        guard !draining && !handingOver else { return }
         ring.queueMultishotAccept(listener: listeners[listener].descriptor, userData: tag(.accept, slot: UInt32(listener)))
     }
 

@@ -50,6 +50,9 @@ final class EventLoop<S: Service> {
     var stopping = false
     /// A shutdown signal came: no more accepts, connections close as their output drains.
     var draining = false
+    /// A new process took over the listeners: no more accepts, connections are served until
+    /// their clients close them, or until `server.drain_timeout`, when the drain begins.
+    var handingOver = false
     let drainTimeout: Duration
     /// The worker's coarse clock in milliseconds, read once per iteration.
     var now: UInt32 = 0
@@ -125,6 +128,7 @@ final class EventLoop<S: Service> {
     func run() throws(SystemError) {
         for listener in listeners.indices { armAccept(listener) }
         ring.queuePoll(descriptor: shutdownSignal, events: UInt32(POLLIN), userData: tag(.shutdownSignal))
+        ring.queuePoll(descriptor: group.handOverSignal, events: UInt32(POLLIN), userData: tag(.handOver))
         armTick()
         armSweep()
         armReloadWatch()
@@ -161,6 +165,8 @@ final class EventLoop<S: Service> {
         case .drainDeadline: stopping = true
         case .sweep: handleSweep(completion)
         case .reload: reload()
+        case .handOver: beginHandOver()
+        case .handOverDeadline: if completion.result == -ETIME { beginDrain() }
         // These need no answer and report only a failure (closes and shutdowns are queued
         // quiet); each failure is counted.
         case .close: if completion.result < 0 { statistics.failedCloses += 1 }
@@ -180,7 +186,7 @@ final class EventLoop<S: Service> {
         if cutCount > 0 { processCuts() }
         if S.reach == .everyWorker { flushPosts() }
         services.accessLog?.flush()
-        if draining && table.openCount == 0 { stopping = true }
+        if (draining || handingOver) && table.openCount == 0 { stopping = true }
     }
 
     // MARK: - User data

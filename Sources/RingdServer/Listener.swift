@@ -91,13 +91,23 @@ extension ListenerGroup {
 }
 
 enum ListenerFactory {
-    /// The sockets of each configured address, in order: a SO_REUSEPORT socket per worker for
-    /// TCP, one socket for a Unix path. On failure, nothing is left bound.
-    static func bindAll(_ configuration: Configuration, workers: Int) throws(StartupError) -> [ListenerGroup] {
+    /// The sockets of each configured address, in order: those a takeover offers for it, or
+    /// else a SO_REUSEPORT socket per worker for TCP, one socket for a Unix path. On failure,
+    /// nothing is left bound (adopted sockets are closed; the old process still holds them).
+    static func bindAll(
+        _ configuration: Configuration, workers: Int, adopting takeover: Takeover?
+    ) throws(StartupError)
+        -> [ListenerGroup]
+    {
+        let server = configuration.server
         var listeners: [ListenerGroup] = []
         do throws(SystemError) {
-            for address in configuration.server.listen {
-                let server = configuration.server
+            for address in server.listen {
+                if let adopted = takeover?.adopt(address, backlog: server.backlog, unixMode: server.unixMode), !adopted.isEmpty {
+                    let file = address.family == .unix ? UnixSocketFile(path: address.path) : nil
+                    listeners.append(ListenerGroup(sockets: adopted, unixFile: file))
+                    continue
+                }
                 listeners.append(try bind(address, workers: workers, backlog: server.backlog, unixMode: server.unixMode))
             }
         } catch {

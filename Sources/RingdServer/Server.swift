@@ -41,13 +41,16 @@ public enum Server {
             ready: ready)
     }
 
-    /// Calls `ready` once every worker listens, then runs until SIGINT or SIGTERM. Throws a
-    /// StartupError, whose text names the cause and the fix, when it cannot start. On SIGHUP,
-    /// `reload` reads the configuration again; what it may change takes effect in every worker,
-    /// and an invalid file keeps the running one. Returns each worker's statistics at its stop.
+    /// Calls `ready` once every worker listens, then runs until SIGINT or SIGTERM, or until a new
+    /// process takes over (`server.control_socket`) and the connections this one holds are
+    /// served out. With `takeover`, the path of a running ringd's control socket, it first takes
+    /// that ringd's listening sockets (see Takeover). Throws a StartupError, whose text names the
+    /// cause and the fix, when it cannot start. On SIGHUP, `reload` reads the configuration
+    /// again; what it may change takes effect in every worker, and an invalid file keeps the
+    /// running one. Returns each worker's statistics at its stop.
     static func serve<S: Service>(
         configuration: Configuration, makeService: @escaping @Sendable (Configuration, Worker) -> S,
-        reload: () throws -> Configuration, ready: (ServerReady) -> Void
+        takeover takeoverPath: String? = nil, reload: () throws -> Configuration, ready: (ServerReady) -> Void
     ) throws(StartupError) -> [WorkerStatistics] {
         try checkKernelRelease()
         let cpus = CPUSet.allowed()
@@ -62,9 +65,13 @@ public enum Server {
         guard shutdownSignal >= 0 else { throw StartupError(SystemError("eventfd", errno: errno)) }
         defer { _ = close(shutdownSignal) }
 
-        let listeners = try ListenerFactory.bindAll(configuration, workers: workerCount)
-        // Socket files go when ringd does, whichever way serve returns.
-        defer { listeners.forEach { $0.unixFile?.removeIfStillOurs() } }
+        let takeover = try takeoverPath.map { path throws(StartupError) in try Takeover.request(from: path) }
+        let listeners = try acquireListeners(configuration, workers: workerCount, takeover: takeover)
+        var control: ControlServer?
+        // Socket files go when ringd does, whichever way serve returns, unless a new process took them.
+        defer { removeSocketFiles(of: listeners, keptBy: control) }
+        if takeover == nil { control = try openControlSocket(configuration, closingOnFailure: listeners) }
+        defer { control?.stop() }
         let (group, perWorker) = try makeWorkerGroup(S.self, configuration, workers: workerCount, listeners: listeners)
         // Every worker has stopped (joined) before the arenas go: a relayed span of one worker's
         // arena may be in a send on another worker's ring until that worker's ring is closed.
@@ -82,49 +89,71 @@ public enum Server {
         }
 
         let startup = latch.waitForStartup()
-        if let failure = startup.failure {
+        let log = ServerLog(worker: nil, level: configuration.server.logLevel)
+        if let failure = startup.failure ?? completeTakeover(takeover, configuration, control: &control, log: log) {
+            takeover?.abandon()
             wake(shutdownSignal)
             threads.forEach { $0.join() }
             throw failure
         }
+        control?.start(listeners: listeners, handOverSignal: group.handOverSignal, mainThread: pthread_self(), log: log)
         ready(
             ServerReady(
                 addresses: listeners.map(\.address.description),
                 workers: workerCount,
                 taskRunMode: startup.taskRunMode.rawValue))
 
-        let log = reloadUntilStopSignal(&signals, configuration, reload, group: group)
-        wake(shutdownSignal)
-        waitForWorkersOrSecondSignal(group, signals: &signals, log: log)
+        let (stop, finalLog) = reloadUntilStop(&signals, configuration, reload, group: group, control: control)
+        control?.stop()
+        if stop == .signal { wake(shutdownSignal) }
+        waitForWorkers(group, signals: &signals, shutdownSignal: shutdownSignal, draining: stop == .signal, log: finalLog)
         threads.forEach { $0.join() }
         if let failure = latch.runFailure { throw failure }
         return group.statistics.map(\.snapshot)
     }
 
-    /// Takes signals on the main thread: each SIGHUP reloads; SIGINT or SIGTERM returns, with
-    /// the log at the level last configured.
-    private static func reloadUntilStopSignal(
-        _ signals: inout sigset_t, _ configuration: Configuration, _ reload: () throws -> Configuration, group: WorkerGroup
-    ) -> ServerLog {
+    /// Why the main thread stopped waiting for signals.
+    enum StopReason {
+        /// SIGINT or SIGTERM: drain and exit.
+        case signal
+        /// A new process took over the listeners; the workers serve their connections out.
+        case handedOver
+    }
+
+    /// Takes signals on the main thread: each SIGHUP reloads; SIGINT or SIGTERM returns, and so
+    /// does the control thread's SIGUSR2 once a hand-over is done. The log comes back at the
+    /// level last configured.
+    private static func reloadUntilStop(
+        _ signals: inout sigset_t, _ configuration: Configuration, _ reload: () throws -> Configuration, group: WorkerGroup,
+        control: ControlServer?
+    ) -> (StopReason, ServerLog) {
         var log = ServerLog(worker: nil, level: configuration.server.logLevel)
         var running = configuration
         var received: Int32 = 0
         while true {
             while sigwait(&signals, &received) != 0 {}
-            guard received == SIGHUP else { return log }
-            running = reloadConfiguration(running, reload, group: group, log: log)
-            log.setLevel(running.server.logLevel)
+            switch received {
+            case SIGHUP:
+                running = reloadConfiguration(running, reload, group: group, log: log)
+                log.setLevel(running.server.logLevel)
+            case SIGUSR2:
+                if control?.handedOver.load(ordering: .acquiring) == true { return (.handedOver, log) }
+            default:
+                return (.signal, log)
+            }
         }
     }
 
-    /// SIGINT, SIGTERM and SIGHUP, blocked before any thread starts, so every worker inherits
-    /// the mask and only the main thread's sigwait takes them.
+    /// SIGINT, SIGTERM, SIGHUP and SIGUSR2 (the control thread's "handed over"), blocked before
+    /// any thread starts, so every worker inherits the mask and only the main thread's sigwait
+    /// takes them.
     private static func blockSignals() -> sigset_t {
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGHUP)
+        sigaddset(&signals, SIGUSR2)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         return signals
     }
@@ -208,15 +237,24 @@ public enum Server {
         return next
     }
 
-    /// The workers drain for up to `server.drain_timeout`; a second SIGINT or SIGTERM in the
-    /// meantime means "now": ringd exits at once, without waiting for them.
-    private static func waitForWorkersOrSecondSignal(_ group: WorkerGroup, signals: inout sigset_t, log: ServerLog) {
+    /// Waits for the workers. While they drain (for up to `server.drain_timeout`), a second
+    /// SIGINT or SIGTERM means "now": ringd exits at once. After a hand-over (`draining` false)
+    /// the first one starts the drain instead, closing idle connections, and the second exits.
+    private static func waitForWorkers(
+        _ group: WorkerGroup, signals: inout sigset_t, shutdownSignal: Int32, draining: Bool, log: ServerLog
+    ) {
+        var draining = draining
         var pollInterval = timespec(tv_sec: 0, tv_nsec: 50_000_000)
         while group.runningWorkers.load(ordering: .acquiring) > 0 {
-            if sigtimedwait(&signals, nil, &pollInterval) > 0 {
+            let received = sigtimedwait(&signals, nil, &pollInterval)
+            guard received == SIGINT || received == SIGTERM || (draining && received == SIGHUP) else { continue }
+            if draining {
                 log.write(.notice, "second signal: exiting without waiting for output to drain")
                 _exit(1)
             }
+            log.write(.notice, "signal after the hand-over: closing idle connections, draining the others")
+            draining = true
+            wake(shutdownSignal)
         }
     }
 

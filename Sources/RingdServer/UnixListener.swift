@@ -48,18 +48,30 @@ extension ListenerFactory {
     ) throws(SystemError)
         -> (ListeningSocket, UnixSocketFile)
     {
-        let text = address.description
         let target = try SocketAddress(address)
-        try removeStaleSocketFile(at: address.path, text: text)
-        let descriptor = try socketDescriptor(family: AF_UNIX, text: text)
+        let (descriptor, file) = try listenUnix(
+            at: address.path, type: SOCK_STREAM, backlog: backlog, mode: mode, text: address.description,
+            modeKey: "server.unix_mode")
+        return (ListeningSocket(descriptor: descriptor, address: target), file)
+    }
+
+    /// A Unix socket of `type` listening at `path` with `mode`, after replacing a stale file
+    /// there; its descriptor and the file. `modeKey` names where the mode came from in errors.
+    static func listenUnix(
+        at path: String, type: __socket_type, backlog: Int, mode: FileMode, text: String, modeKey: String
+    ) throws(SystemError) -> (Int32, UnixSocketFile) {
+        guard let target = SocketAddress(unixPath: path) else { throw SystemError("bind", errno: ENAMETOOLONG, context: text) }
+        try removeStaleSocketFile(at: path, type: type, text: text)
+        let descriptor = socket(AF_UNIX, Int32(type.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if descriptor < 0 { throw SystemError("socket", errno: errno, context: text) }
         do throws(SystemError) {
             if target.withSockaddr({ Glibc.bind(descriptor, $0, $1) }) != 0 {
                 throw SystemError("bind", errno: errno, context: text)
             }
-            guard let file = UnixSocketFile(path: address.path) else { throw SystemError("lstat", errno: errno, context: text) }
+            guard let file = UnixSocketFile(path: path) else { throw SystemError("lstat", errno: errno, context: text) }
             do throws(SystemError) {
-                if chmod(address.path, mode_t(mode.bits)) != 0 {
-                    throw SystemError("chmod", errno: errno, context: "\(text) to server.unix_mode \(mode.octal)")
+                if chmod(path, mode_t(mode.bits)) != 0 {
+                    throw SystemError("chmod", errno: errno, context: "\(text) to \(modeKey) \(mode.octal)")
                 }
                 if Glibc.listen(descriptor, Int32(clamping: backlog)) != 0 {
                     throw SystemError("listen", errno: errno, context: text)
@@ -68,7 +80,7 @@ extension ListenerFactory {
                 file.removeIfStillOurs()
                 throw error
             }
-            return (ListeningSocket(descriptor: descriptor, address: target), file)
+            return (descriptor, file)
         } catch {
             _ = Glibc.close(descriptor)
             throw error
@@ -77,7 +89,7 @@ extension ListenerFactory {
 
     /// Removes the socket file at `path` when nobody accepts on it; throws, naming the path,
     /// when somebody does or when the file is not a socket.
-    private static func removeStaleSocketFile(at path: String, text: String) throws(SystemError) {
+    private static func removeStaleSocketFile(at path: String, type: __socket_type, text: String) throws(SystemError) {
         var status = stat()
         guard lstat(path, &status) == 0 else { return }  // nothing there (or bind says why)
         guard status.st_mode & S_IFMT == S_IFSOCK else {
@@ -85,8 +97,8 @@ extension ListenerFactory {
                 "bind", errno: EEXIST, context: "\(text): the file exists and is not a socket; ringd replaces only a stale socket"
             )
         }
-        switch probe(path) {
-        case 0, EAGAIN:
+        switch probe(path, type: type) {
+        case 0, EAGAIN, EPROTOTYPE:  // EPROTOTYPE: a live socket of another type
             throw SystemError("bind", errno: EADDRINUSE, context: "\(text): another process accepts connections there")
         case ECONNREFUSED:
             if unlink(path) != 0 && errno != ENOENT {
@@ -102,10 +114,9 @@ extension ListenerFactory {
 
     /// Connects to the socket at `path` without waiting: 0 when somebody accepts, EAGAIN when
     /// somebody listens with a full backlog, ECONNREFUSED when nobody listens, or the errno.
-    private static func probe(_ path: String) -> Int32 {
+    private static func probe(_ path: String, type: __socket_type) -> Int32 {
         guard let address = SocketAddress(unixPath: path) else { return ENAMETOOLONG }
-        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-        let descriptor = socket(AF_UNIX, type, 0)
+        let descriptor = socket(AF_UNIX, Int32(type.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard descriptor >= 0 else { return errno }
         defer { _ = Glibc.close(descriptor) }
         while true {

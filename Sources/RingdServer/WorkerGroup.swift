@@ -52,6 +52,9 @@ final class WorkerGroup: @unchecked Sendable {
     let statistics: [PublishedStatistics]
     /// One eventfd per worker, written when SIGHUP published a new configuration.
     private let reloadDescriptors: [Int32]
+    /// Written once, never read, when a new process took over the listeners: every worker's
+    /// poll on it fires, and each stops accepting and serves its connections out.
+    let handOverSignal: Int32
     /// The configuration SIGHUP published, under `publishedLock`. Read by a worker only after
     /// its eventfd fired, so the lock is taken once per reload, never on a connection's path.
     /// A pthread mutex rather than Synchronization's `Mutex`: on Linux that one hands a
@@ -97,6 +100,13 @@ final class WorkerGroup: @unchecked Sendable {
             reloadDescriptors.append(descriptor)
         }
         self.reloadDescriptors = reloadDescriptors
+        handOverSignal = ringd_eventfd()
+        guard handOverSignal >= 0 else {
+            let error = errno
+            reloadDescriptors.forEach { _ = Glibc.close($0) }
+            arenas.forEach { $0.close() }
+            throw SystemError("eventfd", errno: error)
+        }
         pthread_mutex_init(&publishedLock, nil)
     }
 
@@ -124,10 +134,11 @@ final class WorkerGroup: @unchecked Sendable {
         _ = read(reloadDescriptors[worker], &value, MemoryLayout<UInt64>.size)
     }
 
-    /// Unmaps the arenas and closes the reload eventfds; after every worker thread has been joined.
+    /// Unmaps the arenas and closes the eventfds; after every worker thread has been joined.
     func close() {
         arenas.forEach { $0.close() }
         reloadDescriptors.forEach { _ = Glibc.close($0) }
+        _ = Glibc.close(handOverSignal)
     }
 
     deinit {

@@ -91,6 +91,13 @@ struct RingdCommand: ParsableCommand {
             valueName: "TABLE.KEY=VALUE"))
     var settings: [String] = []
 
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: ArgumentHelp(
+            "Replace the ringd whose server.control_socket is PATH without closing a listener: take its listening sockets, accept on them, then let it serve its open connections out and exit.",
+            valueName: "PATH"))
+    var takeover: String?
+
     @Flag(name: .long, help: "Validate the configuration, print the effective configuration, and exit.")
     var check = false
 
@@ -131,7 +138,8 @@ struct RingdCommand: ParsableCommand {
         }
         LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label) }
         do {
-            let statistics = try Server.run(configuration: configuration, reload: reloadConfiguration) { ready in
+            let statistics = try Server.run(configuration: configuration, takeover: takeover, reload: reloadConfiguration) {
+                ready in
                 for address in ready.addresses {
                     print(
                         "ringd: \(configuration.server.mode.rawValue) listening on \(address) (\(ready.workers) \(ready.workers == 1 ? "worker" : "workers"))"

@@ -10,7 +10,7 @@ import Testing
     /// as it starts (the drain timeout).
     private static let restartPaths: Set<String> = [
         "server.mode", "server.listen", "server.unix_mode", "server.workers", "server.pin_workers", "server.backlog",
-        "server.max_connections", "server.drain_timeout",
+        "server.max_connections", "server.drain_timeout", "server.control_socket",
         "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.output_memory",
         "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
         "relay.max_line",
@@ -77,6 +77,7 @@ import Testing
         case "server.mode": .string("relay")
         case "server.listen": .array([.string("127.0.0.1:7001")])
         case "server.unix_mode": .string("0600")
+        case "server.control_socket": .string("/run/ringd/control.sock")
         case "server.workers": .integer(2)
         case "server.drain_timeout": .string("1s")
         case "server.backlog", "server.max_connections": .integer(64)
