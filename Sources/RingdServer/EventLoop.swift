@@ -68,6 +68,8 @@ final class EventLoop<S: Service> {
     var sweepGeneration: UInt32 = 0
     /// Listeners (a bit each) whose accept is paused after EMFILE/ENFILE.
     var acceptPausedListeners: UInt64 = 0
+    /// The most listening sockets one worker accepts on: one bit each above.
+    static var maximumListeners: Int { UInt64.bitWidth }
     var acceptFailureReport = RateLimitedReport()
     /// Send-and-close connections whose close has not completed (`{clients}` for greet, counter).
     var greetingsInFlight = 0

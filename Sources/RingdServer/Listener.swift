@@ -49,6 +49,8 @@ struct ListenerGroup {
     let sockets: [ListeningSocket]
     /// The Unix socket's file, removed when ringd exits; nil for TCP.
     let unixFile: UnixSocketFile?
+    /// Taken over from a running ringd: until the takeover is done, its file is that ringd's.
+    var adopted = false
 
     /// What the `listening on` line names: `127.0.0.1:7000`, `unix:/run/ringd/echo.sock`.
     var address: SocketAddress { sockets[0].address }
@@ -105,14 +107,14 @@ enum ListenerFactory {
             for address in server.listen {
                 if let adopted = takeover?.adopt(address, backlog: server.backlog, unixMode: server.unixMode), !adopted.isEmpty {
                     let file = address.family == .unix ? UnixSocketFile(path: address.path) : nil
-                    listeners.append(ListenerGroup(sockets: adopted, unixFile: file))
+                    listeners.append(ListenerGroup(sockets: adopted, unixFile: file, adopted: true))
                     continue
                 }
                 listeners.append(try bind(address, workers: workers, backlog: server.backlog, unixMode: server.unixMode))
             }
         } catch {
             listeners.forEach { $0.close() }
-            listeners.forEach { $0.unixFile?.removeIfStillOurs() }
+            listeners.filter { !$0.adopted }.forEach { $0.unixFile?.removeIfStillOurs() }
             throw StartupError(error)
         }
         return listeners

@@ -40,7 +40,7 @@ extension Server {
             return try ControlServer(path: path)
         } catch {
             listeners.forEach { $0.close() }
-            listeners.forEach { $0.unixFile?.removeIfStillOurs() }
+            listeners.filter { !$0.adopted }.forEach { $0.unixFile?.removeIfStillOurs() }
             throw StartupError(error)
         }
     }
@@ -67,9 +67,11 @@ extension Server {
         return nil
     }
 
-    /// Removes the Unix socket files ringd made or adopted, except those a later process took.
-    static func removeSocketFiles(of listeners: [ListenerGroup], keptBy control: ControlServer?) {
+    /// Removes the Unix socket files ringd made, and those it adopted in a takeover that was
+    /// completed, except those a later process took.
+    static func removeSocketFiles(of listeners: [ListenerGroup], takenFrom takeover: Takeover?, keptBy control: ControlServer?) {
         for (index, listener) in listeners.enumerated() where control?.kept(index) != true {
+            if listener.adopted && takeover?.isCommitted != true { continue }  // still the old process's file
             listener.unixFile?.removeIfStillOurs()
         }
     }

@@ -69,7 +69,7 @@ public enum Server {
         let listeners = try acquireListeners(configuration, workers: workerCount, takeover: takeover)
         var control: ControlServer?
         // Socket files go when ringd does, whichever way serve returns, unless a new process took them.
-        defer { removeSocketFiles(of: listeners, keptBy: control) }
+        defer { removeSocketFiles(of: listeners, takenFrom: takeover, keptBy: control) }
         if takeover == nil { control = try openControlSocket(configuration, closingOnFailure: listeners) }
         defer { control?.stop() }
         let (group, perWorker) = try makeWorkerGroup(S.self, configuration, workers: workerCount, listeners: listeners)
@@ -162,18 +162,33 @@ public enum Server {
     private static func makeWorkerGroup<S: Service>(
         _: S.Type, _ configuration: Configuration, workers: Int, listeners: [ListenerGroup]
     ) throws(StartupError) -> (WorkerGroup, [[ListeningSocket]]) {
-        do throws(SystemError) {
-            let perWorker = try ListenerGroup.socketsPerWorker(listeners, workers: workers)
-            do throws(SystemError) {
-                let group = try WorkerGroup(
-                    workerCount: workers, configuration: configuration, relayInboxes: S.reach == .everyWorker)
-                return (group, perWorker)
-            } catch {
-                perWorker.joined().forEach { $0.close() }
-                throw error
-            }
+        do throws(StartupError) {
+            return try makeWorkerGroupOrFail(S.self, configuration, workers: workers, listeners: listeners)
         } catch {
             listeners.forEach { $0.close() }
+            throw error
+        }
+    }
+
+    private static func makeWorkerGroupOrFail<S: Service>(
+        _: S.Type, _ configuration: Configuration, workers: Int, listeners: [ListenerGroup]
+    ) throws(StartupError) -> (WorkerGroup, [[ListeningSocket]]) {
+        let perWorker: [[ListeningSocket]]
+        do throws(SystemError) { perWorker = try ListenerGroup.socketsPerWorker(listeners, workers: workers) } catch {
+            throw StartupError(error)
+        }
+        // A worker keeps one bit per listener (`acceptPausedListeners`).
+        if let most = perWorker.map(\.count).max(), most > EventLoop<S>.maximumListeners {
+            perWorker.joined().forEach { $0.close() }
+            throw StartupError(
+                message: "a worker would accept on \(most) listening sockets, more than \(EventLoop<S>.maximumListeners): "
+                    + "the running ringd has more sockets per address than this one has workers. Fix: raise --workers.")
+        }
+        do throws(SystemError) {
+            let group = try WorkerGroup(workerCount: workers, configuration: configuration, relayInboxes: S.reach == .everyWorker)
+            return (group, perWorker)
+        } catch {
+            perWorker.joined().forEach { $0.close() }
             throw StartupError(error)
         }
     }

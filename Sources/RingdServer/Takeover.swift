@@ -23,6 +23,8 @@ final class Takeover {
     /// The old process's listening sockets in the order it sent them; nil once adopted or closed.
     private var offered: [ListeningSocket?]
     private var kept: [Int] = []
+    /// The old process said `released`: the adopted sockets and their files are this process's.
+    private(set) var isCommitted = false
 
     /// How long the old process may take to answer.
     static let answerTimeout: Duration = .seconds(30)
@@ -38,17 +40,21 @@ final class Takeover {
     /// Connects to the running ringd's control socket at `path` and takes its listening sockets.
     static func request(from path: String) throws(StartupError) -> Takeover {
         let connection: ControlConnection
-        do throws(SystemError) {
-            connection = try ControlConnection.connect(to: path)
-            try connection.send(HandOverMessage.request)
-        } catch {
+        do throws(SystemError) { connection = try ControlConnection.connect(to: path) } catch {
             throw StartupError(message: "cannot take over from \(path): \(error). \(advice(for: error.errno, path: path))")
         }
+        // A refusal may come (and the connection close) before the request is sent: the answer,
+        // read next, says why better than the failed send does.
+        var requestFailure: SystemError?
+        do throws(SystemError) { try connection.send(HandOverMessage.request) } catch { requestFailure = error }
         var offered: [ListeningSocket?] = []
         while true {
             let message: ControlMessage
             do throws(ControlWaitEnd) { message = try connection.receive(within: answerTimeout) } catch {
                 offered.forEach { $0?.close() }
+                if let requestFailure, case .closed = error {
+                    throw StartupError(message: "cannot take over from \(path): \(requestFailure)")
+                }
                 throw failure(path, error, waitingFor: "its listening sockets")
             }
             if message.argument(after: HandOverMessage.sockets) != nil {
@@ -106,6 +112,7 @@ final class Takeover {
         guard answer.text == HandOverMessage.released else {
             throw StartupError(message: "hand-over from \(path) failed: unexpected answer \(answer.text.debugDescription)")
         }
+        isCommitted = true
         connection.close()
     }
 
