@@ -40,6 +40,11 @@ struct RingdCommand: ParsableCommand {
             messages, intervals, limits, access lists and the log level change at once; an
             invalid file keeps the running configuration and logs the error with its position.
 
+            ringd --takeover PATH replaces the ringd whose server.control_socket is PATH without \
+            closing a listener: it takes that ringd's listening sockets and accepts on them; the old \
+            one then stops accepting, serves its open connections until they close (at most \
+            server.drain_timeout, then it drains as on SIGTERM) and exits 0.
+
             Events go to stderr through swift-log, one line each, from --log-level (or
             server.log_level) up: connections at trace; refusals, cuts and idle closes at debug,
             with the client's address; reloads, cut summaries and each worker's counters at info:
@@ -50,8 +55,9 @@ struct RingdCommand: ParsableCommand {
               ringd --mode relay --listen 127.0.0.1:7005
               ringd --mode broadcast --set broadcast.interval=100ms
               ringd --listen 127.0.0.1:0 --listen [::1]:0 --workers 2
-              ringd --mode greet --listen unix:/run/ringd/greet.sock --set server.unix_mode=0666
+              ringd --mode greet --listen unix:/run/ringd/greet.sock
               ringd --check --config conf/echo.toml --set io.buffer_count=4096
+              ringd --takeover /run/ringd/control.sock --config /etc/ringd/ringd.toml
             """
     )
 
