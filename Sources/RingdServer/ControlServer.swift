@@ -128,7 +128,7 @@ final class ControlServer: @unchecked Sendable {
         let who = "pid \(credentials.pid)"
         if credentials.uid != geteuid() && credentials.uid != 0 {
             log.write(.warning, "hand-over: refused \(who): its uid \(credentials.uid) is not ringd's uid \(geteuid())")
-            try? peer.send("\(HandOverMessage.refused) uid \(credentials.uid) is not the uid of the running ringd (\(geteuid()))")
+            refuse(peer, "uid \(credentials.uid) is not the uid of the running ringd (\(geteuid()))")
             return
         }
         do throws(HandOverAbandoned) {
@@ -151,6 +151,13 @@ final class ControlServer: @unchecked Sendable {
         } catch {
             log.write(.warning, "hand-over to \(who) abandoned: \(error.reason); still serving")
         }
+    }
+
+    /// Tells `peer` why not. Its request is read first: a Unix socket closed with a message
+    /// unread resets the connection, and the peer would read ECONNRESET instead of the reason.
+    private func refuse(_ peer: ControlConnection, _ reason: String) {
+        if let request = try? peer.receive(within: .seconds(1)) { request.descriptors.forEach { _ = Glibc.close($0) } }
+        try? peer.send("\(HandOverMessage.refused) \(reason)")
     }
 
     /// Marks what the new process kept, tells the workers to hand over, frees the control path
@@ -206,7 +213,7 @@ final class ControlServer: @unchecked Sendable {
             _ = poll(&entries, 2, Int32(clamping: min(left, .milliseconds(100)).clampedMilliseconds))
             if entries[1].revents != 0, let other = acceptPeer() {
                 let pid = peer.peer?.pid ?? 0
-                try? other.send("\(HandOverMessage.refused) a takeover by pid \(pid) is already in progress")
+                refuse(other, "a takeover by pid \(pid) is already in progress")
             }
             if entries[0].revents != 0 { return try peer.receive(within: .milliseconds(1), watching: stopSignal) }
             var stop = pollfd(fd: stopSignal, events: Int16(POLLIN), revents: 0)
