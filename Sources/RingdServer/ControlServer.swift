@@ -9,7 +9,8 @@
 //
 // On `ready`: the workers are told to hand over (the shared eventfd `handOverSignal`), the
 // control socket is closed and its file removed (the new process may want the same path), the
-// peer is told `released`, and the main thread is woken with SIGUSR2 to wait for the workers.
+// main thread is woken with SIGUSR2 to wait for the workers, and once every worker has stopped
+// accepting, the peer is told `released`.
 
 import CLinux
 import RingdConfig
@@ -59,10 +60,9 @@ final class ControlServer: @unchecked Sendable {
     deinit { precondition(isClosed, "ControlServer dropped without stop()") }
 
     /// Starts serving takeovers of `listeners` on a thread of its own.
-    func start(listeners: [ListenerGroup], handOverSignal: Int32, mainThread: pthread_t, log: ServerLog) {
+    func start(listeners: [ListenerGroup], workers: WorkerGroup, mainThread: pthread_t, log: ServerLog) {
         let context = HandOverContext(
-            groups: listeners.map { $0.sockets.map(\.descriptor) }, handOverSignal: handOverSignal, mainThread: mainThread,
-            log: log)
+            groups: listeners.map { $0.sockets.map(\.descriptor) }, workers: workers, mainThread: mainThread, log: log)
         keptGroups = Array(repeating: false, count: listeners.count)
         do {
             thread = try JoinableThread { [self] in serve(context) }
@@ -94,7 +94,7 @@ final class ControlServer: @unchecked Sendable {
 
     private struct HandOverContext {
         let groups: [[Int32]]
-        let handOverSignal: Int32
+        let workers: WorkerGroup
         let mainThread: pthread_t
         let log: ServerLog
     }
@@ -170,9 +170,18 @@ final class ControlServer: @unchecked Sendable {
         }
         handedOver.store(true, ordering: .releasing)
         var one: UInt64 = 1
-        _ = write(context.handOverSignal, &one, MemoryLayout<UInt64>.size)
+        _ = write(context.workers.handOverSignal, &one, MemoryLayout<UInt64>.size)
         closeListener()
         pthread_kill(context.mainThread, SIGUSR2)
+        // `released` waits until no worker here can take a connection any more (or 5 s, for a
+        // worker that stopped meanwhile), so that the new process's accepts, armed again then,
+        // find what was left for them (see EventLoop.rearmAccepts).
+        let deadline = ContinuousClock.now + .seconds(5)
+        while context.workers.workersHandedOver.load(ordering: .acquiring) < context.workers.workerCount
+            && ContinuousClock.now < deadline
+        {
+            usleep(1000)
+        }
     }
 
     /// Waits for a message that starts with `word` and returns what follows it; refuses any

@@ -44,6 +44,9 @@ enum Operation: UInt8, CaseIterable {
     case handOver
     /// `server.drain_timeout` passed after a hand-over: the drain of SIGTERM begins.
     case handOverDeadline
+    /// This process took over listeners and the old one stopped accepting
+    /// (`WorkerGroup.rearmSignal` became readable).
+    case rearmAccepts
 }
 
 /// Why a slow client is cut off; each is counted on its own.

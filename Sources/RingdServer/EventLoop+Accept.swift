@@ -18,6 +18,21 @@ extension EventLoop {
         ring.queueMultishotAccept(listener: listeners[listener].descriptor, userData: tag(.accept, slot: UInt32(listener)))
     }
 
+    /// The old process of a hand-over has stopped accepting: cancel and arm every accept again.
+    /// An accept armed on a listener shared with another process waits for a wake-up that the
+    /// kernel gives to one waiter alone (io_uring polls for accept with EPOLLEXCLUSIVE); when
+    /// the old process's waiter took it and was then cancelled, the connection it announced
+    /// waits in the queue with nobody woken for it. An accept armed anew tries at once, and
+    /// takes it. (The cancel goes first in the same submission, and its target's -ECANCELED
+    /// completion re-arms nothing.)
+    func rearmAccepts() {
+        guard !draining && !handingOver else { return }
+        for listener in listeners.indices where acceptPausedListeners & (1 << listener) == 0 {
+            ring.queueCancel(target: tag(.accept, slot: UInt32(listener)), userData: tag(.cancel))
+            armAccept(listener)
+        }
+    }
+
     /// Re-arms an accept paused by EMFILE/ENFILE, once: from its timer or a close, whichever
     /// comes first (the other then finds nothing to do).
     func resumeAccept(_ listener: Int) {

@@ -155,6 +155,9 @@ extension EventLoop {
     /// it, since a client may be about to send. At `server.drain_timeout` the drain begins.
     /// A connection the accept had already taken when it was cancelled is served too.
     func beginHandOver() {
+        // Counted once the accepts are cancelled (a cancel of a waiting accept takes effect in
+        // the submit), so the new process knows when nothing here can take a connection.
+        defer { group.workersHandedOver.add(1, ordering: .releasing) }
         guard !draining && !handingOver else { return }
         handingOver = true
         for listener in listeners.indices {

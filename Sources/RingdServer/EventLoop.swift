@@ -131,6 +131,7 @@ final class EventLoop<S: Service> {
         for listener in listeners.indices { armAccept(listener) }
         ring.queuePoll(descriptor: shutdownSignal, events: UInt32(POLLIN), userData: tag(.shutdownSignal))
         ring.queuePoll(descriptor: group.handOverSignal, events: UInt32(POLLIN), userData: tag(.handOver))
+        ring.queuePoll(descriptor: group.rearmSignal, events: UInt32(POLLIN), userData: tag(.rearmAccepts))
         armTick()
         armSweep()
         armReloadWatch()
@@ -169,6 +170,7 @@ final class EventLoop<S: Service> {
         case .reload: reload()
         case .handOver: beginHandOver()
         case .handOverDeadline: if completion.result == -ETIME { beginDrain() }
+        case .rearmAccepts: rearmAccepts()
         // These need no answer and report only a failure (closes and shutdowns are queued
         // quiet); each failure is counted.
         case .close: if completion.result < 0 { statistics.failedCloses += 1 }

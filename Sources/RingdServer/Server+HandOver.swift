@@ -46,17 +46,17 @@ extension Server {
     }
 
     /// Every worker of this process accepts now: the old process may stop (`ready`, then
-    /// `released`). Then this process opens its own control socket, at a path the old one has
-    /// given up, and tells systemd it is the main process. Returns why the takeover failed, or
-    /// nil; a control socket that cannot be opened now is logged, not fatal, since the old
-    /// process no longer accepts.
+    /// `released`), and the workers arm their accepts again (see EventLoop.rearmAccepts). Then
+    /// this process opens its own control socket, at a path the old one has given up, and tells
+    /// systemd it is the main process. Returns why the takeover failed, or nil; a control socket
+    /// that cannot be opened now is logged, not fatal, since the old process no longer accepts.
     static func completeTakeover(
-        _ takeover: Takeover?, _ configuration: Configuration, control: inout ControlServer?, log: ServerLog
-    )
-        -> StartupError?
-    {
+        _ takeover: Takeover?, _ configuration: Configuration, group: WorkerGroup, control: inout ControlServer?, log: ServerLog
+    ) -> StartupError? {
         guard let takeover else { return nil }
         do throws(StartupError) { try takeover.commit() } catch { return error }
+        var one: UInt64 = 1
+        _ = write(group.rearmSignal, &one, MemoryLayout<UInt64>.size)
         log.write(.notice, "took over the listeners of the ringd at \(takeover.path)")
         if let path = configuration.server.controlSocket {
             do throws(SystemError) { control = try ControlServer(path: path) } catch {

@@ -90,13 +90,13 @@ public enum Server {
 
         let startup = latch.waitForStartup()
         let log = ServerLog(worker: nil, level: configuration.server.logLevel)
-        if let failure = startup.failure ?? completeTakeover(takeover, configuration, control: &control, log: log) {
+        if let failure = startup.failure ?? completeTakeover(takeover, configuration, group: group, control: &control, log: log) {
             takeover?.abandon()
             wake(shutdownSignal)
             threads.forEach { $0.join() }
             throw failure
         }
-        control?.start(listeners: listeners, handOverSignal: group.handOverSignal, mainThread: pthread_self(), log: log)
+        control?.start(listeners: listeners, workers: group, mainThread: pthread_self(), log: log)
         ready(
             ServerReady(
                 addresses: listeners.map(\.address.description),
