@@ -3,8 +3,8 @@
 // that a slow or stuck peer never holds up the main thread's signals or a worker.
 //
 // One takeover at a time: while one runs, another connection is told `refused` and closed. A
-// peer of another user (only root could connect through the file's permissions, or someone
-// loosened them) is refused too. The workers keep accepting until the new process says
+// peer whose uid is neither ringd's nor root's is refused too (the 0600 file keeps such a
+// process out, unless someone loosened it). The workers keep accepting until the new process says
 // `ready`; a peer that closes, fails or times out before that changes nothing here.
 //
 // On `ready`: the workers are told to hand over (the shared eventfd `handOverSignal`), the

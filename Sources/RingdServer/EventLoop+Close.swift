@@ -150,8 +150,9 @@ extension EventLoop {
     // MARK: - Hand-over, drain and shutdown
 
     /// A new process took over the listeners and accepts on them: stop accepting, and close
-    /// this worker's descriptors of them (the new process holds its own, so nothing queued is
-    /// lost). Unlike the drain, no connection is closed: each is served until its client closes
+    /// this worker's descriptors of them. The new process holds its own of every socket it
+    /// wanted, so nothing queued there is lost; one it did not want closes with the last of
+    /// this process's descriptors, as at SIGTERM. Unlike the drain, no connection is closed: each is served until its client closes
     /// it, since a client may be about to send. At `server.drain_timeout` the drain begins.
     /// A connection the accept had already taken when it was cancelled is served too.
     func beginHandOver() {
