@@ -2,7 +2,7 @@
 //
 // The module graph is the architecture:
 //   CUring        liburing and the C shim (only URing imports it)
-//   CLinux        Linux calls Swift's Glibc module hides (affinity, eventfd)
+//   CLinux        Linux calls Swift's Glibc module hides (affinity, eventfd, SCM_RIGHTS, SO_PEERCRED)
 //   RingdSystem   what ringd and ring-client share: socket addresses, writeAll, threads, clocks
 //   URing         the io_uring layer: ring, submissions, completions (the one drain loop),
 //                 user data, buffer ring

@@ -1,11 +1,13 @@
 // See include/CLinux.h.
 #define _GNU_SOURCE
 #include "CLinux.h"
+#include <errno.h>
 #include <sched.h>
 #include <string.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
 int ringd_get_allowed_cpus(unsigned char *mask, unsigned long bytes) {
     cpu_set_t set;
@@ -35,4 +37,70 @@ int ringd_eventfd(void) {
 
 int ringd_spawn_close_from(void *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, from);
+}
+
+long ringd_send_descriptors(int socket, const void *bytes, unsigned long length, const int *descriptors, int count) {
+    if (count < 0 || count > RINGD_DESCRIPTORS_PER_MESSAGE) {
+        errno = EINVAL;
+        return -1;
+    }
+    union {
+        char buffer[CMSG_SPACE(sizeof(int) * RINGD_DESCRIPTORS_PER_MESSAGE)];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct iovec vector = {.iov_base = (void *)bytes, .iov_len = length};
+    struct msghdr message = {.msg_iov = &vector, .msg_iovlen = 1};
+    if (count > 0) {
+        message.msg_control = control.buffer;
+        message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * count);
+        memcpy(CMSG_DATA(header), descriptors, sizeof(int) * count);
+    }
+    long sent;
+    do {
+        sent = sendmsg(socket, &message, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
+}
+
+long ringd_receive_descriptors(int socket, void *bytes, unsigned long capacity, int *descriptors, int *count) {
+    union {
+        char buffer[CMSG_SPACE(sizeof(int) * RINGD_DESCRIPTORS_PER_MESSAGE)];
+        struct cmsghdr align;
+    } control;
+    struct iovec vector = {.iov_base = bytes, .iov_len = capacity};
+    struct msghdr message = {.msg_iov = &vector, .msg_iovlen = 1, .msg_control = control.buffer,
+                             .msg_controllen = sizeof control.buffer};
+    *count = 0;
+    long received;
+    do {
+        received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    } while (received < 0 && errno == EINTR);
+    if (received < 0) return -1;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        int carried = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int index = 0; index < carried && *count < RINGD_DESCRIPTORS_PER_MESSAGE; index++) {
+            memcpy(&descriptors[*count], CMSG_DATA(header) + index * sizeof(int), sizeof(int));
+            *count += 1;
+        }
+    }
+    if (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return received;
+}
+
+int ringd_peer_credentials(int socket, int *pid, unsigned int *uid) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    *pid = credentials.pid;
+    *uid = credentials.uid;
+    return 0;
 }

@@ -14,10 +14,41 @@ public enum WorkerCount: Sendable, Equatable {
     case auto
     /// Exactly this many, 1...1024.
     case count(Int)
+
+    /// The number of workers, given the CPUs the process may run on.
+    public func count(cpus: Int) -> Int {
+        switch self {
+        case .auto: cpus
+        case .count(let count): count
+        }
+    }
 }
 
 public enum LogLevel: String, Sendable, CaseIterable {
     case trace, debug, info, notice, warning, error, critical
+}
+
+/// Permission bits of a file ringd creates (a Unix socket), 0...0o777.
+public struct FileMode: Sendable, Equatable {
+    public let bits: UInt32
+
+    public init?(bits: UInt32) {
+        guard bits <= 0o777 else { return nil }
+        self.bits = bits
+    }
+
+    /// "660" or "0660"; nil for anything else than 3 or 4 octal digits up to 0777.
+    public init?(octal text: String) {
+        guard (3...4).contains(text.count), text.allSatisfy({ ("0"..."7").contains($0) }), let bits = UInt32(text, radix: 8)
+        else { return nil }
+        self.init(bits: bits)
+    }
+
+    /// Four octal digits: "0660".
+    public var octal: String {
+        let digits = String(bits, radix: 8)
+        return String(repeating: "0", count: 4 - digits.count) + digits
+    }
 }
 
 /// `[server]`: what to serve, where, and with how many workers.
@@ -25,6 +56,8 @@ public struct ServerSettings: Sendable, Equatable {
     public var mode: ServiceMode
     /// Never empty, without duplicates.
     public var listen: [ListenAddress]
+    /// The permissions of each Unix socket ringd listens on.
+    public var unixMode: FileMode
     public var workers: WorkerCount
     /// Pin worker i to the i-th CPU the process may run on.
     public var pinWorkers: Bool
@@ -34,8 +67,11 @@ public struct ServerSettings: Sendable, Equatable {
     public var maxConnections: Int
     /// Sent to a client refused because every slot is taken, before it is closed; nil sends nothing.
     public var busyMessage: MessageTemplate?
-    /// How long SIGTERM/SIGINT lets queued output drain before everything is closed.
+    /// How long SIGTERM/SIGINT lets queued output drain before everything is closed; after a
+    /// hand-over, how long open connections are served before that drain starts.
     public var drainTimeout: Duration
+    /// Where `ringd --takeover` asks this ringd for its listening sockets (owner-only); nil = none.
+    public var controlSocket: String?
     /// A client that sends nothing for this long is closed; zero never closes one. Broadcast
     /// subscribers have their own, `broadcast.idle_timeout`.
     public var idleTimeout: Duration
@@ -152,8 +188,9 @@ public struct Configuration: Sendable, Equatable {
     /// keep its placeholder; a test checks that every field has one.
     private static let unset = Configuration(
         server: ServerSettings(
-            mode: .echo, listen: [], workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
-            busyMessage: nil, drainTimeout: .zero, idleTimeout: .zero, logLevel: .info),
+            mode: .echo, listen: [], unixMode: FileMode(bits: 0)!, workers: .auto, pinWorkers: false, backlog: 0,
+            maxConnections: 0,
+            busyMessage: nil, drainTimeout: .zero, controlSocket: nil, idleTimeout: .zero, logLevel: .info),
         io: IOSettings(
             submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, receiveBundles: false, sendGather: 0,
             outputLimit: 0,

@@ -15,7 +15,10 @@ enum Schema {
             "the service every connection gets"),
         ConfigurationKey(
             "server", "listen", .listenAddresses, default: [ListenAddress.loopback7000], \.server.listen, reload: .restart,
-            "HOST:PORT list; IPv6 as \"[::1]:7000\"; port 0 = one ephemeral port shared by all workers"),
+            "HOST:PORT or unix:/PATH list; IPv6 as \"[::1]:7000\"; port 0 = one ephemeral port shared by all workers"),
+        ConfigurationKey(
+            "server", "unix_mode", .fileMode, default: FileMode(bits: 0o660)!, \.server.unixMode, reload: .restart,
+            "permissions of each unix:/PATH socket file: owner and group may connect"),
         ConfigurationKey(
             "server", "workers", .workerCount(in: 1...1024), default: .auto, \.server.workers, reload: .restart,
             "\"auto\" = one per CPU the process may run on"),
@@ -35,7 +38,11 @@ enum Schema {
             // .restart: each worker reads it once, when it starts (EventLoop.drainTimeout).
             "server", "drain_timeout", .duration(in: .zero...(.seconds(3600))), default: .seconds(5), \.server.drainTimeout,
             reload: .restart,
-            "on SIGTERM/SIGINT, how long queued output may drain before everything closes; a second signal exits at once"),
+            "on SIGTERM/SIGINT, how long queued output may drain before everything closes; a second signal exits at once;"
+                + " after a hand-over, how long open connections are served before that drain"),
+        ConfigurationKey(
+            "server", "control_socket", .optionalSocketPath, default: nil, \.server.controlSocket, reload: .restart,
+            "Unix socket (owner-only) where `ringd --takeover PATH` asks for the listening sockets"),
         ConfigurationKey(
             "server", "idle_timeout", .duration(in: .zero...(.seconds(86400 * 7))), default: .seconds(300), \.server.idleTimeout,
             reload: .live,

@@ -158,8 +158,46 @@ extension ValueKind where Value == WorkerCount {
     }
 }
 
+extension ValueKind where Value == FileMode {
+    /// Permission bits written in octal as chmod(1) takes them, "0660"; no set-id or sticky bits.
+    static var fileMode: Self {
+        ValueKind(
+            summary: "octal, \"0000\"...\"0777\"",
+            decode: { value throws(ValueProblem) in
+                guard case .string(let text) = value else { throw .wrongType(expected: "an octal mode such as \"0660\"") }
+                guard let mode = FileMode(octal: text) else {
+                    throw .invalid("is not a file mode: expected 3 or 4 octal digits up to \"0777\", such as \"0660\"")
+                }
+                return mode
+            },
+            encode: { .string($0.octal) },
+            bareValue: { .string($0) })
+    }
+}
+
+extension ValueKind where Value == String? {
+    /// An absolute path for a Unix socket, or "" for none.
+    static var optionalSocketPath: Self {
+        ValueKind(
+            summary: "an absolute path; \"\" = none",
+            decode: { value throws(ValueProblem) in
+                guard case .string(let text) = value else {
+                    throw .wrongType(expected: "a path such as \"/run/ringd/control.sock\"")
+                }
+                if text.isEmpty { return nil }
+                guard text.hasPrefix("/") else { throw .invalid("is not an absolute path") }
+                guard text.utf8.count <= ListenAddress.maximumPathLength, !text.utf8.contains(0) else {
+                    throw .invalid("is longer than the \(ListenAddress.maximumPathLength) bytes a Unix socket's path holds")
+                }
+                return text
+            },
+            encode: { .string($0 ?? "") },
+            bareValue: { .string($0) })
+    }
+}
+
 extension ValueKind where Value == [ListenAddress] {
-    /// A non-empty array of distinct "HOST:PORT" strings. `--set` also takes one bare address.
+    /// A non-empty array of distinct "HOST:PORT" or "unix:/PATH" strings. `--set` also takes one bare address.
     static var listenAddresses: Self {
         ValueKind(
             summary: nil,
@@ -167,7 +205,7 @@ extension ValueKind where Value == [ListenAddress] {
                 guard case .array(let elements) = value else {
                     throw .wrongType(expected: "an array of addresses such as [\"127.0.0.1:7000\"]")
                 }
-                guard !elements.isEmpty else { throw .invalid("is empty: expected at least one HOST:PORT") }
+                guard !elements.isEmpty else { throw .invalid("is empty: expected at least one HOST:PORT or unix:/PATH") }
                 guard elements.count <= 64 else { throw .invalid("has \(elements.count) addresses: at most 64") }
                 var addresses: [ListenAddress] = []
                 for (index, element) in elements.enumerated() {

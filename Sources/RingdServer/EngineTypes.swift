@@ -40,6 +40,13 @@ enum Operation: UInt8, CaseIterable {
     case sweep
     /// SIGHUP reloaded the configuration (this worker's eventfd became readable).
     case reload
+    /// A new process took over the listeners (`WorkerGroup.handOverSignal` became readable).
+    case handOver
+    /// `server.drain_timeout` passed after a hand-over: the drain of SIGTERM begins.
+    case handOverDeadline
+    /// This process took over listeners and the old one stopped accepting
+    /// (`WorkerGroup.rearmSignal` became readable).
+    case rearmAccepts
 }
 
 /// Why a slow client is cut off; each is counted on its own.
@@ -55,7 +62,7 @@ enum CutReason: UInt8 {
 
 /// The worker's own timers, after the listeners' entries in its `TimeoutStorage`.
 enum TimerEntry: Int, CaseIterable {
-    case tick, drainDeadline, sweep
+    case tick, drainDeadline, sweep, handOverDeadline
 }
 
 extension Duration {

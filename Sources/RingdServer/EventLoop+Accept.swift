@@ -14,8 +14,23 @@ extension EventLoop {
     static var fixedMessage: UInt32 { UserData.maximumSlot }
 
     func armAccept(_ listener: Int) {
-        guard !draining else { return }
+        guard !draining && !handingOver else { return }
         ring.queueMultishotAccept(listener: listeners[listener].descriptor, userData: tag(.accept, slot: UInt32(listener)))
+    }
+
+    /// The old process of a hand-over has stopped accepting: cancel and arm every accept again.
+    /// An accept armed on a listener shared with another process waits for a wake-up that the
+    /// kernel gives to one waiter alone (io_uring polls for accept with EPOLLEXCLUSIVE); when
+    /// the old process's waiter took it and was then cancelled, the connection it announced
+    /// waits in the queue with nobody woken for it. An accept armed anew tries at once, and
+    /// takes it. (The cancel goes first in the same submission, and its target's -ECANCELED
+    /// completion re-arms nothing.)
+    func rearmAccepts() {
+        guard !draining && !handingOver else { return }
+        for listener in listeners.indices where acceptPausedListeners & (1 << listener) == 0 {
+            ring.queueCancel(target: tag(.accept, slot: UInt32(listener)), userData: tag(.cancel))
+            armAccept(listener)
+        }
     }
 
     /// Re-arms an accept paused by EMFILE/ENFILE, once: from its timer or a close, whichever
@@ -67,7 +82,8 @@ extension EventLoop {
         var peer = Peer.unknown
         if services.needsPeer {
             peer = Peer(ofSocket: descriptor) ?? .unknown
-            if let access = services.access, access.decide(peer.address) == .deny {
+            // A Unix-socket client has no address: the socket file's permissions decide.
+            if let access = services.access, !peer.isUnix, access.decide(peer.address) == .deny {
                 // Refused at once, before any byte is read or written.
                 statistics.refusedByAccessList += 1
                 log.write(.debug, client: descriptor, "refused by access.allow / access.deny")

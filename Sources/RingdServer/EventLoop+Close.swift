@@ -147,7 +147,33 @@ extension EventLoop {
         }
     }
 
-    // MARK: - Drain and shutdown
+    // MARK: - Hand-over, drain and shutdown
+
+    /// A new process took over the listeners and accepts on them: stop accepting, and close
+    /// this worker's descriptors of them. The new process holds its own of every socket it
+    /// wanted, so nothing queued there is lost; one it did not want closes with the last of
+    /// this process's descriptors, as at SIGTERM. Unlike the drain, no connection is closed: each is served until its client closes
+    /// it, since a client may be about to send. At `server.drain_timeout` the drain begins.
+    /// A connection the accept had already taken when it was cancelled is served too.
+    func beginHandOver() {
+        // Counted once the accepts are cancelled (a cancel of a waiting accept takes effect in
+        // the submit), so the new process knows when nothing here can take a connection.
+        defer { group.workersHandedOver.add(1, ordering: .releasing) }
+        guard !draining && !handingOver else { return }
+        handingOver = true
+        for listener in listeners.indices {
+            ring.queueCancel(target: tag(.accept, slot: UInt32(listener)), userData: tag(.cancel))
+        }
+        try? ring.submit()
+        listeners.forEach { $0.close() }
+        log.write(.info, "handed over: serving \(table.openCount) open connections until they close")
+        if drainTimeout == .zero {
+            beginDrain()
+        } else {
+            ring.queueTimeout(
+                after: drainTimeout, storage: timeouts, index: timerEntry(.handOverDeadline), userData: tag(.handOverDeadline))
+        }
+    }
 
     /// SIGTERM or SIGINT: stop accepting and ticking; close idle connections now and the others
     /// once what is queued for them has gone out, or at `server.drain_timeout`, whichever is first.

@@ -53,6 +53,9 @@ final class EventLoop<S: Service> {
     var stopping = false
     /// A shutdown signal came: no more accepts, connections close as their output drains.
     var draining = false
+    /// A new process took over the listeners: no more accepts, connections are served until
+    /// their clients close them, or until `server.drain_timeout`, when the drain begins.
+    var handingOver = false
     let drainTimeout: Duration
     /// The worker's coarse clock in milliseconds, read once per iteration.
     var now: UInt32 = 0
@@ -68,6 +71,8 @@ final class EventLoop<S: Service> {
     var sweepGeneration: UInt32 = 0
     /// Listeners (a bit each) whose accept is paused after EMFILE/ENFILE.
     var acceptPausedListeners: UInt64 = 0
+    /// The most listening sockets one worker accepts on: one bit each above.
+    static var maximumListeners: Int { UInt64.bitWidth }
     var acceptFailureReport = RateLimitedReport()
     /// Send-and-close connections whose close has not completed (`{clients}` for greet, counter).
     var greetingsInFlight = 0
@@ -130,6 +135,8 @@ final class EventLoop<S: Service> {
     func run() throws(SystemError) {
         for listener in listeners.indices { armAccept(listener) }
         ring.queuePoll(descriptor: shutdownSignal, events: UInt32(POLLIN), userData: tag(.shutdownSignal))
+        ring.queuePoll(descriptor: group.handOverSignal, events: UInt32(POLLIN), userData: tag(.handOver))
+        ring.queuePoll(descriptor: group.rearmSignal, events: UInt32(POLLIN), userData: tag(.rearmAccepts))
         armTick()
         armSweep()
         armReloadWatch()
@@ -167,6 +174,9 @@ final class EventLoop<S: Service> {
         case .drainDeadline: stopping = true
         case .sweep: handleSweep(completion)
         case .reload: reload()
+        case .handOver: beginHandOver()
+        case .handOverDeadline: if completion.result == -ETIME { beginDrain() }
+        case .rearmAccepts: rearmAccepts()
         // These need no answer and report only a failure (closes and shutdowns are queued
         // quiet); each failure is counted.
         case .close: if completion.result < 0 { statistics.failedCloses += 1 }
@@ -186,7 +196,7 @@ final class EventLoop<S: Service> {
         if cutCount > 0 { processCuts() }
         if S.reach == .everyWorker { flushPosts() }
         services.accessLog?.flush()
-        if draining && table.openCount == 0 { stopping = true }
+        if (draining || handingOver) && table.openCount == 0 { stopping = true }
     }
 
     // MARK: - User data

@@ -7,42 +7,45 @@ import RingdConfig
 import RingdServices
 
 extension Server {
-    /// Runs the mode `server.mode` names; see `serve` for what happens until it stops.
+    /// Runs the mode `server.mode` names, taking the listeners of the ringd whose control socket
+    /// is `takeover`, if given; see `serve` for what happens until it stops.
     @discardableResult
     public static func run(
-        configuration: Configuration, reload: () throws -> Configuration = { throw ReloadUnavailable() },
+        configuration: Configuration, takeover: String? = nil, reload: () throws -> Configuration = { throw ReloadUnavailable() },
         ready: (ServerReady) -> Void
     ) throws(StartupError) -> [WorkerStatistics] {
         let slots = configuration.server.maxConnections
         switch configuration.server.mode {
         case .echo where !configuration.echoesLines:
-            return try serve(configuration: configuration, makeService: { _, _ in RawEcho() }, reload: reload, ready: ready)
+            return try serve(
+                configuration: configuration, makeService: { _, _ in RawEcho() }, takeover: takeover, reload: reload, ready: ready
+            )
         case .echo:
             return try serve(
                 configuration: configuration,
                 makeService: { configuration, _ in
                     EchoLinesService(
                         numbering: configuration.echo.lineNumbers, maxLine: configuration.echo.maxLine, capacity: slots)
-                }, reload: reload, ready: ready)
+                }, takeover: takeover, reload: reload, ready: ready)
         case .greet:
             return try serve(
                 configuration: configuration,
                 makeService: { configuration, _ in
                     GreetService(message: configuration.greet.message)
-                }, reload: reload, ready: ready)
+                }, takeover: takeover, reload: reload, ready: ready)
         case .counter:
             return try serve(
                 configuration: configuration,
                 makeService: { configuration, worker in
                     CounterService(message: configuration.counter.message, numbers: worker.group.connectionNumbers)
-                }, reload: reload, ready: ready)
+                }, takeover: takeover, reload: reload, ready: ready)
         case .broadcast:
             return try serve(
                 configuration: configuration,
                 makeService: { configuration, _ in
                     let broadcast = configuration.broadcast
                     return Broadcast(message: broadcast.message, greeting: broadcast.greeting, interval: broadcast.interval)
-                }, reload: reload, ready: ready)
+                }, takeover: takeover, reload: reload, ready: ready)
         case .relay:
             return try serve(
                 configuration: configuration,
@@ -50,7 +53,7 @@ extension Server {
                     RelayHub(
                         capacity: slots, maxLine: configuration.relay.maxLine, options: relayOptions(configuration, worker),
                         claims: worker.group.relayNames)
-                }, reload: reload, ready: ready)
+                }, takeover: takeover, reload: reload, ready: ready)
         }
     }
 

@@ -43,21 +43,20 @@ public enum Server {
             ready: ready)
     }
 
-    /// Calls `ready` once every worker listens, then runs until SIGINT or SIGTERM. Throws a
-    /// StartupError, whose text names the cause and the fix, when it cannot start. On SIGHUP,
-    /// `reload` reads the configuration again; what it may change takes effect in every worker,
-    /// and an invalid file keeps the running one. Returns each worker's statistics at its stop.
+    /// Calls `ready` once every worker listens, then runs until SIGINT or SIGTERM, or until a new
+    /// process takes over (`server.control_socket`) and the connections this one holds are
+    /// served out. With `takeover`, the path of a running ringd's control socket, it first takes
+    /// that ringd's listening sockets (see Takeover). Throws a StartupError, whose text names the
+    /// cause and the fix, when it cannot start. On SIGHUP, `reload` reads the configuration
+    /// again; what it may change takes effect in every worker, and an invalid file keeps the
+    /// running one. Returns each worker's statistics at its stop.
     static func serve<S: Service>(
         configuration: Configuration, makeService: @escaping @Sendable (Configuration, Worker) -> S,
-        reload: () throws -> Configuration, ready: (ServerReady) -> Void
+        takeover takeoverPath: String? = nil, reload: () throws -> Configuration, ready: (ServerReady) -> Void
     ) throws(StartupError) -> [WorkerStatistics] {
         try checkKernelRelease()
         let cpus = CPUSet.allowed()
-        let workerCount =
-            switch configuration.server.workers {
-            case .auto: cpus.count
-            case .count(let count): count
-            }
+        let workerCount = configuration.server.workers.count(cpus: cpus.count)
 
         var signals = blockSignals()
         let manager = ServiceManager.fromEnvironment(log: ServerLog(worker: nil, level: configuration.server.logLevel))
@@ -66,97 +65,140 @@ public enum Server {
         guard shutdownSignal >= 0 else { throw StartupError(SystemError("eventfd", errno: errno)) }
         defer { _ = close(shutdownSignal) }
 
-        // listeners[address][worker]
-        let listeners = try bindListeners(configuration, workers: workerCount)
-        let group: WorkerGroup
-        do throws(SystemError) {
-            group = try WorkerGroup(workerCount: workerCount, configuration: configuration, relayInboxes: S.reach == .everyWorker)
-        } catch {
-            listeners.joined().forEach { $0.close() }
-            throw StartupError(error)
-        }
+        let takeover = try takeoverPath.map { path throws(StartupError) in try Takeover.request(from: path) }
+        let listeners = try acquireListeners(configuration, workers: workerCount, takeover: takeover)
+        var control: ControlServer?
+        // Socket files go when ringd does, whichever way serve returns, unless a new process took them.
+        defer { removeSocketFiles(of: listeners, takenFrom: takeover, keptBy: control) }
+        if takeover == nil { control = try openControlSocket(configuration, closingOnFailure: listeners) }
+        defer { control?.stop() }
+        let (group, perWorker) = try makeWorkerGroup(S.self, configuration, workers: workerCount, listeners: listeners)
         // Every worker has stopped (joined) before the arenas go: a relayed span of one worker's
         // arena may be in a send on another worker's ring until that worker's ring is closed.
         defer { group.close() }
 
         let latch = StartupLatch(workers: workerCount)
-        var threads: [JoinableThread] = []
-        for worker in 0..<workerCount {
-            let own = listeners.map { $0[worker] }
+        let threads = (0..<workerCount).map { worker in
+            let own = perWorker[worker]
             let cpu = configuration.server.pinWorkers ? cpus[worker % cpus.count] : nil
-            threads.append(
-                startThread {
-                    runWorker(
-                        worker, cpu: cpu, configuration: configuration, group: group, listeners: own,
-                        shutdownSignal: shutdownSignal,
-                        latch: latch, makeService: { makeService($0, Worker(index: worker, group: group)) })
-                })
+            return startThread {
+                runWorker(
+                    worker, cpu: cpu, configuration: configuration, group: group, listeners: own, shutdownSignal: shutdownSignal,
+                    latch: latch, makeService: { makeService($0, Worker(index: worker, group: group)) })
+            }
         }
 
         let startup = latch.waitForStartup()
-        if let failure = startup.failure {
+        let log = ServerLog(worker: nil, level: configuration.server.logLevel)
+        if let failure = startup.failure ?? completeTakeover(takeover, configuration, group: group, control: &control, log: log) {
+            takeover?.abandon()
             wake(shutdownSignal)
             threads.forEach { $0.join() }
             throw failure
         }
-        let addresses = listeners.map { $0[0].address.description }
+        control?.start(listeners: listeners, workers: group, mainThread: pthread_self(), log: log)
+        let addresses = listeners.map(\.address.description)
         let status = ServerStatus(
             mode: configuration.server.mode, taskRunMode: startup.taskRunMode.rawValue, addresses: addresses,
             workers: group.statistics)
         ready(ServerReady(addresses: addresses, workers: workerCount, taskRunMode: status.taskRunMode, status: status))
-        manager?.ready(status)
+        // After a takeover this process is the service's main process now (MAINPID=).
+        manager?.ready(status, asMainProcess: takeover != nil)
 
-        let log = reloadUntilStopSignal(&signals, configuration, reload, group: group, status: status, manager: manager)
-        manager?.stopping(status)
-        wake(shutdownSignal)
-        waitForWorkersOrSecondSignal(group, signals: &signals, log: log)
+        let (stop, finalLog) = reloadUntilStop(
+            &signals, configuration, reload, group: group, control: control, status: status, manager: manager)
+        control?.stop()
+        if stop == .signal {
+            // After a hand-over the new process is the main process: STOPPING=1 would be its.
+            manager?.stopping(status)
+            wake(shutdownSignal)
+        }
+        waitForWorkers(group, signals: &signals, shutdownSignal: shutdownSignal, draining: stop == .signal, log: finalLog)
         threads.forEach { $0.join() }
         if let failure = latch.runFailure { throw failure }
         return group.statistics.map(\.snapshot)
     }
 
+    /// Why the main thread stopped waiting for signals.
+    enum StopReason {
+        /// SIGINT or SIGTERM: drain and exit.
+        case signal
+        /// A new process took over the listeners; the workers serve their connections out.
+        case handedOver
+    }
+
     /// Takes signals on the main thread: each SIGHUP reloads (and tells systemd, when it started
-    /// ringd); SIGINT or SIGTERM returns, with the log at the level last configured.
-    private static func reloadUntilStopSignal(
+    /// ringd); SIGINT or SIGTERM returns, and so does the control thread's SIGUSR2 once a
+    /// hand-over is done. The log comes back at the level last configured.
+    private static func reloadUntilStop(
         _ signals: inout sigset_t, _ configuration: Configuration, _ reload: () throws -> Configuration, group: WorkerGroup,
-        status: ServerStatus, manager: ServiceManager?
-    ) -> ServerLog {
+        control: ControlServer?, status: ServerStatus, manager: ServiceManager?
+    ) -> (StopReason, ServerLog) {
         var log = ServerLog(worker: nil, level: configuration.server.logLevel)
         var running = configuration
         while true {
             let received = ServiceManager.waitForSignal(&signals, manager: manager, status: status)
-            guard received == SIGHUP else { return log }
-            manager?.reloading()
-            running = reloadConfiguration(running, reload, group: group, status: status, log: log)
-            log.setLevel(running.server.logLevel)
-            manager?.reloaded(status)
+            switch received {
+            case SIGHUP:
+                manager?.reloading()
+                running = reloadConfiguration(running, reload, group: group, status: status, log: log)
+                log.setLevel(running.server.logLevel)
+                manager?.reloaded(status)
+            case SIGUSR2:
+                if control?.handedOver.load(ordering: .acquiring) == true { return (.handedOver, log) }
+            default:
+                return (.signal, log)
+            }
         }
     }
 
-    /// SIGINT, SIGTERM and SIGHUP, blocked before any thread starts, so every worker inherits
-    /// the mask and only the main thread's sigwait takes them.
+    /// SIGINT, SIGTERM, SIGHUP and SIGUSR2 (the control thread's "handed over"), blocked before
+    /// any thread starts, so every worker inherits the mask and only the main thread's sigwait
+    /// takes them.
     private static func blockSignals() -> sigset_t {
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGHUP)
+        sigaddset(&signals, SIGUSR2)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         return signals
     }
 
-    /// One SO_REUSEPORT socket per configured address and worker: `[address][worker]`.
-    private static func bindListeners(_ configuration: Configuration, workers: Int) throws(StartupError) -> [[ListeningSocket]] {
-        var listeners: [[ListeningSocket]] = []
-        do throws(SystemError) {
-            for address in configuration.server.listen {
-                listeners.append(try ListenerFactory.bind(address, workers: workers, backlog: configuration.server.backlog))
-            }
+    /// What the workers share, and the sockets each of them accepts from.
+    private static func makeWorkerGroup<S: Service>(
+        _: S.Type, _ configuration: Configuration, workers: Int, listeners: [ListenerGroup]
+    ) throws(StartupError) -> (WorkerGroup, [[ListeningSocket]]) {
+        do throws(StartupError) {
+            return try makeWorkerGroupOrFail(S.self, configuration, workers: workers, listeners: listeners)
         } catch {
-            listeners.joined().forEach { $0.close() }
+            listeners.forEach { $0.close() }
+            throw error
+        }
+    }
+
+    private static func makeWorkerGroupOrFail<S: Service>(
+        _: S.Type, _ configuration: Configuration, workers: Int, listeners: [ListenerGroup]
+    ) throws(StartupError) -> (WorkerGroup, [[ListeningSocket]]) {
+        let perWorker: [[ListeningSocket]]
+        do throws(SystemError) { perWorker = try ListenerGroup.socketsPerWorker(listeners, workers: workers) } catch {
             throw StartupError(error)
         }
-        return listeners
+        // A worker keeps one bit per listener (`acceptPausedListeners`).
+        if let most = perWorker.map(\.count).max(), most > EventLoop<S>.maximumListeners {
+            perWorker.joined().forEach { $0.close() }
+            throw StartupError(
+                message: "a worker would accept on \(most) listening sockets, more than \(EventLoop<S>.maximumListeners): "
+                    + "the running ringd has more sockets per address than this one has workers. Fix: raise --workers.")
+        }
+        do throws(SystemError) {
+            let group = try WorkerGroup(workerCount: workers, configuration: configuration, relayInboxes: S.reach == .everyWorker)
+            return (group, perWorker)
+        } catch {
+            perWorker.joined().forEach { $0.close() }
+            throw StartupError(error)
+        }
     }
 
     private static func runWorker<S: Service>(
@@ -223,15 +265,24 @@ public enum Server {
         return next
     }
 
-    /// The workers drain for up to `server.drain_timeout`; a second SIGINT or SIGTERM in the
-    /// meantime means "now": ringd exits at once, without waiting for them.
-    private static func waitForWorkersOrSecondSignal(_ group: WorkerGroup, signals: inout sigset_t, log: ServerLog) {
+    /// Waits for the workers. While they drain (for up to `server.drain_timeout`), a second
+    /// SIGINT or SIGTERM means "now": ringd exits at once. After a hand-over (`draining` false)
+    /// the first one starts the drain instead, closing idle connections, and the second exits.
+    private static func waitForWorkers(
+        _ group: WorkerGroup, signals: inout sigset_t, shutdownSignal: Int32, draining: Bool, log: ServerLog
+    ) {
+        var draining = draining
         var pollInterval = timespec(tv_sec: 0, tv_nsec: 50_000_000)
         while group.runningWorkers.load(ordering: .acquiring) > 0 {
-            if sigtimedwait(&signals, nil, &pollInterval) > 0 {
+            let received = sigtimedwait(&signals, nil, &pollInterval)
+            guard received == SIGINT || received == SIGTERM || (draining && received == SIGHUP) else { continue }
+            if draining {
                 log.write(.notice, "second signal: exiting without waiting for output to drain")
                 _exit(1)
             }
+            log.write(.notice, "signal after the hand-over: closing idle connections, draining the others")
+            draining = true
+            wake(shutdownSignal)
         }
     }
 
@@ -264,61 +315,4 @@ public enum Server {
 public struct ReloadUnavailable: Error, CustomStringConvertible {
     public init() {}
     public var description: String { "ringd was started without a configuration file, so there is nothing to reload" }
-}
-
-/// Why ringd could not start or had to stop, in words that name the cause and the fix.
-public struct StartupError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-
-    public init(message: String) { self.message = message }
-
-    init(_ error: SystemError) {
-        switch (error.call, error.errno) {
-        case ("io_uring_setup", EPERM):
-            message =
-                "io_uring is not available: \(error). "
-                + "It is disabled by the sysctl kernel.io_uring_disabled (now \(Self.ioUringDisabledSetting())) "
-                + "or blocked by a seccomp filter, as many container runtimes install. "
-                + "Fix: `sysctl -w kernel.io_uring_disabled=0`, or run ringd under a seccomp profile that "
-                + "allows io_uring_setup, io_uring_enter and io_uring_register."
-        case ("io_uring_setup", ENOSYS):
-            message =
-                "io_uring is not available: \(error). The kernel was built without io_uring "
-                + "(CONFIG_IO_URING) or a seccomp filter hides it. Fix: run on Linux 6.1 or later with io_uring enabled."
-        case ("io_uring_setup", ENOMEM):
-            message =
-                "io_uring is not available: \(error). The ring could not be allocated; on kernels before 5.12 this is "
-                + "the locked-memory limit. Fix: raise `ulimit -l`, or lower io.submission_entries and io.completion_entries."
-        case ("io_uring_register_buf_ring", _), ("io_uring probe", _):
-            message = "io_uring lacks a feature ringd needs: \(error). Fix: run on Linux 6.1 or later."
-        case ("bind", EADDRINUSE):
-            message = "cannot listen: \(error). Fix: stop the other server or choose another port with --listen."
-        case ("bind", EACCES):
-            message = "cannot listen: \(error). Ports below 1024 need root or CAP_NET_BIND_SERVICE."
-        case ("mmap", _):
-            message = "cannot allocate memory: \(error). Fix: lower server.max_connections or io.buffer_count."
-        default:
-            message = "\(error)"
-        }
-    }
-
-    public var description: String { message }
-
-    private static func ioUringDisabledSetting() -> String {
-        let descriptor = open("/proc/sys/kernel/io_uring_disabled", O_RDONLY)
-        guard descriptor >= 0 else { return "unknown" }
-        defer { _ = close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        let count = read(descriptor, &bytes, bytes.count)
-        guard count > 0 else { return "unknown" }
-        return String(decoding: bytes[..<count], as: UTF8.self).trimmingTrailingNewline()
-    }
-}
-
-extension String {
-    fileprivate func trimmingTrailingNewline() -> String {
-        var text = self
-        while text.last == "\n" { text.removeLast() }
-        return text
-    }
 }

@@ -74,9 +74,11 @@ final class ServiceManager {
         _ = Glibc.close(descriptor)
     }
 
-    func ready(_ status: ServerStatus) {
+    /// READY=1; with `asMainProcess` (a takeover's new process) MAINPID= first, so systemd
+    /// follows this process rather than the one it started (the unit needs NotifyAccess=all).
+    func ready(_ status: ServerStatus, asMainProcess: Bool = false) {
         lastStatus = statusLine(status)
-        send("READY=1\n" + lastStatus)
+        send((asMainProcess ? "MAINPID=\(getpid())\n" : "") + "READY=1\n" + lastStatus)
         let now = monotonicNanoseconds()
         nextWatchdog = now
         tick(status, now: now)

@@ -197,6 +197,10 @@ extension Peer {
     }
 
     init?(_ address: SocketAddress) {
+        if address.family == AF_UNIX {
+            self = .unix
+            return
+        }
         let ip: IPAddress? = address.withSockaddr { pointer, _ in
             switch address.family {
             case AF_INET:

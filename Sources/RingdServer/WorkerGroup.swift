@@ -52,6 +52,14 @@ final class WorkerGroup: @unchecked Sendable {
     let statistics: [PublishedStatistics]
     /// One eventfd per worker, written when SIGHUP published a new configuration.
     private let reloadDescriptors: [Int32]
+    /// Written once, never read, when a new process took over the listeners: every worker's
+    /// poll on it fires, and each stops accepting and serves its connections out.
+    let handOverSignal: Int32
+    /// Workers that have stopped accepting after `handOverSignal` (or were stopping anyway).
+    let workersHandedOver = Atomic<Int>(0)
+    /// Written once, never read, when this process has taken over listeners and the old one
+    /// has stopped accepting: each worker arms its accepts again (see `rearmAccepts`).
+    let rearmSignal: Int32
     /// The configuration SIGHUP published, under `publishedLock`. Read by a worker only after
     /// its eventfd fired, so the lock is taken once per reload, never on a connection's path.
     /// A pthread mutex rather than Synchronization's `Mutex`: on Linux that one hands a
@@ -97,6 +105,15 @@ final class WorkerGroup: @unchecked Sendable {
             reloadDescriptors.append(descriptor)
         }
         self.reloadDescriptors = reloadDescriptors
+        handOverSignal = ringd_eventfd()
+        rearmSignal = ringd_eventfd()
+        guard handOverSignal >= 0 && rearmSignal >= 0 else {
+            let error = errno
+            [handOverSignal, rearmSignal].filter { $0 >= 0 }.forEach { _ = Glibc.close($0) }
+            reloadDescriptors.forEach { _ = Glibc.close($0) }
+            arenas.forEach { $0.close() }
+            throw SystemError("eventfd", errno: error)
+        }
         pthread_mutex_init(&publishedLock, nil)
     }
 
@@ -124,10 +141,12 @@ final class WorkerGroup: @unchecked Sendable {
         _ = read(reloadDescriptors[worker], &value, MemoryLayout<UInt64>.size)
     }
 
-    /// Unmaps the arenas and closes the reload eventfds; after every worker thread has been joined.
+    /// Unmaps the arenas and closes the eventfds; after every worker thread has been joined.
     func close() {
         arenas.forEach { $0.close() }
         reloadDescriptors.forEach { _ = Glibc.close($0) }
+        _ = Glibc.close(handOverSignal)
+        _ = Glibc.close(rearmSignal)
     }
 
     deinit {

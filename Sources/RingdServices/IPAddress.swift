@@ -255,17 +255,32 @@ private func parseIPv6(_ bytes: ArraySlice<UInt8>) throws(Invalid) -> (UInt64, U
 public struct Peer: Hashable, Sendable, BitwiseCopyable, CustomStringConvertible {
     public var address: IPAddress
     public var port: UInt16
+    /// A client of a Unix-domain listener: it has no address (access lists do not apply to it),
+    /// and it prints as `unix`.
+    public var isUnix: Bool
 
     public init(address: IPAddress, port: UInt16) {
         self.address = address
         self.port = port
+        isUnix = false
     }
+
+    /// Any client of a Unix-domain listener.
+    public static let unix: Peer = {
+        var peer = Peer(address: IPAddress(ipv4: 0), port: 0)
+        peer.isUnix = true
+        return peer
+    }()
 
     /// The longest text `write(to:)` produces: an IPv6 address, a space and five digits.
     public static let maximumTextCount = IPAddress.maximumTextCount + 6
 
-    /// Writes `HOST PORT`.
+    /// Writes `HOST PORT`, or `unix`.
     public func write(to writer: inout ByteWriter) {
+        if isUnix {
+            writer.write("unix")
+            return
+        }
         address.write(to: &writer)
         writer.write(UInt8(ascii: " "))
         writer.write(decimal: UInt64(port))

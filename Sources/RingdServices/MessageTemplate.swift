@@ -6,8 +6,8 @@
 //     {time}     UnixTime seconds since the epoch with microseconds: 1732212345.123456
 //     {clients}  Int      clients connected: across all workers for broadcast and relay; for greet
 //                         and counter, the connections this worker is greeting, this one included
-//     {peer}     Peer     the client as "HOST PORT" (empty when there is no single client, as
-//                         in a broadcast tick)
+//     {peer}     Peer     the client as "HOST PORT", or "unix" on a Unix socket (empty when there
+//                         is no single client, as in a broadcast tick)
 //     {{  }}              a literal "{" or "}"
 //
 // A template is parsed once, when the configuration is read: parsing allocates, and an unknown

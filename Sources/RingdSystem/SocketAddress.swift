@@ -1,9 +1,11 @@
-// SocketAddress: an IPv4 or IPv6 address and port as the kernel takes it (sockaddr_in or
-// sockaddr_in6 inline in a sockaddr_storage), and back to the text ringd and ring-client print.
+// SocketAddress: an IPv4 or IPv6 address and port, or a Unix-domain socket's path, as the kernel
+// takes it (sockaddr_in, sockaddr_in6 or sockaddr_un inline in a sockaddr_storage), and back to
+// the text ringd and ring-client print.
 //
-// ringd builds one from a numeric listen address and reads one back from getsockname(2) and
+// ringd builds one from a listen address and reads one back from getsockname(2) and
 // getpeername(2); ring-client builds them from getaddrinfo(3) results. Both print them the same
-// way: `127.0.0.1:7000` or `[::1]:7000`.
+// way: `127.0.0.1:7000`, `[::1]:7000`, or `unix:/run/ringd/echo.sock`. A Unix-domain client
+// usually has no path of its own (it did not bind one), and prints as `unix`.
 
 #if canImport(Glibc)
     import Glibc
@@ -21,7 +23,7 @@ public struct SystemCallError: Error, Sendable {
     }
 }
 
-/// sockaddr_in or sockaddr_in6, stored inline in sockaddr_storage.
+/// sockaddr_in, sockaddr_in6 or sockaddr_un, stored inline in sockaddr_storage.
 public struct SocketAddress: Sendable, CustomStringConvertible {
     public var storage = sockaddr_storage()
     public var length: socklen_t
@@ -47,6 +49,21 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         default:
             return nil
         }
+    }
+
+    /// The longest path a sockaddr_un holds, in bytes, without its terminating NUL.
+    public static let maximumUnixPathLength = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+
+    /// A Unix-domain socket at `path`; nil when the path is empty, holds a NUL, or is longer
+    /// than `maximumUnixPathLength` bytes.
+    public init?(unixPath path: String) {
+        let bytes = Array(path.utf8)
+        guard !bytes.isEmpty, bytes.count <= Self.maximumUnixPathLength, !bytes.contains(0) else { return nil }
+        var unix = sockaddr_un()
+        unix.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &unix.sun_path) { $0.copyBytes(from: bytes) }
+        length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+        withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: unix, as: sockaddr_un.self) }
     }
 
     /// A copy of `length` bytes at `address`, as getaddrinfo(3) or accept(2) hand them over.
@@ -79,14 +96,30 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         self.length = length
     }
 
-    /// AF_INET or AF_INET6.
+    /// AF_INET, AF_INET6 or AF_UNIX.
     public var family: Int32 { Int32(storage.ss_family) }
 
+    /// The TCP port; 0 for a Unix-domain socket.
     public var port: UInt16 {
         withUnsafeBytes(of: storage) { raw in
-            family == AF_INET6
-                ? UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port)
-                : UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port)
+            switch family {
+            case AF_INET6: UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port)
+            case AF_INET: UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port)
+            default: 0
+            }
+        }
+    }
+
+    /// A Unix-domain socket's path: nil for an IP address, "" for a socket without one (an
+    /// unbound client) or in the abstract namespace.
+    public var unixPath: String? {
+        guard family == AF_UNIX else { return nil }
+        let pathOffset = MemoryLayout<sa_family_t>.size
+        guard Int(length) > pathOffset else { return "" }
+        return withUnsafeBytes(of: storage) { raw in
+            let path = raw[pathOffset..<Int(length)]
+            guard path.first != 0 else { return "" }  // the abstract namespace
+            return String(decoding: path.prefix { $0 != 0 }, as: UTF8.self)
         }
     }
 
@@ -97,8 +130,10 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         return UInt32(bigEndian: ipv4.sin_addr.s_addr) >> 24 == 127
     }
 
-    /// `127.0.0.1:7000` or `[::1]:7000`.
+    /// `127.0.0.1:7000`, `[::1]:7000`, `unix:/run/ringd/echo.sock`, or `unix` for a Unix-domain
+    /// socket without a path.
     public var description: String {
+        if let path = unixPath { return path.isEmpty ? "unix" : "unix:\(path)" }
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         withUnsafeBytes(of: storage) { raw in
             if family == AF_INET6 {

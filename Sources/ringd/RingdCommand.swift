@@ -30,11 +30,15 @@ struct RingdCommand: ParsableCommand {
 
             With echo.line_numbers = true, echo numbers its lines "1: ..." like the Perl echo server. In relay, /nick NAME renames a client and /quit leaves. [access] allow and deny take CIDR ranges; a refused client is closed at once.
 
+            --listen unix:/PATH listens on a Unix socket (all workers accept from it), with the permissions of server.unix_mode (default 0660); a stale socket file is replaced, and ringd stops if another process accepts there. Its clients are "unix" in {peer} and logs.
+
             When every worker listens, ringd prints one line per address on stdout, and one for the metrics endpoint when metrics.listen is set:
               ringd: echo listening on 127.0.0.1:7000 (2 workers)
               ringd: metrics listening on 127.0.0.1:9464
 
             SIGINT or SIGTERM stops accepting, lets queued output drain (server.drain_timeout) and exits 0; a second signal exits at once. SIGHUP reads the --config file again: messages, intervals, limits, access lists and the log level change at once; an invalid file keeps the running configuration and logs the error with its position.
+
+            ringd --takeover PATH replaces the ringd whose server.control_socket is PATH without closing a listener: it takes that ringd's listening sockets and accepts on them; the old one then stops accepting, serves its open connections until they close (at most server.drain_timeout, then it drains as on SIGTERM) and exits 0.
 
             Under systemd (Type=notify; conf/ringd.service), ringd reports READY=1 once every worker listens, RELOADING=1 and READY=1 around a SIGHUP, STOPPING=1 when the drain starts, its open connections in STATUS=, and WATCHDOG=1 at half of WatchdogSec= while every worker's loop is turning. With metrics.listen set, GET /metrics answers the Prometheus text format.
 
@@ -46,8 +50,10 @@ struct RingdCommand: ParsableCommand {
               ringd --mode relay --listen 127.0.0.1:7005
               ringd --mode broadcast --set broadcast.interval=100ms
               ringd --listen 127.0.0.1:0 --listen [::1]:0 --workers 2
+              ringd --mode greet --listen unix:/run/ringd/greet.sock
               ringd --check --config conf/echo.toml --set io.buffer_count=4096
               ringd --config conf/echo.toml --set metrics.listen=127.0.0.1:9464
+              ringd --takeover /run/ringd/control.sock --config /etc/ringd/ringd.toml
             """,
         version: RingdBuild.version
     )
@@ -58,8 +64,8 @@ struct RingdCommand: ParsableCommand {
     @Option(
         name: .long, parsing: .unconditionalSingleValue,
         help: ArgumentHelp(
-            "Listen on HOST:PORT (IPv6 as [::1]:PORT; port 0 picks a free port). Repeat for more; replaces server.listen.",
-            valueName: "HOST:PORT"))
+            "Listen on HOST:PORT (IPv6 as [::1]:PORT; port 0 picks a free port), or on the Unix socket unix:/PATH. Repeat for more; replaces server.listen.",
+            valueName: "HOST:PORT|unix:/PATH"))
     var listen: [String] = []
 
     @Option(
@@ -87,6 +93,13 @@ struct RingdCommand: ParsableCommand {
             "Set any configuration key, e.g. --set io.buffer_count=4096. Repeatable; applied last.",
             valueName: "TABLE.KEY=VALUE"))
     var settings: [String] = []
+
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: ArgumentHelp(
+            "Replace the ringd whose server.control_socket is PATH without closing a listener: take its listening sockets, accept on them, then let it serve its open connections out and exit.",
+            valueName: "PATH"))
+    var takeover: String?
 
     @Flag(name: .long, help: "Validate the configuration, print the effective configuration, and exit.")
     var check = false
@@ -131,7 +144,8 @@ struct RingdCommand: ParsableCommand {
             // Bound before any worker starts, so a metrics port in use stops ringd up front.
             let metrics = try configuration.metrics.listen.map(MetricsEndpoint.bind)
             defer { metrics?.stop() }
-            let statistics = try Server.run(configuration: configuration, reload: reloadConfiguration) { ready in
+            let statistics = try Server.run(configuration: configuration, takeover: takeover, reload: reloadConfiguration) {
+                ready in
                 for address in ready.addresses {
                     print(
                         "ringd: \(configuration.server.mode.rawValue) listening on \(address) (\(ready.workers) \(ready.workers == 1 ? "worker" : "workers"))"

@@ -76,11 +76,11 @@ import RingdConfig
     }
 
     @Test(arguments: [
-        ("[server]\nlisten = []", "t.toml:2:10: server.listen = [] is empty: expected at least one HOST:PORT"),
+        ("[server]\nlisten = []", "t.toml:2:10: server.listen = [] is empty: expected at least one HOST:PORT or unix:/PATH"),
         ("[server]\nlisten = [\"localhost:7000\"]",
          "t.toml:2:11: server.listen[0] = \"localhost:7000\" is not an address: host 'localhost' is not an IPv4 or IPv6 address (names are not resolved)"),
         ("[server]\nlisten = [\"127.0.0.1\"]",
-         "t.toml:2:11: server.listen[0] = \"127.0.0.1\" is not an address: expected HOST:PORT, such as 127.0.0.1:7000 or [::1]:7000"),
+         "t.toml:2:11: server.listen[0] = \"127.0.0.1\" is not an address: expected HOST:PORT or unix:/PATH, such as 127.0.0.1:7000, [::1]:7000 or unix:/run/ringd/echo.sock"),
         ("[server]\nlisten = [\"127.0.0.1:70000\"]",
          "t.toml:2:11: server.listen[0] = \"127.0.0.1:70000\" is not an address: port '70000' is not a number 0...65535"),
         ("[server]\nlisten = [\"::1:7000\"]",

@@ -1,7 +1,8 @@
-// HOST:PORT parsing: numeric IPv4 and bracketed IPv6 only, canonical hosts, strict ports.
+// HOST:PORT parsing: numeric IPv4 and bracketed IPv6 only, canonical hosts, strict ports; and
+// unix:/PATH, absolute paths that fit a sockaddr_un.
 
-import Testing
 import RingdConfig
+import Testing
 
 @Suite struct ListenAddressTests {
     @Test(arguments: [
@@ -21,6 +22,17 @@ import RingdConfig
         #expect(address.family == family)
         #expect(address.description == description)
         #expect(try ListenAddress(parsing: description) == address)
+    }
+
+    @Test func parsesUnixSocketPaths() throws {
+        let address = try ListenAddress(parsing: "unix:/run/ringd/echo.sock")
+        #expect(address.family == .unix)
+        #expect(address.path == "/run/ringd/echo.sock")
+        #expect(address.port == 0)
+        #expect(address.description == "unix:/run/ringd/echo.sock")
+        #expect(try ListenAddress(parsing: address.description) == address)
+        let longest = "/" + String(repeating: "a", count: ListenAddress.maximumPathLength - 1)
+        #expect(try ListenAddress(parsing: "unix:" + longest).path == longest)
     }
 
     @Test(arguments: [
@@ -43,17 +55,31 @@ import RingdConfig
         ("127.0.0.1:8 0", .invalidPort("8 0")),
         ("127.0.0.1:http", .invalidPort("http")),
         ("::1:80", .unbracketedIPv6("::1:80")),
+        ("unix:run/echo.sock", .relativeUnixPath("run/echo.sock")),
+        ("unix:", .relativeUnixPath("")),
+        ("unix:/" + String(repeating: "a", count: 107), .unixPathTooLong(108)),
+        ("unix:/a\u{0}b", .nulInUnixPath),
     ])
     func rejects(text: String, error: ListenAddressError) {
         #expect(throws: error) { try ListenAddress(parsing: text) }
     }
 
     @Test func errorsSayWhatIsExpected() {
-        #expect(ListenAddressError.missingPort("x").description == "expected HOST:PORT, such as 127.0.0.1:7000 or [::1]:7000")
+        #expect(
+            ListenAddressError.missingPort("x").description
+                == "expected HOST:PORT or unix:/PATH, such as 127.0.0.1:7000, [::1]:7000 or unix:/run/ringd/echo.sock")
+        #expect(
+            ListenAddressError.relativeUnixPath("echo.sock").description
+                == "the Unix socket path 'echo.sock' is not absolute: write unix:/PATH, such as unix:/run/ringd/echo.sock")
+        #expect(
+            ListenAddressError.unixPathTooLong(120).description
+                == "the Unix socket path is 120 bytes long; a Unix socket's path holds at most 107")
         #expect(ListenAddressError.invalidPort("x").description == "port 'x' is not a number 0...65535")
-        #expect(ListenAddressError.invalidHost("x").description
-            == "host 'x' is not an IPv4 or IPv6 address (names are not resolved)")
-        #expect(ListenAddressError.unbracketedIPv6("::1:80").description
-            == "an IPv6 address is written in brackets before the port, as in [::1]:7000")
+        #expect(
+            ListenAddressError.invalidHost("x").description
+                == "host 'x' is not an IPv4 or IPv6 address (names are not resolved)")
+        #expect(
+            ListenAddressError.unbracketedIPv6("::1:80").description
+                == "an IPv6 address is written in brackets before the port, as in [::1]:7000")
     }
 }

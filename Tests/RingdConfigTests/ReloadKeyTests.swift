@@ -9,8 +9,8 @@ import Testing
     /// slots, output memory), choose how every connection is read, or are read once by a worker
     /// as it starts (the drain timeout).
     private static let restartPaths: Set<String> = [
-        "server.mode", "server.listen", "server.workers", "server.pin_workers", "server.backlog",
-        "server.max_connections", "server.drain_timeout",
+        "server.mode", "server.listen", "server.unix_mode", "server.workers", "server.pin_workers", "server.backlog",
+        "server.max_connections", "server.drain_timeout", "server.control_socket",
         "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.send_gather", "io.receive_bundles",
         "io.output_memory", "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
         "relay.max_line", "metrics.listen",
@@ -76,6 +76,8 @@ import Testing
         return switch key.path {
         case "server.mode": .string("relay")
         case "server.listen": .array([.string("127.0.0.1:7001")])
+        case "server.unix_mode": .string("0600")
+        case "server.control_socket": .string("/run/ringd/control.sock")
         case "server.workers": .integer(2)
         case "server.drain_timeout": .string("1s")
         case "server.backlog", "server.max_connections": .integer(64)

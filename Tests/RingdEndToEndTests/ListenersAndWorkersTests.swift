@@ -5,13 +5,13 @@ import Testing
 
 @Suite("Listen addresses and workers")
 struct ListenersAndWorkersTests {
-    @Test("ringd holds only its own descriptors: stdio, one listener per worker, and per worker a ring and an eventfd, plus the shutdown eventfd")
+    @Test("ringd holds only its own descriptors: stdio, one listener per worker, and per worker a ring and an eventfd, plus the shutdown and two hand-over eventfds")
     func onlyItsOwnDescriptors() throws {
         let ringd = try RunningRingd(extraArguments: ["--workers", "2"])
         defer { ringd.stop() }
         let targets = try ProcessDescriptors.targets(of: ringd.pid)
         let kinds = targets.filter { $0.key > 2 }.values.map { $0.hasPrefix("socket:") ? "socket" : $0 }.sorted()
-        #expect(kinds == ["anon_inode:[eventfd]", "anon_inode:[eventfd]", "anon_inode:[eventfd]",
+        #expect(kinds == ["anon_inode:[eventfd]", "anon_inode:[eventfd]", "anon_inode:[eventfd]", "anon_inode:[eventfd]", "anon_inode:[eventfd]",
                           "anon_inode:[io_uring]", "anon_inode:[io_uring]", "socket", "socket"],
                 "descriptors 3 and up: \(targets.sorted { $0.key < $1.key })")
     }

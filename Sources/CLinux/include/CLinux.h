@@ -20,4 +20,20 @@ int ringd_eventfd(void);
 /// spawning processes with only the descriptors chosen for them. Returns 0 or an errno value.
 int ringd_spawn_close_from(void *actions, int from);
 
+/// The most descriptors one `ringd_send_descriptors` message carries (the kernel's SCM_MAX_FD is 253).
+#define RINGD_DESCRIPTORS_PER_MESSAGE 64
+
+/// sendmsg(2) of `length` bytes with `count` descriptors (at most RINGD_DESCRIPTORS_PER_MESSAGE)
+/// attached as SCM_RIGHTS, with MSG_NOSIGNAL. Returns the bytes sent, or -1 with errno.
+long ringd_send_descriptors(int socket, const void *bytes, unsigned long length, const int *descriptors, int count);
+
+/// recvmsg(2) into `bytes` (`capacity` long), taking the SCM_RIGHTS descriptors that come with
+/// it into `descriptors` (room for RINGD_DESCRIPTORS_PER_MESSAGE), close-on-exec, and their
+/// number into `*count`. Returns the bytes received (0 at end of stream), or -1 with errno;
+/// EMSGSIZE when the message or its descriptors were cut short (those that came are still given).
+long ringd_receive_descriptors(int socket, void *bytes, unsigned long capacity, int *descriptors, int *count);
+
+/// The process id and user id of a Unix socket's peer (SO_PEERCRED). Returns 0, or -1 with errno.
+int ringd_peer_credentials(int socket, int *pid, unsigned int *uid);
+
 #endif
