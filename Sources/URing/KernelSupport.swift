@@ -30,6 +30,7 @@ public enum KernelSupport {
         (UInt32(IORING_OP_ACCEPT.rawValue), "IORING_OP_ACCEPT"),
         (UInt32(IORING_OP_RECV.rawValue), "IORING_OP_RECV"),
         (UInt32(IORING_OP_SEND.rawValue), "IORING_OP_SEND"),
+        (UInt32(IORING_OP_SENDMSG.rawValue), "IORING_OP_SENDMSG"),
         (UInt32(IORING_OP_CLOSE.rawValue), "IORING_OP_CLOSE"),
         (UInt32(IORING_OP_SHUTDOWN.rawValue), "IORING_OP_SHUTDOWN"),
         (UInt32(IORING_OP_ASYNC_CANCEL.rawValue), "IORING_OP_ASYNC_CANCEL"),
