@@ -26,6 +26,7 @@ struct RingdCommand: ParsableCommand {
                          echo.line_numbers = true numbers them "1: ..." like the Perl server
               broadcast  send [broadcast] message to every client every broadcast.interval
               relay      line chat: each line goes to every other client as "NAME: line";
+                         /msg NAME text to one client, /who lists who is online,
                          /nick NAME renames, /quit leaves
             [access] allow and deny take CIDR ranges; a refused client is closed at once.
 
