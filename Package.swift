@@ -66,8 +66,9 @@ let package = Package(
         ),
         // A sixth mode defined outside ringd, run end to end by RingdEndToEndTests.
         .executableTarget(name: "ringd-shout", dependencies: ["RingdServer", "RingdConfig", "RingdServices"], path: "Tests/ShoutMode"),
-        // What every test target shares: one ChildProcess, RunningRingd, SeededRandom, sendAll.
-        .target(name: "TestSupport", dependencies: ["CLinux", "RingdSystem", "URing"], path: "Tests/TestSupport"),
+        // What every test target shares: one ChildProcess, RunningRingd, RunningRedis, SeededRandom,
+        // sendAll, and the RESP reference decoder.
+        .target(name: "TestSupport", dependencies: ["CLinux", "RingdSystem", "URing", "RingdCluster"], path: "Tests/TestSupport"),
         .testTarget(name: "URingTests", dependencies: ["URing", "CLinux", "TestSupport"]),
         .testTarget(name: "RingdServicesTests", dependencies: ["RingdServices"]),
         .testTarget(name: "RingdClusterTests", dependencies: ["RingdCluster", "RingdServices", "TestSupport"]),

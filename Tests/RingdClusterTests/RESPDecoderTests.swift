@@ -3,6 +3,7 @@
 // stream offset where they show, and "need more bytes" that consumes nothing.
 
 import RingdCluster
+import TestSupport
 import Testing
 
 private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }

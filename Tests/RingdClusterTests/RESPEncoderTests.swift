@@ -3,6 +3,7 @@
 
 import RingdCluster
 import RingdServices
+import TestSupport
 import Testing
 
 /// Writes `commands` one after another into `capacity` bytes and returns what was written and

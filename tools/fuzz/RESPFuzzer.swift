@@ -2,7 +2,7 @@
 // decoder's limits and a schedule of read lengths, the rest is what "Redis" sends. The decoder,
 // fed those reads as a connection would feed it, must find the same values and end the same way
 // (complete, inside a value, or the same protocol error at the same offset) as the recursive
-// reference in Tests/RingdClusterTests/Support/RESPReference.swift, which reads the whole stream
+// reference in Tests/TestSupport/RESPReference.swift, which reads the whole stream
 // at once. A difference aborts, which libFuzzer records as a crash with the input. Built and run
 // by `tools/fuzz/run.sh resp` with `swiftc -O -sanitize=fuzzer` (and `address`); not a SwiftPM
 // target.

@@ -59,7 +59,7 @@ framer)
     merging=()
     ;;
 resp)
-    sources=(tools/fuzz/RESPFuzzer.swift Tests/RingdClusterTests/Support/RESPReference.swift)
+    sources=(tools/fuzz/RESPFuzzer.swift Tests/TestSupport/RESPReference.swift)
     modules=(RingdServices RingdCluster)
     seeds=()
     options=(-dict=tools/fuzz/resp.dict -max_len=4096)
@@ -89,7 +89,8 @@ case "$build" in
 release) sanitizers=fuzzer ;;
 address) sanitizers=fuzzer,address ;;
 esac
-flags=(-parse-as-library -O -sanitize="$sanitizers" -use-ld=lld -I "$out")
+# -package-name: the test-support files a harness compiles declare `package` symbols.
+flags=(-parse-as-library -O -sanitize="$sanitizers" -use-ld=lld -I "$out" -package-name ringd)
 
 compile() {
     mkdir -p "$out"

@@ -1,5 +1,6 @@
-// What RESPDecoder must agree with, shared by RingdClusterTests and the libFuzzer harness
-// (tools/fuzz/RESPFuzzer.swift compiles this file too, so it imports nothing but RingdCluster):
+// What RESPDecoder must agree with, shared by the tests (RingdClusterTests, RedisConnection) and
+// the libFuzzer harness (tools/fuzz/RESPFuzzer.swift compiles this file too, so it imports
+// nothing but RingdCluster):
 //
 // - RESPValue, a whole decoded value, and its wire form (`encoded`), to build streams from values;
 // - RESPReference, the plainest decoder there is: recursive descent over the complete stream,
@@ -11,7 +12,7 @@
 import RingdCluster
 
 /// A RESP value, decoded whole. A map is its keys and values in order, flattened.
-indirect enum RESPValue: Equatable, Sendable, CustomStringConvertible {
+package indirect enum RESPValue: Equatable, Sendable, CustomStringConvertible {
     case simpleString([UInt8])
     case error([UInt8])
     case integer(Int64)
@@ -27,11 +28,11 @@ indirect enum RESPValue: Equatable, Sendable, CustomStringConvertible {
     case set([RESPValue])
     case push([RESPValue])
 
-    static func simple(_ text: String) -> RESPValue { .simpleString(Array(text.utf8)) }
-    static func bulk(_ text: String) -> RESPValue { .bulkString(Array(text.utf8)) }
+    package static func simple(_ text: String) -> RESPValue { .simpleString(Array(text.utf8)) }
+    package static func bulk(_ text: String) -> RESPValue { .bulkString(Array(text.utf8)) }
 
     /// The value on the wire.
-    var encoded: [UInt8] {
+    package var encoded: [UInt8] {
         func line(_ type: String, _ content: [UInt8]) -> [UInt8] { Array(type.utf8) + content + [13, 10] }
         func line(_ type: String, _ number: Int) -> [UInt8] { line(type, Array(String(number).utf8)) }
         func bulk(_ type: String, _ payload: [UInt8]) -> [UInt8] { line(type, payload.count) + payload + [13, 10] }
@@ -55,7 +56,7 @@ indirect enum RESPValue: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    var description: String {
+    package var description: String {
         func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self).debugDescription }
         func list(_ values: [RESPValue]) -> String { "[" + values.map(\.description).joined(separator: ", ") + "]" }
         switch self {
@@ -78,14 +79,14 @@ indirect enum RESPValue: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// How a stream ended, once every whole value was taken from it.
-enum RESPStreamEnd: Equatable, CustomStringConvertible {
+package enum RESPStreamEnd: Equatable, CustomStringConvertible {
     /// It ended between values.
     case complete
     /// It ended inside a value.
     case incomplete
     case failed(RESPProtocolError)
 
-    var description: String {
+    package var description: String {
         switch self {
         case .complete: "complete"
         case .incomplete: "incomplete"
@@ -95,7 +96,7 @@ enum RESPStreamEnd: Equatable, CustomStringConvertible {
 }
 
 /// The top-level values in `stream` and how it ended, by recursive descent.
-struct RESPReference {
+package struct RESPReference {
     let stream: [UInt8]
     let limits: RESPLimits
 
@@ -104,7 +105,7 @@ struct RESPReference {
         case failed(RESPProtocolError)
     }
 
-    static func decode(_ stream: [UInt8], limits: RESPLimits = .standard) -> (values: [RESPValue], end: RESPStreamEnd) {
+    package static func decode(_ stream: [UInt8], limits: RESPLimits = .standard) -> (values: [RESPValue], end: RESPStreamEnd) {
         let reference = RESPReference(stream: stream, limits: limits)
         var values: [RESPValue] = []
         var index = 0
@@ -220,33 +221,35 @@ struct RESPReference {
 
 /// The real decoder fed `reads` one after another, as a connection would: what it did not
 /// consume stays at the front, the next read goes after it.
-struct RESPStreamDecoder {
-    var decoder: RESPDecoder
-    private(set) var values: [RESPValue] = []
-    private(set) var failure: RESPProtocolError?
+package struct RESPStreamDecoder {
+    package var decoder: RESPDecoder
+    package private(set) var values: [RESPValue] = []
+    package private(set) var failure: RESPProtocolError?
     /// Received and not yet consumed.
-    private(set) var unconsumed: [UInt8] = []
+    package private(set) var unconsumed: [UInt8] = []
     /// Aggregates being assembled, innermost last: the header and the elements so far.
     private var open: [(header: RESPElement, elements: [RESPValue], expected: Int)] = []
+    /// Values handed out by `takeValue`.
+    private var taken = 0
     /// Called with every element and the window it came from, for checks of its own.
-    var inspect: ((RESPElement, UnsafeRawBufferPointer) -> Void)?
+    package var inspect: ((RESPElement, UnsafeRawBufferPointer) -> Void)?
 
-    init(limits: RESPLimits = .standard) {
+    package init(limits: RESPLimits = .standard) {
         decoder = RESPDecoder(limits: limits)
     }
 
-    static func decode(_ reads: [[UInt8]], limits: RESPLimits = .standard) -> (values: [RESPValue], end: RESPStreamEnd) {
+    package static func decode(_ reads: [[UInt8]], limits: RESPLimits = .standard) -> (values: [RESPValue], end: RESPStreamEnd) {
         var stream = RESPStreamDecoder(limits: limits)
         for read in reads { stream.receive(read) }
         return (stream.values, stream.end)
     }
 
-    var end: RESPStreamEnd {
+    package var end: RESPStreamEnd {
         if let failure { return .failed(failure) }
         return unconsumed.isEmpty && decoder.depth == 0 ? .complete : .incomplete
     }
 
-    mutating func receive(_ read: [UInt8]) {
+    package mutating func receive(_ read: [UInt8]) {
         guard failure == nil else { return }
         unconsumed += read
         var position = 0
@@ -261,6 +264,13 @@ struct RESPStreamDecoder {
             }
         }
         unconsumed.removeFirst(position)
+    }
+
+    /// The first whole value not taken yet, taken.
+    package mutating func takeValue() -> RESPValue? {
+        guard taken < values.count else { return nil }
+        taken += 1
+        return values[taken - 1]
     }
 
     private mutating func add(_ element: RESPElement) {
