@@ -23,11 +23,13 @@
 #
 # `merge` rewrites tools/fuzz/corpus/HARNESS as a small set of inputs that covers what the
 # committed corpus, the seeds and .build/fuzz/corpus/HARNESS cover (libFuzzer's `-merge=1`); commit
-# it so that the next run starts there. For config only the edges count, not how often each runs
-# (`-set_cover_merge=1 -use_counters=0`), which keeps its corpus at under 200 files instead of
-# 1,300; the framer's has a few hundred either way, and keeps them.
+# it so that the next run starts there. For config and resp only the edges count, not how often
+# each runs (`-set_cover_merge=1 -use_counters=0`), which keeps config's corpus at under 200 files
+# instead of 1,300 and resp's at about 50 instead of 600; the framer's has a few hundred either
+# way, and keeps them.
 #
 #   tools/fuzz/run.sh framer 600                   ten minutes of the framer, release build
+#   tools/fuzz/run.sh resp address 300            five minutes of the RESP decoder under ASan
 #   tools/fuzz/run.sh config address 300 -seed=1   five minutes under ASan; extra args to libFuzzer
 #   tools/fuzz/run.sh config .build/fuzz/artifacts/config/crash-1234
 #
@@ -63,7 +65,7 @@ resp)
     modules=(RingdServices RingdCluster)
     seeds=()
     options=(-dict=tools/fuzz/resp.dict -max_len=4096)
-    merging=()
+    merging=(-set_cover_merge=1 -use_counters=0)
     ;;
 *) usage ;;
 esac
