@@ -8,9 +8,9 @@
 // and everything the hub sends ends in a bare "\n"):
 //
 //   text           -> "NAME: text\n" to every OTHER client (no self-echo); an empty line is dropped
-//   /msg NAME text -> "SENDER (private): text\n" to the client called NAME alone (the sender
-//                     too, if it names itself), nothing to the sender; "error: no such client
-//                     NAME\n" when nobody is called that, "error: usage: ...\n" without a text
+//   /msg NAME text -> "SENDER (private): text\n" to the client called NAME alone (which may be
+//                     the sender itself), and no echo otherwise; "error: no such client NAME\n"
+//                     when nobody is called that, "error: usage: ...\n" without a text
 //   /who           -> "* online: NAME NAME ...\n" to the sender: every client's name, in no
 //                     particular order, as many as fit in `RelayFormat.whoLineLimit` (512)
 //                     bytes, then " and N more" for the rest, so the line stays short
@@ -30,7 +30,7 @@
 // optional (`Options.notices`), as is the welcome line.
 //
 // The hub is a Service: it holds a fixed-capacity table indexed by the engine's connection slot,
-// writes the lines it wants sent into the engine's ByteWriter, and returns at most three actions, each
+// writes the lines it wants sent into the engine's ByteWriter, and returns at most two actions, each
 // `send(bytes: range in the writer, to: recipients)` or `closeAfterOutput(slot)`, carried out in order.
 // Actions from successive calls keep each sender's lines in order. "allExcept" and "everyone"
 // mean the clients of this hub; delivering to clients held by other workers is the server's
