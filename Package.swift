@@ -11,7 +11,9 @@
 //   RingdServices the Service contract and one conformer per mode: events in, actions out (no I/O)
 //   RingdCluster  ringd's side of Redis: the RESP encoder and decoder (no I/O); above
 //                 RingdServices for its ByteWriter, below the engine that will speak to Redis
-//   ringd         the executable: arguments -> configuration -> start
+//   RingdMetrics  GET /metrics on its own thread: reads the workers' published statistics (no lock
+//                 a worker waits on) and renders them with swift-prometheus
+//   ringd         the executable: arguments -> configuration -> start (and the metrics endpoint)
 //   ring-client   the companion client and load generator (tools/ring-client)
 import PackageDescription
 
@@ -26,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -46,10 +49,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "RingdMetrics",
+            dependencies: [
+                "CLinux", "RingdServer", "RingdConfig", "RingdSystem", "URing",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .executableTarget(
             name: "ringd",
             dependencies: [
-                "RingdServer", "RingdConfig",
+                "RingdServer", "RingdConfig", "RingdMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -77,6 +87,7 @@ let package = Package(
             dependencies: ["RingdServer", "RingdServices", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "RingClientTests", dependencies: ["CLinux", "TestSupport"]),
+        .testTarget(name: "RingdMetricsTests", dependencies: ["RingdMetrics", "RingdServer"]),
         .testTarget(name: "RingdConfigTests", dependencies: ["RingdConfig", "TestSupport"]),
         .testTarget(name: "RingdEndToEndTests", dependencies: ["CLinux", "TestSupport"], exclude: ["Fixtures"]),
     ],

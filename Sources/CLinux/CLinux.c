@@ -5,6 +5,7 @@
 #include <string.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 
 int ringd_get_allowed_cpus(unsigned char *mask, unsigned long bytes) {
     cpu_set_t set;
@@ -22,6 +23,10 @@ int ringd_pin_current_thread(int cpu) {
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     return sched_setaffinity(0, sizeof set, &set);
+}
+
+int ringd_name_current_thread(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
 int ringd_eventfd(void) {

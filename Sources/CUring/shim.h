@@ -32,6 +32,12 @@
 #ifndef IORING_TIMEOUT_MULTISHOT
 #define IORING_TIMEOUT_MULTISHOT (1U << 6) /* Linux 6.4 */
 #endif
+#ifndef IORING_RECVSEND_BUNDLE
+#define IORING_RECVSEND_BUNDLE (1U << 4) /* Linux 6.10: sqe->ioprio of a recv or send */
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14) /* Linux 6.10 */
+#endif
 #ifndef IORING_MSG_RING_FLAGS_PASS
 #define IORING_MSG_RING_FLAGS_PASS (1U << 1) /* Linux 6.3 */
 #endif
@@ -63,6 +69,14 @@ static inline struct io_uring_cqe *ringd_cqe_at(struct io_uring *ring, unsigned 
 static inline void ringd_sqe_select_buffer(struct io_uring_sqe *sqe, uint16_t group) {
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = group;
+}
+
+/// Multishot recv that fills a bundle (Linux 6.10): each completion may span several consecutive
+/// buffers of the group, its result the bytes in all of them.
+static inline void ringd_prep_recv_multishot_bundle(struct io_uring_sqe *sqe, int fd, uint16_t group) {
+    io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+    sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+    ringd_sqe_select_buffer(sqe, group);
 }
 
 /// Multishot timeout (Linux 6.4): one SQE that fires every `ts` until cancelled.

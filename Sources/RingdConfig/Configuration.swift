@@ -52,6 +52,12 @@ public struct IOSettings: Sendable, Equatable {
     public var bufferCount: Int
     /// Bytes in each receive buffer, 512...1048576.
     public var bufferSize: Int
+    /// Recvs fill several buffers per completion where the kernel can (Linux 6.10); false = one
+    /// buffer per completion, as on older kernels.
+    public var receiveBundles: Bool
+    /// The most queued buffers or spans one send gathers (sendmsg with an iovec); 1 = one send
+    /// per buffer.
+    public var sendGather: Int
     /// Bytes queued for sending per connection before echo stops reading; at least `bufferSize`.
     public var outputLimit: Int
     /// Bytes queued for one client of a push service (broadcast, relay) before it is cut off.
@@ -120,6 +126,12 @@ public struct AccessSettings: Sendable, Equatable {
     public var list: AccessList { AccessList(allow: allow, deny: deny) }
 }
 
+/// `[metrics]`: the Prometheus endpoint.
+public struct MetricsSettings: Sendable, Equatable {
+    /// Where `GET /metrics` is served; nil (the default, "") serves none.
+    public var listen: ListenAddress?
+}
+
 public struct Configuration: Sendable, Equatable {
     public var server: ServerSettings
     public var io: IOSettings
@@ -129,6 +141,7 @@ public struct Configuration: Sendable, Equatable {
     public var broadcast: BroadcastSettings
     public var relay: RelaySettings
     public var access: AccessSettings
+    public var metrics: MetricsSettings
 
     /// Every key at the default its schema entry gives.
     public static let defaults: Configuration = Schema.keys.reduce(into: unset) { configuration, key in
@@ -142,14 +155,17 @@ public struct Configuration: Sendable, Equatable {
             mode: .echo, listen: [], workers: .auto, pinWorkers: false, backlog: 0, maxConnections: 0,
             busyMessage: nil, drainTimeout: .zero, idleTimeout: .zero, logLevel: .info),
         io: IOSettings(
-            submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, outputLimit: 0, outputCap: 0,
+            submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, receiveBundles: false, sendGather: 0,
+            outputLimit: 0,
+            outputCap: 0,
             outputSoftCap: 0, outputSoftTime: .zero, outputMemory: 0),
         echo: EchoSettings(lines: false, lineNumbers: false, maxLine: 0, accessLog: false),
         greet: GreetSettings(message: .placeholder),
         counter: CounterSettings(message: .placeholder),
         broadcast: BroadcastSettings(interval: .zero, message: .placeholder, greeting: nil, idleTimeout: .zero),
         relay: RelaySettings(notices: false, welcome: false, maxLine: 0),
-        access: AccessSettings(allow: [], deny: [])
+        access: AccessSettings(allow: [], deny: []),
+        metrics: MetricsSettings(listen: nil)
     )
 }
 

@@ -59,6 +59,13 @@ enum Schema {
             "io", "buffer_size", .size(in: 512...(1 << 20)), default: 4 << 10, \.io.bufferSize, reload: .restart,
             "bytes in each receive buffer"),
         ConfigurationKey(
+            "io", "receive_bundles", .boolean, default: true, \.io.receiveBundles, reload: .restart,
+            "a recv may fill several buffers in one completion (Linux 6.10; older kernels read one at a time)"),
+        ConfigurationKey(
+            // UIO_MAXIOV (1024) is the kernel's bound on one sendmsg's iovecs.
+            "io", "send_gather", .integer(in: 1...1024), default: 32, \.io.sendGather, reload: .restart,
+            "most queued buffers one send gathers (sendmsg); 1 = one send per buffer"),
+        ConfigurationKey(
             "io", "output_limit", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputLimit, reload: .live,
             "bytes queued for sending per connection before echo stops reading; at least buffer_size"),
         ConfigurationKey(
@@ -132,6 +139,10 @@ enum Schema {
         ConfigurationKey(
             "access", "deny", .addressRanges, default: [], \.access.deny, reload: .live,
             "CIDR ranges refused at once, whatever allow says"),
+
+        ConfigurationKey(
+            "metrics", "listen", .optionalListenAddress, default: nil, \.metrics.listen, reload: .restart,
+            "HOST:PORT where GET /metrics answers in the Prometheus text format; port 0 = a free port; \"\" = off"),
     ]
 
     /// Rules that involve more than one key; checked after every key is valid on its own.
@@ -181,6 +192,13 @@ enum Schema {
                 + " longest line ringd renders rounded up to a power of two, here \(ByteCountText.text(bytes: longest.bytes))"
                 + " (\(longest.cause)); that line follows echo.max_line, relay.max_line, greet.message, counter.message,"
                 + " broadcast.message and broadcast.greeting"
+        },
+        // The metrics socket is bound without SO_REUSEPORT: on a service port it would fail to bind.
+        Constraint(["server.listen", "metrics.listen"]) { configuration in
+            guard let metrics = configuration.metrics.listen, metrics.port != 0,
+                configuration.server.listen.contains(metrics)
+            else { return nil }
+            return "metrics.listen (\(metrics)) is also in server.listen: the metrics endpoint needs a port of its own"
         },
     ]
 

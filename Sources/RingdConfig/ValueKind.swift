@@ -192,6 +192,27 @@ extension ValueKind where Value == [ListenAddress] {
     }
 }
 
+extension ValueKind where Value == ListenAddress? {
+    /// One "HOST:PORT" string, or "" for none.
+    static var optionalListenAddress: Self {
+        ValueKind(
+            summary: nil,
+            decode: { value throws(ValueProblem) in
+                guard case .string(let text) = value else {
+                    throw .wrongType(expected: "a string such as \"127.0.0.1:9464\", or \"\" for none")
+                }
+                guard !text.isEmpty else { return nil }
+                do {
+                    return try ListenAddress(parsing: text)
+                } catch {
+                    throw .invalid("is not an address: \(error)")
+                }
+            },
+            encode: { .string($0?.description ?? "") },
+            bareValue: { .string($0) })
+    }
+}
+
 extension ValueKind where Value == MessageTemplate {
     /// A non-empty message with `{placeholder}`s, checked when the file is read: every
     /// placeholder must be one of `placeholders`, the ones the service fills for this message.

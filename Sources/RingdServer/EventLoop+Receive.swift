@@ -1,4 +1,6 @@
-// Receiving: one multishot recv per connection, from the worker's provided buffer ring.
+// Receiving: one multishot recv per connection, from the worker's provided buffer ring; in
+// bundles where the kernel has them (Linux 6.10, `io.receive_bundles`), so one completion
+// carries every buffer a large read filled, in ring order.
 //
 // A received buffer's life: (1) the kernel filled it; (2a) raw echo queues it to be sent back
 // and recycles it when that send completes; (2b) every other service reads it here, copying
@@ -17,18 +19,23 @@ extension EventLoop {
     @inline(__always)
     func armReceive(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         connection.pointee.receiveArmed = true
-        ring.queueMultishotReceive(
-            socket: connection.pointee.descriptor, group: bufferGroup,
-            userData: tag(.receive, slot: slot, generation: connection.pointee.generation))
+        let userData = tag(.receive, slot: slot, generation: connection.pointee.generation)
+        if receiveBundles {
+            ring.queueMultishotReceiveBundle(socket: connection.pointee.descriptor, group: bufferGroup, userData: userData)
+        } else {
+            ring.queueMultishotReceive(socket: connection.pointee.descriptor, group: bufferGroup, userData: userData)
+        }
     }
 
     func handleReceive(_ completion: Completion) {
         let bufferID = completion.bufferID
-        if let bufferID { buffers.take(bufferID) }
+        // A bundle fills whole buffers but the last; without bundles this is 1.
+        let bufferCount = completion.result > 0 ? (Int(completion.result) + buffers.bufferSize - 1) / buffers.bufferSize : 1
+        if let bufferID { buffers.take(bufferID, count: bufferCount) }
         guard let connection = table.live(completion.userData) else {
             // Cannot happen while slots are released only after their last completion; if it
-            // does, the buffer still goes back.
-            if let bufferID { buffers.recycle(bufferID) }
+            // does, the buffers still go back.
+            if let bufferID { recycle(bufferCount, from: bufferID) }
             return
         }
         let slot = completion.userData.slot
@@ -36,7 +43,7 @@ extension EventLoop {
 
         if completion.result > 0, let bufferID {
             statistics.bytesReceived += Int(completion.result)
-            received(bufferID, count: Int(completion.result), slot, connection)
+            received(bufferID, bufferCount, bytes: Int(completion.result), slot, connection)
         } else if completion.result == 0 {
             connection.pointee.peerFinished = true
             if connection.pointee.lifecycle == .open {
@@ -61,22 +68,40 @@ extension EventLoop {
         continueAfterReceive(slot, connection)
     }
 
-    /// Steps (2a) to (2c) of the file comment.
+    /// Steps (2a) to (2c) of the file comment, for each of the `bufferCount` buffers from
+    /// `first` on, which hold `bytes` in all.
     @inline(__always)
-    private func received(_ bufferID: UInt16, count: Int, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+    private func received(
+        _ first: UInt16, _ bufferCount: Int, bytes: Int, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>
+    ) {
         guard connection.pointee.lifecycle == .open else {
-            buffers.recycle(bufferID)
+            recycle(bufferCount, from: first)
             return
         }
         connection.pointee.lastActivity = now
-        if S.input == .echoed {
-            enqueue(bufferID, length: UInt32(count), on: slot, connection)
-        } else {
-            if S.input == .lines {
-                receivedLines(UnsafeRawBufferPointer(start: buffers.bytes(of: bufferID), count: count), slot, connection)
+        let position = buffers.position(of: first)
+        var left = bytes
+        for index in 0..<bufferCount {
+            let buffer = index == 0 ? first : buffers.buffer(index, from: position)
+            let length = min(left, buffers.bufferSize)
+            left -= length
+            if S.input == .echoed {
+                connection.pointee.queue.append(buffer: buffer, length: UInt32(length), links: rawQueues)
+            } else {
+                // A line may close the connection; the rest of the bundle is then dropped.
+                if S.input == .lines && connection.pointee.lifecycle == .open {
+                    receivedLines(UnsafeRawBufferPointer(start: buffers.bytes(of: buffer), count: length), slot, connection)
+                }
+                buffers.recycle(buffer)
             }
-            buffers.recycle(bufferID)
         }
+        if S.input == .echoed { sendQueued(slot, connection) }
+    }
+
+    /// Gives back `count` buffers from `first` on in ring order (a whole bundle).
+    private func recycle(_ count: Int, from first: UInt16) {
+        let position = buffers.position(of: first)
+        for index in 0..<count { buffers.recycle(index == 0 ? first : buffers.buffer(index, from: position)) }
     }
 
     /// What the connection needs once a recv completion is handled: a close that can finish,

@@ -12,20 +12,34 @@ import URing
 extension EventLoop {
     // MARK: - Raw echo
 
+    /// Starts sending what was just queued, unless a send is in flight (its completion sends the
+    /// rest), and pauses the recv if the queue is over its bounds.
     @inline(__always)
-    func enqueue(_ bufferID: UInt16, length: UInt32, on slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        connection.pointee.queue.append(buffer: bufferID, length: length, links: rawQueues)
+    func sendQueued(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         if !connection.pointee.sendInFlight { sendHead(slot, connection) }
         pauseReceiveIfOverLimit(slot, connection)
     }
 
+    /// Sends the queued buffers: the head alone with a plain send, or up to `io.send_gather` of
+    /// them in one sendmsg (SendVectors.swift).
     @inline(__always)
     private func sendHead(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        let head = connection.pointee.queue.headBuffer(links: rawQueues)
         connection.pointee.sendInFlight = true
+        let userData = tag(.send, slot: slot, generation: connection.pointee.generation)
+        if vectors.limit > 1 && connection.pointee.queue.heldBuffers > 1 {
+            let parts = vectors.parts(of: slot)
+            let count = connection.pointee.queue.forEachQueuedBuffer(limit: vectors.limit, links: rawQueues) {
+                index, buffer, offset, length in
+                parts[index] = iovec(iov_base: buffers.bytes(of: buffer) + offset, iov_len: length)
+            }
+            ring.queueSendMessage(
+                socket: connection.pointee.descriptor, message: vectors.message(of: slot, count: count), userData: userData)
+            return
+        }
+        let head = connection.pointee.queue.headBuffer(links: rawQueues)
         ring.queueSend(
             socket: connection.pointee.descriptor, bytes: buffers.bytes(of: head.buffer) + head.offset, length: head.length,
-            userData: tag(.send, slot: slot, generation: connection.pointee.generation))
+            userData: userData)
     }
 
     /// Gives back every receive buffer still queued, when the connection is gone.
@@ -61,13 +75,25 @@ extension EventLoop {
         return nil
     }
 
+    /// Sends the queued spans: the head alone, or up to `io.send_gather` segments in one sendmsg.
     @inline(__always)
     private func sendOutputHead(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        let head = connection.pointee.queue.headSpan(segments: segments)
         connection.pointee.sendInFlight = true
+        let userData = tag(.send, slot: slot, generation: connection.pointee.generation)
+        let queue = connection.pointee.queue
+        if vectors.limit > 1 && queue.segmentHead != queue.segmentTail {
+            let parts = vectors.parts(of: slot)
+            let count = queue.forEachQueuedSpan(limit: vectors.limit, segments: segments) { index, span in
+                parts[index] = iovec(
+                    iov_base: UnsafeMutableRawPointer(mutating: group.bytes(of: span)), iov_len: Int(span.length))
+            }
+            ring.queueSendMessage(
+                socket: connection.pointee.descriptor, message: vectors.message(of: slot, count: count), userData: userData)
+            return
+        }
+        let head = queue.headSpan(segments: segments)
         ring.queueSend(
-            socket: connection.pointee.descriptor, bytes: group.bytes(of: head), length: Int(head.length),
-            userData: tag(.send, slot: slot, generation: connection.pointee.generation))
+            socket: connection.pointee.descriptor, bytes: group.bytes(of: head), length: Int(head.length), userData: userData)
     }
 
     /// Drops everything still queued, when the connection is gone.
@@ -99,9 +125,9 @@ extension EventLoop {
         let sent = UInt32(completion.result)
         statistics.bytesSent += Int(sent)
         if S.input == .echoed {
-            if let done = connection.pointee.queue.sentFromBuffer(sent, links: rawQueues) { buffers.recycle(done) }
-        } else if let chunk = connection.pointee.queue.sentFromSegment(sent, segments: segments) {
-            releaseChunk(chunk)
+            connection.pointee.queue.sentFromBuffers(sent, links: rawQueues) { buffers.recycle($0) }
+        } else {
+            connection.pointee.queue.sentFromSegments(sent, segments: segments) { releaseChunk($0) }
         }
         if hasQueuedOutput(connection) {
             // A short send resumes where it stopped.

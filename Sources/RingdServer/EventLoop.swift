@@ -36,6 +36,9 @@ final class EventLoop<S: Service> {
     let arena: OutputArena
     let segments: SegmentPool
     let rawQueues: RawEchoQueues
+    let vectors: SendVectors
+    /// Recvs fill bundles of buffers (`io.receive_bundles`, where the kernel has them).
+    let receiveBundles: Bool
     var service: S
     /// Makes the service again from a reloaded configuration, for `reconfigure(from:)`.
     let makeService: (Configuration) -> S
@@ -100,6 +103,8 @@ final class EventLoop<S: Service> {
         // share when the pool is empty is cut like one over its output cap.
         segments = SegmentPool(capacity: max(65536, 4 * capacity))
         rawQueues = RawEchoQueues(bufferCount: io.bufferCount, slots: capacity)
+        vectors = try SendVectors(capacity: capacity, limit: io.sendGather)
+        receiveBundles = io.receiveBundles && ring.supportsBundles
         cuts = .allocate(capacity: capacity)
         timeouts = TimeoutStorage(count: listeners.count + TimerEntry.allCases.count)
         drainTimeout = configuration.server.drainTimeout
@@ -128,6 +133,7 @@ final class EventLoop<S: Service> {
         armTick()
         armSweep()
         armReloadWatch()
+        publishStatistics()  // the first heartbeat, before the first sweep (ServerStatus)
         defer { tearDown() }
         while !stopping {
             try ring.submitAndWait(1)

@@ -44,19 +44,42 @@ struct SendQueue {
         (bufferHead, Int(sentFromHead), Int(links.length(of: bufferHead)) - Int(sentFromHead))
     }
 
-    /// `count` bytes of the head buffer went out; returns the head if it is now all sent (the
-    /// caller recycles it), nil if a short send left some.
+    /// Calls `body` with the unsent parts of the first `limit` queued buffers, in order (the
+    /// head's from where a short send stopped): buffer id, offset, bytes. Returns how many.
     @inline(__always)
-    mutating func sentFromBuffer(_ count: UInt32, links: RawEchoQueues) -> UInt16? {
+    func forEachQueuedBuffer(limit: Int, links: RawEchoQueues, _ body: (Int, UInt16, Int, Int) -> Void) -> Int {
+        var buffer = bufferHead
+        var offset = Int(sentFromHead)
+        var count = 0
+        while buffer != noBuffer && count < limit {
+            body(count, buffer, offset, Int(links.length(of: buffer)) - offset)
+            offset = 0
+            count += 1
+            buffer = links.next(after: buffer)
+        }
+        return count
+    }
+
+    /// `count` bytes from the head on went out, one buffer or several (a gathered send); hands
+    /// each buffer now all sent to `recycle`. A short send leaves the rest of a buffer queued.
+    @inline(__always)
+    mutating func sentFromBuffers(_ count: UInt32, links: RawEchoQueues, _ recycle: (UInt16) -> Void) {
         queuedBytes -= count
-        sentFromHead += count
-        let head = bufferHead
-        guard sentFromHead == links.length(of: head) else { return nil }
-        bufferHead = links.next(after: head)
-        if bufferHead == noBuffer { bufferTail = noBuffer }
-        sentFromHead = 0
-        heldBuffers -= 1
-        return head
+        var left = count
+        while left > 0 {
+            let head = bufferHead
+            let unsent = links.length(of: head) - sentFromHead
+            guard left >= unsent else {
+                sentFromHead += left
+                return
+            }
+            left -= unsent
+            bufferHead = links.next(after: head)
+            if bufferHead == noBuffer { bufferTail = noBuffer }
+            sentFromHead = 0
+            heldBuffers -= 1
+            recycle(head)
+        }
     }
 
     /// Empties the buffer list, handing each buffer to `body` (to be recycled).
@@ -118,15 +141,42 @@ struct SendQueue {
         return span
     }
 
-    /// `count` bytes of the head segment went out; returns the head's chunk if the segment is now
-    /// all sent and freed (the caller releases its reference). The head may have grown while its
-    /// send was in flight: it is done only when every byte it holds now has gone.
+    /// Calls `body` with the unsent parts of the first `limit` queued segments, in order (the
+    /// head's from where a short send stopped). Returns how many.
     @inline(__always)
-    mutating func sentFromSegment(_ count: UInt32, segments: SegmentPool) -> UInt32? {
+    func forEachQueuedSpan(limit: Int, segments: SegmentPool, _ body: (Int, OutputSpan) -> Void) -> Int {
+        var node = segmentHead
+        var skip = sentFromHead
+        var count = 0
+        while node != SegmentPool.none && count < limit {
+            var span = segments[node].pointee.span
+            span.offset += skip
+            span.length -= skip
+            body(count, span)
+            skip = 0
+            count += 1
+            node = segments[node].pointee.next
+        }
+        return count
+    }
+
+    /// `count` bytes from the head on went out, one segment or several; frees each segment now
+    /// all sent and hands its chunk to `release` (the caller drops its reference). A segment may
+    /// have grown while its send was in flight: it is done only when every byte it holds now
+    /// has gone.
+    @inline(__always)
+    mutating func sentFromSegments(_ count: UInt32, segments: SegmentPool, _ release: (UInt32) -> Void) {
         queuedBytes -= count
-        sentFromHead += count
-        guard sentFromHead == segments[segmentHead].pointee.span.length else { return nil }
-        return popSegment(segments: segments)
+        var left = count
+        while left > 0 {
+            let unsent = segments[segmentHead].pointee.span.length - sentFromHead
+            guard left >= unsent else {
+                sentFromHead += left
+                return
+            }
+            left -= unsent
+            release(popSegment(segments: segments))
+        }
     }
 
     /// Empties the segment list, handing each segment's chunk to `body` (to be released).

@@ -25,6 +25,8 @@ public struct ServerReady: Sendable {
     public let workers: Int
     /// The task-running mode the kernel accepted for the rings.
     public let taskRunMode: String
+    /// The workers' published statistics and the reloads, for other threads to read while ringd runs.
+    public let status: ServerStatus
 }
 
 public enum Server {
@@ -58,6 +60,8 @@ public enum Server {
             }
 
         var signals = blockSignals()
+        let manager = ServiceManager.fromEnvironment(log: ServerLog(worker: nil, level: configuration.server.logLevel))
+        defer { manager?.close() }
         let shutdownSignal = ringd_eventfd()
         guard shutdownSignal >= 0 else { throw StartupError(SystemError("eventfd", errno: errno)) }
         defer { _ = close(shutdownSignal) }
@@ -95,13 +99,15 @@ public enum Server {
             threads.forEach { $0.join() }
             throw failure
         }
-        ready(
-            ServerReady(
-                addresses: listeners.map { $0[0].address.description },
-                workers: workerCount,
-                taskRunMode: startup.taskRunMode.rawValue))
+        let addresses = listeners.map { $0[0].address.description }
+        let status = ServerStatus(
+            mode: configuration.server.mode, taskRunMode: startup.taskRunMode.rawValue, addresses: addresses,
+            workers: group.statistics)
+        ready(ServerReady(addresses: addresses, workers: workerCount, taskRunMode: status.taskRunMode, status: status))
+        manager?.ready(status)
 
-        let log = reloadUntilStopSignal(&signals, configuration, reload, group: group)
+        let log = reloadUntilStopSignal(&signals, configuration, reload, group: group, status: status, manager: manager)
+        manager?.stopping(status)
         wake(shutdownSignal)
         waitForWorkersOrSecondSignal(group, signals: &signals, log: log)
         threads.forEach { $0.join() }
@@ -109,19 +115,21 @@ public enum Server {
         return group.statistics.map(\.snapshot)
     }
 
-    /// Takes signals on the main thread: each SIGHUP reloads; SIGINT or SIGTERM returns, with
-    /// the log at the level last configured.
+    /// Takes signals on the main thread: each SIGHUP reloads (and tells systemd, when it started
+    /// ringd); SIGINT or SIGTERM returns, with the log at the level last configured.
     private static func reloadUntilStopSignal(
-        _ signals: inout sigset_t, _ configuration: Configuration, _ reload: () throws -> Configuration, group: WorkerGroup
+        _ signals: inout sigset_t, _ configuration: Configuration, _ reload: () throws -> Configuration, group: WorkerGroup,
+        status: ServerStatus, manager: ServiceManager?
     ) -> ServerLog {
         var log = ServerLog(worker: nil, level: configuration.server.logLevel)
         var running = configuration
-        var received: Int32 = 0
         while true {
-            while sigwait(&signals, &received) != 0 {}
+            let received = ServiceManager.waitForSignal(&signals, manager: manager, status: status)
             guard received == SIGHUP else { return log }
-            running = reloadConfiguration(running, reload, group: group, log: log)
+            manager?.reloading()
+            running = reloadConfiguration(running, reload, group: group, status: status, log: log)
             log.setLevel(running.server.logLevel)
+            manager?.reloaded(status)
         }
     }
 
@@ -156,6 +164,7 @@ public enum Server {
         shutdownSignal: Int32, latch: StartupLatch, makeService: @escaping (Configuration) -> S
     ) {
         if let cpu { CPUSet.pinCurrentThread(to: cpu) }
+        _ = ringd_name_current_thread("ringd-worker-\(index)")  // 15 bytes kept: "ringd-worker-99"
         let loop: EventLoop<S>
         do {
             loop = try EventLoop(
@@ -185,13 +194,15 @@ public enum Server {
     /// Keys the schema marks `.restart` keep their running values, and the log says which ones
     /// were left.
     private static func reloadConfiguration(
-        _ running: Configuration, _ reload: () throws -> Configuration, group: WorkerGroup, log: ServerLog
+        _ running: Configuration, _ reload: () throws -> Configuration, group: WorkerGroup, status: ServerStatus,
+        log: ServerLog
     ) -> Configuration {
         let read: Configuration
         do {
             read = try reload()
         } catch {
             log.write(.error, "reload failed, the running configuration stays: \(error)")
+            status.countReload(applied: false)
             return running
         }
         let (next, kept) = read.keepingRestartValues(of: running)
@@ -200,12 +211,14 @@ public enum Server {
                 .error,
                 "reload refused: its messages need output chunks of \(next.outputChunkSize) bytes, "
                     + "and the running ones are \(running.outputChunkSize); restart ringd to use them")
+            status.countReload(applied: false)
             return running
         }
         if !kept.isEmpty {
             log.write(.warning, "reload: \(kept.joined(separator: ", ")) only change on a restart; the running values stay")
         }
         group.publish(next)
+        status.countReload(applied: true)
         log.write(.notice, "configuration reloaded")
         return next
     }
@@ -307,75 +320,5 @@ extension String {
         var text = self
         while text.last == "\n" { text.removeLast() }
         return text
-    }
-}
-
-/// Start-up rendezvous between the main thread and the workers. Used only while starting and
-/// stopping, never per connection, so a mutex is fine here.
-final class StartupLatch: @unchecked Sendable {
-    // @unchecked: every field is read and written under `mutex`.
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
-    private var remaining: Int
-    private var failure: StartupError?
-    private var failureWhileRunning: StartupError?
-    private var mode: TaskRunMode = .deferred
-    private var decided = false
-
-    init(workers: Int) {
-        remaining = workers
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(&mutex)
-        pthread_cond_destroy(&condition)
-    }
-
-    func workerStarted(taskRunMode: TaskRunMode) {
-        locked {
-            if taskRunMode != .deferred { mode = taskRunMode }
-            remaining -= 1
-            pthread_cond_broadcast(&condition)
-        }
-    }
-
-    func workerFailed(_ error: StartupError) {
-        locked {
-            if failure == nil { failure = error }
-            remaining -= 1
-            pthread_cond_broadcast(&condition)
-        }
-    }
-
-    func workerFailedWhileRunning(_ error: StartupError) {
-        locked { if failureWhileRunning == nil { failureWhileRunning = error } }
-    }
-
-    /// Blocks until every worker has either started or failed.
-    func waitForStartup() -> (failure: StartupError?, taskRunMode: TaskRunMode) {
-        locked {
-            while remaining > 0 { pthread_cond_wait(&condition, &mutex) }
-            decided = true
-            pthread_cond_broadcast(&condition)
-            return (failure, mode)
-        }
-    }
-
-    /// Blocks a started worker until all have reported; false if any failed.
-    var startupSucceeded: Bool {
-        locked {
-            while !decided { pthread_cond_wait(&condition, &mutex) }
-            return failure == nil
-        }
-    }
-
-    var runFailure: StartupError? { locked { failureWhileRunning } }
-
-    private func locked<Result>(_ body: () -> Result) -> Result {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body()
     }
 }

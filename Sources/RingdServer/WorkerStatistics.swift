@@ -6,6 +6,7 @@
 // takes a lock a worker waits on, and a worker never waits for a reader. A snapshot is each
 // field as of some publication; fields are not read at one instant together.
 
+import RingdSystem
 import Synchronization
 
 /// One worker's counters and gauges.
@@ -90,8 +91,11 @@ public final class PublishedStatistics: @unchecked Sendable {
     // @unchecked: the pointer is set once; every access to what it points to is atomic.
     private let values: UnsafeMutablePointer<Atomic<Int>>
     private let count = WorkerStatistics.fields.count
+    /// CoarseClock at the owning worker's last publication, its loop's heartbeat; until the
+    /// first, the time this copy was made, before the worker started.
+    private let publishedAt = Atomic<UInt32>(CoarseClock.milliseconds())
 
-    init() {
+    package init() {
         values = .allocate(capacity: count)
         for index in 0..<count { (values + index).initialize(to: Atomic(0)) }
     }
@@ -101,12 +105,16 @@ public final class PublishedStatistics: @unchecked Sendable {
         values.deallocate()
     }
 
-    /// Called by the owning worker only.
-    func publish(_ statistics: WorkerStatistics) {
+    /// Called by the owning worker only (and by tests, standing in for one).
+    package func publish(_ statistics: WorkerStatistics) {
         for (index, field) in WorkerStatistics.fields.enumerated() {
             values[index].store(statistics[keyPath: field.path], ordering: .relaxed)
         }
+        publishedAt.store(CoarseClock.milliseconds(), ordering: .relaxed)
     }
+
+    /// When the owning worker last published, on CoarseClock; compare with wrapping subtraction.
+    public var lastPublished: UInt32 { publishedAt.load(ordering: .relaxed) }
 
     /// The last published statistics; from any thread.
     public var snapshot: WorkerStatistics {

@@ -29,6 +29,13 @@ public final class ProvidedBufferRing {
     private let mask: Int32
     /// Buffers written back since the last publish.
     private var pendingRecycles: Int32 = 0
+    /// The ring as the kernel reads it: the id written at each position, and where each id was
+    /// last written. A bundle completion names only its first buffer; the others are the ones
+    /// after it in ring order (`buffer(_:from:)`).
+    private let idAtPosition: UnsafeMutablePointer<UInt16>
+    private let positionOfID: UnsafeMutablePointer<UInt16>
+    /// Where the next recycled buffer goes (the tail plus the recycles not yet published).
+    private var nextPosition: UInt16 = 0
     /// Buffers the kernel can pick from right now (after the next publish).
     public private(set) var available: Int
     private var isClosed = false
@@ -66,6 +73,8 @@ public final class ProvidedBufferRing {
             throw SystemError("io_uring_register_buf_ring", errno: -result, context: "provided buffer rings need Linux 5.19")
         }
         io_uring_buf_ring_init(entries)
+        idAtPosition = .allocate(capacity: count)
+        positionOfID = .allocate(capacity: count)
         available = 0
         for id in 0..<count { recycle(UInt16(id)) }
         publish()
@@ -78,6 +87,8 @@ public final class ProvidedBufferRing {
         isClosed = true
         munmap(UnsafeMutableRawPointer(entries), entriesLength)
         munmap(storage, storageLength)
+        idAtPosition.deallocate()
+        positionOfID.deallocate()
     }
 
     deinit {
@@ -90,14 +101,33 @@ public final class ProvidedBufferRing {
         storage + Int(id) * bufferSize
     }
 
-    /// Step 2 of a buffer's life: the kernel handed buffer `id` to a completion.
+    /// Step 2 of a buffer's life: the kernel handed `count` buffers, from `id` on in ring order,
+    /// to a completion (more than one for a bundle).
     @inline(__always)
-    public func take(_ id: UInt16) { available -= 1 }
+    public func take(_ id: UInt16, count: Int = 1) { available -= count }
+
+    /// Where buffer `id` sits in the ring: read for a bundle's first buffer before any of the
+    /// bundle's buffers is recycled.
+    @inline(__always)
+    public func position(of id: UInt16) -> UInt16 { positionOfID[Int(id)] }
+
+    /// The buffer `distance` entries after ring position `position`: the kernel fills a bundle
+    /// from consecutive entries, so these are its second, third... buffers. Recycling writes
+    /// at the tail, which cannot reach entry `distance` before `distance` buffers have been
+    /// recycled, so a caller may recycle each of a bundle's buffers once it has read the next.
+    @inline(__always)
+    public func buffer(_ distance: Int, from position: UInt16) -> UInt16 {
+        idAtPosition[(Int(position) + distance) & Int(mask)]
+    }
 
     /// Step 4: gives buffer `id` back. Visible to the kernel after the next `publish()`.
     @inline(__always)
     public func recycle(_ id: UInt16) {
         io_uring_buf_ring_add(entries, bytes(of: id), UInt32(bufferSize), id, mask, pendingRecycles)
+        let position = nextPosition & UInt16(truncatingIfNeeded: mask)
+        idAtPosition[Int(position)] = id
+        positionOfID[Int(id)] = position
+        nextPosition &+= 1
         pendingRecycles += 1
         available += 1
     }

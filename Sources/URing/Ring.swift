@@ -61,6 +61,9 @@ public final class Ring {
     public let features: UInt32
     private var isClosed = false
 
+    /// Whether recv and send take IORING_RECVSEND_BUNDLE (Linux 6.10).
+    public var supportsBundles: Bool { features & IORING_FEAT_RECVSEND_BUNDLE != 0 }
+
     /// Creates a ring with `submissionEntries` SQEs and at least `completionEntries` CQEs.
     /// Throws with the errno of io_uring_setup, so the caller can name the cause (EPERM from
     /// kernel.io_uring_disabled or seccomp, ENOSYS when the kernel lacks io_uring).

@@ -30,12 +30,32 @@ extension Ring {
         io_uring_sqe_set_data64(sqe, userData.rawValue)
     }
 
+    /// Multishot recv in bundles (Linux 6.10, IORING_FEAT_RECVSEND_BUNDLE): as
+    /// `queueMultishotReceive`, but one completion may fill several consecutive buffers of the
+    /// ring (`ProvidedBufferRing.buffer(_:after:)` names them), so a large read is one completion.
+    @inline(__always)
+    public func queueMultishotReceiveBundle(socket: Int32, group: UInt16, userData: UserData) {
+        let sqe = nextSubmission()
+        ringd_prep_recv_multishot_bundle(sqe, socket, group)
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
     /// A send of `length` bytes at `bytes`. MSG_NOSIGNAL turns a write to a closed peer into
     /// EPIPE instead of SIGPIPE. The memory must stay valid until the completion arrives.
     @inline(__always)
     public func queueSend(socket: Int32, bytes: UnsafeRawPointer, length: Int, userData: UserData) {
         let sqe = nextSubmission()
         io_uring_prep_send(sqe, socket, bytes, length, Int32(MSG_NOSIGNAL))
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
+    /// A gathered send: sendmsg(2) of the iovecs `message` points to, in order, as one call, so
+    /// a queue of many small buffers leaves in one call instead of one send each. The header,
+    /// the iovecs and the bytes they point to must stay valid until the completion arrives.
+    @inline(__always)
+    public func queueSendMessage(socket: Int32, message: UnsafePointer<msghdr>, userData: UserData) {
+        let sqe = nextSubmission()
+        io_uring_prep_sendmsg(sqe, socket, message, UInt32(MSG_NOSIGNAL))
         io_uring_sqe_set_data64(sqe, userData.rawValue)
     }
 

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Logging
 import RingdConfig
+import RingdMetrics
 import RingdServer
 
 #if canImport(Glibc)
@@ -14,33 +15,31 @@ struct RingdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ringd",
         abstract: "A TCP server on io_uring: one ring and one SO_REUSEPORT listener per core.",
+        // Each paragraph is one line here: ArgumentParser wraps the text to the terminal's width
+        // (COLUMNS, else 80), so a break written by hand would be broken again mid-sentence. The
+        // lists are one short line per entry, each under 80 columns.
         discussion: """
-            The configuration comes from the file given with --config (TOML-lite; see \
-            conf/ringd.toml for every key and its default), then the flags below, then each \
-            --set in order; later ones win. Without a file ringd echoes on 127.0.0.1:7000.
+            The configuration comes from the file given with --config (TOML-lite; see conf/ringd.toml for every key and its default), then the flags below, then each --set in order; later ones win. Without a file ringd echoes on 127.0.0.1:7000.
 
             Modes (server.mode; conf/ has a commented file for each):
               greet      send [greet] message, then close
               counter    tell each client how many connections came before it, then close
-              echo       send every byte back; echo.lines = true answers whole lines,
-                         echo.line_numbers = true numbers them "1: ..." like the Perl server
+              echo       send every byte back (or whole lines: echo.lines)
               broadcast  send [broadcast] message to every client every broadcast.interval
-              relay      line chat: each line goes to every other client as "NAME: line";
-                         /msg NAME text to one client, /who lists who is online,
-                         /nick NAME renames, /quit leaves
-            [access] allow and deny take CIDR ranges; a refused client is closed at once.
+              relay      line chat: each line goes to every other client as "NAME: line"
 
-            When every worker listens, ringd prints one line per address on stdout:
+            With echo.line_numbers = true, echo numbers its lines "1: ..." like the Perl echo server. In relay, /msg NAME text goes to one client, /who lists who is online, /nick NAME renames a client and /quit leaves. [access] allow and deny take CIDR ranges; a refused client is closed at once.
+
+            When every worker listens, ringd prints one line per address on stdout, and one for the metrics endpoint when metrics.listen is set:
               ringd: echo listening on 127.0.0.1:7000 (2 workers)
-            SIGINT or SIGTERM stops accepting, lets queued output drain (server.drain_timeout) and
-            exits 0; a second signal exits at once. SIGHUP reads the --config file again:
-            messages, intervals, limits, access lists and the log level change at once; an
-            invalid file keeps the running configuration and logs the error with its position.
+              ringd: metrics listening on 127.0.0.1:9464
 
-            Events go to stderr through swift-log, one line each, from --log-level (or
-            server.log_level) up: connections at trace; refusals, cuts and idle closes at debug,
-            with the client's address; reloads, cut summaries and each worker's counters at info:
-              ringd: debug: worker=1 peer=127.0.0.1:50522: cut: queued output would pass io.output_cap (1048576 bytes), ...
+            SIGINT or SIGTERM stops accepting, lets queued output drain (server.drain_timeout) and exits 0; a second signal exits at once. SIGHUP reads the --config file again: messages, intervals, limits, access lists and the log level change at once; an invalid file keeps the running configuration and logs the error with its position.
+
+            Under systemd (Type=notify; conf/ringd.service), ringd reports READY=1 once every worker listens, RELOADING=1 and READY=1 around a SIGHUP, STOPPING=1 when the drain starts, its open connections in STATUS=, and WATCHDOG=1 at half of WatchdogSec= while every worker's loop is turning. With metrics.listen set, GET /metrics answers the Prometheus text format.
+
+            Events go to stderr through swift-log, one line each, from --log-level (or server.log_level) up: connections at trace; refusals, cuts and idle closes at debug, with the client's address; reloads, cut summaries and each worker's counters at info:
+              ringd: debug: worker=1 peer=127.0.0.1:50522: closed: no input for 300000 ms
 
             Examples:
               ringd --config conf/echo.toml
@@ -48,7 +47,9 @@ struct RingdCommand: ParsableCommand {
               ringd --mode broadcast --set broadcast.interval=100ms
               ringd --listen 127.0.0.1:0 --listen [::1]:0 --workers 2
               ringd --check --config conf/echo.toml --set io.buffer_count=4096
-            """
+              ringd --config conf/echo.toml --set metrics.listen=127.0.0.1:9464
+            """,
+        version: RingdBuild.version
     )
 
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Read the configuration from FILE.", valueName: "FILE"))
@@ -127,11 +128,18 @@ struct RingdCommand: ParsableCommand {
         }
         LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label) }
         do {
+            // Bound before any worker starts, so a metrics port in use stops ringd up front.
+            let metrics = try configuration.metrics.listen.map(MetricsEndpoint.bind)
+            defer { metrics?.stop() }
             let statistics = try Server.run(configuration: configuration, reload: reloadConfiguration) { ready in
                 for address in ready.addresses {
                     print(
                         "ringd: \(configuration.server.mode.rawValue) listening on \(address) (\(ready.workers) \(ready.workers == 1 ? "worker" : "workers"))"
                     )
+                }
+                if let metrics {
+                    metrics.start(ready.status, version: RingdBuild.version)
+                    print("ringd: metrics listening on \(metrics.address)")
                 }
                 fflush(nil)
             }

@@ -16,7 +16,7 @@ import RingdServices
             "server.mode=greet", "server.listen=[::1]:7001", "server.workers=6", "server.pin_workers=false",
             "server.backlog=1_024", "server.max_connections=0x10", "server.log_level=trace",
             "io.submission_entries=1024", "io.completion_entries=8192", "io.buffer_count=64",
-            "io.buffer_size=8KiB", "io.output_limit=2MiB",
+            "io.buffer_size=8KiB", "io.send_gather=8", "io.receive_bundles=false", "io.output_limit=2MiB",
             "io.output_cap=4MiB", "io.output_memory=512MiB",
             "echo.lines=true", "echo.line_numbers=true", "echo.max_line=1KiB", "echo.access_log=true",
             "greet.message=hello {peer}", "counter.message=\"{count}\\n\"", "broadcast.interval=2s",
@@ -27,7 +27,7 @@ import RingdServices
             mode: .greet, listen: [try ListenAddress(parsing: "[::1]:7001")], workers: .count(6), pinWorkers: false,
             backlog: 1024, maxConnections: 16, busyMessage: nil, drainTimeout: .seconds(5), idleTimeout: .seconds(300), logLevel: .trace))
         #expect(configuration.io == IOSettings(
-            submissionEntries: 1024, completionEntries: 8192, bufferCount: 64, bufferSize: 8192, outputLimit: 2 << 20,
+            submissionEntries: 1024, completionEntries: 8192, bufferCount: 64, bufferSize: 8192, receiveBundles: false, sendGather: 8, outputLimit: 2 << 20,
             outputCap: 4 << 20, outputSoftCap: 256 << 10, outputSoftTime: .seconds(30), outputMemory: 512 << 20))
         #expect(configuration.echo == EchoSettings(lines: true, lineNumbers: true, maxLine: 1024, accessLog: true))
         #expect(configuration.greet.message.text == "hello {peer}")

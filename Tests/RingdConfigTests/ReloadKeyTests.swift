@@ -11,9 +11,9 @@ import Testing
     private static let restartPaths: Set<String> = [
         "server.mode", "server.listen", "server.workers", "server.pin_workers", "server.backlog",
         "server.max_connections", "server.drain_timeout",
-        "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.output_memory",
-        "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
-        "relay.max_line",
+        "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.send_gather", "io.receive_bundles",
+        "io.output_memory", "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
+        "relay.max_line", "metrics.listen",
     ]
 
     @Test func theKeysThatNeedSocketsThreadsOrMemoryAreRestartKeys() {
@@ -83,8 +83,10 @@ import Testing
         case "io.completion_entries": .integer(8192)
         case "io.buffer_count": .integer(512)
         case "io.buffer_size": .integer(8192)
+        case "io.send_gather": .integer(4)
         case "io.output_memory": .integer(128 << 20)
         case "echo.max_line", "relay.max_line": .integer(1000)
+        case "metrics.listen": .string("127.0.0.1:9464")
         default: .string("no other value for \(key.path)")
         }
     }

@@ -61,8 +61,14 @@ struct CommandLineSweepTests {
         #expect(keys.count >= 30, "ringd --check printed only \(keys.count) keys")
         var values: [Choice] = []
         for (table, key, value) in keys {
-            // The default listen address may be taken; every start listens on a free port instead.
-            let good = key == "listen" ? #"["127.0.0.1:0"]"# : value
+            // The default listen address may be taken; every start listens on a free port instead,
+            // and serves metrics on another one when that key is set.
+            let good =
+                switch "\(table).\(key)" {
+                case "server.listen": #"["127.0.0.1:0"]"#
+                case "metrics.listen": "127.0.0.1:0"
+                default: value
+                }
             values.append(.good("--set", "\(table).\(key)=\(good)"))
             values.append(.setting("\(table).\(key)=\(value == "true" || value == "false" ? "7" : "true")"))
             if Int(value) != nil { values.append(.setting("\(table).\(key)=-1")) }
@@ -80,7 +86,8 @@ struct CommandLineSweepTests {
                     defer { index += 1 }
                     guard index % (Self.shards * Self.stride) == shard else { continue }
                     // A good server.mode set after --mode nope rightly puts it right.
-                    if prelude.arguments.first == "--mode" && value.badAs.isEmpty && value.arguments[1].hasPrefix("server.mode=") {
+                    if prelude.arguments.first == "--mode" && value.badAs.isEmpty && value.arguments[1].hasPrefix("server.mode=")
+                    {
                         continue
                     }
                     try Self.expectCleanEnding([check, prelude, .good("--listen", "127.0.0.1:0"), value])
@@ -116,11 +123,13 @@ struct CommandLineSweepTests {
         for arguments in [["--check", "--config", file.path], ["--check", "--set", "server.listen=\(deep)"]] {
             let run = try CompletedRun(executable: try RingdPaths.ringdBinary(), arguments: arguments)
             let error = run.standardError
-            let named = arguments[1] == "--config"
+            let named =
+                arguments[1] == "--config"
                 ? error.hasPrefix("ringd: error: \(file.path):2:42: arrays nested more than 32 deep")
                 : error.hasPrefix("ringd: error: --set server.listen=[[[[")
             #expect(run.status == ExitStatus(code: 2, killedBySignal: false), "\(arguments[1]): \(run.status)")
-            #expect(named && error.split(separator: "\n").count == 1, "\(arguments[1]): \(error.prefix(200))...\(error.suffix(200))")
+            #expect(
+                named && error.split(separator: "\n").count == 1, "\(arguments[1]): \(error.prefix(200))...\(error.suffix(200))")
         }
     }
 

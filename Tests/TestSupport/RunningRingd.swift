@@ -21,7 +21,8 @@ package final class RunningRingd {
         let ringd = try executable ?? RingdPaths.ringdBinary()
         // Every ringd reports its workers' counters at exit, for WorkerCounters.
         let arguments = executable == nil ? arguments + ["--stats-json"] : arguments
-        child = launcher.isEmpty
+        child =
+            launcher.isEmpty
             ? try ChildProcess(executable: ringd, arguments: arguments)
             : try ChildProcess(executable: launcher[0], arguments: Array(launcher.dropFirst()) + [ringd] + arguments)
         let deadline = Deadline(after: startupTimeout)
@@ -67,7 +68,8 @@ package final class RunningRingd {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/bin"
         let prlimit = path.split(separator: ":").map { "\($0)/prlimit" }
             .first { FileManager.default.isExecutableFile(atPath: $0) }
-        let launcher = prlimit.map { [$0, "--nofile=\(limit):\(limit)"] }
+        let launcher =
+            prlimit.map { [$0, "--nofile=\(limit):\(limit)"] }
             ?? ["/bin/sh", "-c", "ulimit -n \(limit) && exec \"$0\" \"$@\""]
         return try RunningRingd(
             arguments: ["--listen", "127.0.0.1:0"] + extraArguments, expectedListeners: 1, launcher: launcher)
@@ -101,15 +103,27 @@ package final class RunningRingd {
         }
     }
 
-    /// The `listening on` lines printed so far.
+    /// The `listening on` lines printed so far, the metrics endpoint's aside.
     package var listeningLines: [String] {
-        child.standardOutput.split(separator: "\n").map(String.init).filter { $0.contains("listening on ") }
+        child.standardOutput.split(separator: "\n").map(String.init).filter {
+            $0.contains("listening on ") && !$0.hasPrefix(Self.metricsLinePrefix)
+        }
     }
 
-    /// Parses every `listening on HOST:PORT` in ringd's stdout (HOST may be `[v6]`).
+    /// `ringd: metrics listening on ADDRESS:PORT`, printed when metrics.listen is set.
+    package static let metricsLinePrefix = "ringd: metrics listening on "
+
+    /// The metrics endpoint from the `ringd: metrics listening on` line, once ringd printed it.
+    package var metricsEndpoint: Endpoint? {
+        let line = child.standardOutput.split(separator: "\n").first { $0.hasPrefix(Self.metricsLinePrefix) }
+        return line.flatMap { Endpoint(parsing: String($0.dropFirst(Self.metricsLinePrefix.count))) }
+    }
+
+    /// Parses every service's `listening on HOST:PORT` in ringd's stdout (HOST may be `[v6]`);
+    /// the metrics endpoint's line is not one of them.
     package static func listeningEndpoints(in output: String) throws -> [Endpoint] {
         var endpoints: [Endpoint] = []
-        for line in output.split(separator: "\n") {
+        for line in output.split(separator: "\n") where !line.hasPrefix(metricsLinePrefix) {
             guard let marker = line.range(of: "listening on ") else { continue }
             let address = line[marker.upperBound...].prefix { !$0.isWhitespace }
             guard let endpoint = Endpoint(parsing: String(address)) else {

@@ -9,6 +9,10 @@ int ringd_get_allowed_cpus(unsigned char *mask, unsigned long bytes);
 /// Pins the calling thread to `cpu`. Returns 0, or -1 with errno.
 int ringd_pin_current_thread(int cpu);
 
+/// Names the calling thread (at most 15 bytes are kept), as top -H, ps -L and /proc/PID/task/TID/comm
+/// show it. Returns 0, or -1 with errno.
+int ringd_name_current_thread(const char *name);
+
 /// A close-on-exec eventfd(2) starting at 0. Returns the descriptor, or -1 with errno.
 int ringd_eventfd(void);
 

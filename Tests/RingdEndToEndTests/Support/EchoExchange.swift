@@ -49,18 +49,26 @@ final class EchoConversation {
     /// Why the conversation stopped early, if it did.
     private(set) var failure: String?
 
-    init(socket: TestSocket, payload: [UInt8], plan: WritePlan = .fixed(64 * 1024), halfClosesWhenSent: Bool = false) {
+    /// What must come back: the payload itself, or `reply` for a service that transforms it
+    /// (numbered lines).
+    let expected: [UInt8]
+
+    init(
+        socket: TestSocket, payload: [UInt8], plan: WritePlan = .fixed(64 * 1024), halfClosesWhenSent: Bool = false,
+        reply: [UInt8]? = nil
+    ) {
         self.socket = socket
         self.payload = payload
         self.plan = plan
         self.halfClosesWhenSent = halfClosesWhenSent
-        received = [UInt8](repeating: 0, count: payload.count)
+        expected = reply ?? payload
+        received = [UInt8](repeating: 0, count: expected.count)
     }
 
     var isFinished: Bool {
         if failure != nil { return true }
         if halfClosesWhenSent { return sawEndOfStream }
-        return bytesReceived == payload.count
+        return bytesReceived == expected.count
     }
 
     /// Whether the conversation still has bytes to send, or a write side to shut down.
@@ -75,16 +83,16 @@ final class EchoConversation {
     /// went wrong, with counts and the first differing offset.
     var problem: String? {
         if let failure { return failure }
-        let differing = firstDifference(payload, echoed)
+        let differing = firstDifference(expected, echoed)
         if let differing {
-            return "echo differs from what was sent at byte \(differing) of \(payload.count) "
-                + "(sent \(payload[differing]), got \(received[differing]))"
+            return "echo differs from what was expected at byte \(differing) of \(expected.count) "
+                + "(expected \(expected[differing]), got \(received[differing]))"
         }
-        if bytesReceived < payload.count {
-            return "received \(bytesReceived) of \(payload.count) bytes"
+        if bytesReceived < expected.count {
+            return "received \(bytesReceived) of \(expected.count) bytes"
         }
         if halfClosesWhenSent && !sawEndOfStream {
-            return "no end of stream after all \(payload.count) bytes came back"
+            return "no end of stream after all \(expected.count) bytes came back"
         }
         return nil
     }
@@ -109,14 +117,14 @@ final class EchoConversation {
                 try socket.shutdownWrite()
             }
         } catch {
-            failure = "after sending \(bytesSent) and receiving \(bytesReceived) of \(payload.count) bytes: \(error)"
+            failure = "after sending \(bytesSent) and receiving \(bytesReceived) of \(expected.count) bytes: \(error)"
         }
     }
 
     /// Called when poll reports the socket readable (or hung up): receives what is there.
     func receiveAvailable() {
         do {
-            if bytesReceived < payload.count {
+            if bytesReceived < expected.count {
                 let outcome = try received.withUnsafeMutableBytes {
                     try socket.receiveSome(into: UnsafeMutableRawBufferPointer(rebasing: $0[bytesReceived...]))
                 }
@@ -125,25 +133,25 @@ final class EchoConversation {
                 case .wouldBlock: break
                 case .endOfStream:
                     sawEndOfStream = true
-                    failure = "end of stream after \(bytesReceived) of \(payload.count) bytes came back "
+                    failure = "end of stream after \(bytesReceived) of \(expected.count) bytes came back "
                         + "(\(bytesSent) sent)"
                 }
             } else {
                 var extra = [UInt8](repeating: 0, count: 4096)
                 switch try extra.withUnsafeMutableBytes({ try socket.receiveSome(into: $0) }) {
-                case .bytes(let count): failure = "\(count) byte(s) more than the \(payload.count) sent came back"
+                case .bytes(let count): failure = "\(count) byte(s) more than the \(expected.count) expected came back"
                 case .wouldBlock: break
                 case .endOfStream: sawEndOfStream = true
                 }
             }
         } catch {
-            failure = "after sending \(bytesSent) and receiving \(bytesReceived) of \(payload.count) bytes: \(error)"
+            failure = "after sending \(bytesSent) and receiving \(bytesReceived) of \(expected.count) bytes: \(error)"
         }
     }
 
     /// Marks the conversation failed because nothing happened on any connection for a while.
     func stalled(for idleTimeout: Duration) {
-        failure = "no progress for \(idleTimeout): sent \(bytesSent), received \(bytesReceived) of \(payload.count) bytes"
+        failure = "no progress for \(idleTimeout): sent \(bytesSent), received \(bytesReceived) of \(expected.count) bytes"
             + (hasShutDownWrite ? " after shutting down the write side" : "")
     }
 }

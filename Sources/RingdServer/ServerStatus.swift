@@ -1,0 +1,61 @@
+// ServerStatus: what a running server shows other threads (the metrics endpoint, systemd's
+// watchdog): each worker's published statistics and when it last published them, and how many
+// reloads were applied or refused.
+//
+// Everything here is read with relaxed atomic loads; a worker publishes with relaxed stores and
+// never waits for a reader (see WorkerStatistics.swift).
+
+import RingdConfig
+import RingdSystem
+import Synchronization
+
+public final class ServerStatus: Sendable {
+    public let mode: ServiceMode
+    /// The task-running mode the kernel accepted for the rings (`deferred` or `cooperative`).
+    public let taskRunMode: String
+    /// The bound listen addresses, as ringd printed them.
+    public let addresses: [String]
+    /// Each worker's statistics as it last published them, by worker index.
+    public let workers: [PublishedStatistics]
+    private let reloadsAppliedCount = Atomic<Int>(0)
+    private let reloadsFailedCount = Atomic<Int>(0)
+
+    /// A worker publishes every sweep, at most a second apart; one that has not published for
+    /// this long is taken as stuck: its loop is not turning.
+    public static let stuckAfterMilliseconds: UInt32 = 3000
+
+    package init(mode: ServiceMode, taskRunMode: String, addresses: [String], workers: [PublishedStatistics]) {
+        self.mode = mode
+        self.taskRunMode = taskRunMode
+        self.addresses = addresses
+        self.workers = workers
+    }
+
+    /// SIGHUPs whose configuration took effect.
+    public var reloadsApplied: Int { reloadsAppliedCount.load(ordering: .relaxed) }
+    /// SIGHUPs whose configuration was refused (unreadable, invalid); the running one stayed.
+    public var reloadsFailed: Int { reloadsFailedCount.load(ordering: .relaxed) }
+
+    func countReload(applied: Bool) {
+        if applied {
+            reloadsAppliedCount.add(1, ordering: .relaxed)
+        } else {
+            reloadsFailedCount.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// Connections open across the workers, as of their last publications.
+    public var connectionsOpen: Int { workers.reduce(0) { $0 + $1.snapshot.connectionsOpen } }
+
+    /// The workers whose loop has not published for `stuckAfterMilliseconds`: while any is
+    /// listed, ringd withholds systemd's watchdog ping.
+    public var stuckWorkers: [Int] {
+        let now = CoarseClock.milliseconds()
+        return workers.indices.filter { now &- workers[$0].lastPublished >= Self.stuckAfterMilliseconds }
+    }
+}
+
+/// What `ringd --version` prints and `ringd_build_info` carries.
+public enum RingdBuild {
+    public static let version = "0.1.0"
+}

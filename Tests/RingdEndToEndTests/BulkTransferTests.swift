@@ -1,0 +1,67 @@
+// Bulk transfer through every send and receive path: 64 MiB on one connection written far ahead
+// of the echo, random write splits, many large conversations at once, and pipelined lines (the
+// rendered-output path), each with every optional path on and off (gathered sends, receive
+// bundles), so the fallback a kernel without a feature takes is served and checked here too.
+import TestSupport
+import Testing
+
+@Suite("Bulk transfer")
+struct BulkTransferTests {
+    /// One entry per combination of the optional paths, as `--set` pairs.
+    static let paths: [[String]] = [
+        ["io.send_gather=1", "io.receive_bundles=false"],
+        ["io.send_gather=1", "io.receive_bundles=true"],
+        ["io.send_gather=32", "io.receive_bundles=false"],
+        ["io.send_gather=32", "io.receive_bundles=true"],
+    ]
+
+    static func start(_ path: [String], mode: String = "echo", workers: Int = 1, extra: [String] = []) throws -> RunningRingd {
+        let arguments = ["--workers", String(workers), "--mode", mode] + (path + extra).flatMap { ["--set", $0] }
+        return try RunningRingd(extraArguments: arguments)
+    }
+
+    @Test("64 MiB on one connection in random writes comes back byte for byte", arguments: paths)
+    func sixtyFourMebibytes(path: [String]) throws {
+        let ringd = try Self.start(path)
+        defer { ringd.stop() }
+        var random = SeededRandom(seed: testSeed(default: 64))
+        let socket = try TestSocket(connectingTo: ringd.endpoint)
+        let plan = WritePlan.random(SeededRandom(seed: random.next()), range: 1...(1 << 20))
+        let conversation = EchoConversation(socket: socket, payload: random.bytes(count: 64 << 20), plan: plan)
+        EchoExchange.run([conversation])
+        #expect(conversation.problem == nil, "\(path): \(conversation.problem ?? "")\n\(ringd.child.standardError)")
+    }
+
+    @Test("40 connections of 1 MiB to 4 MiB at once, random splits, two workers", arguments: paths)
+    func manyLargeConversations(path: [String]) throws {
+        let ringd = try Self.start(path, workers: 2)
+        defer { ringd.stop() }
+        var random = SeededRandom(seed: testSeed(default: 40))
+        let sizes = (0..<40).map { _ in random.logUniform(in: (1 << 20)...(4 << 20)) }
+        let conversations = try EchoConversation.open(
+            to: ringd.endpoint, payloadSizes: sizes, writeSizes: 1...(512 << 10), random: &random)
+        EchoExchange.run(conversations)
+        let problems = EchoExchange.problems(of: conversations)
+        #expect(problems.isEmpty, "\(path): \(problems.count) of 40 failed: \(problems.prefix(3))\n\(ringd.child.standardError)")
+    }
+
+    @Test("200,000 numbered lines written ahead of the replies come back in order", arguments: paths)
+    func pipelinedNumberedLines(path: [String]) throws {
+        let ringd = try Self.start(path, extra: ["echo.lines=true", "echo.line_numbers=true"])
+        defer { ringd.stop() }
+        var random = SeededRandom(seed: testSeed(default: 7))
+        var input: [UInt8] = []
+        var expected: [UInt8] = []
+        for index in 1...200_000 {
+            let line = "line \(index) " + String(repeating: "y", count: Int.random(in: 0...60, using: &random)) + "\n"
+            input += line.utf8
+            expected += "\(index): \(line)".utf8
+        }
+        let socket = try TestSocket(connectingTo: ringd.endpoint)
+        let conversation = EchoConversation(
+            socket: socket, payload: input, plan: .random(SeededRandom(seed: random.next()), range: 1...(256 << 10)),
+            reply: expected)
+        EchoExchange.run([conversation])
+        #expect(conversation.problem == nil, "\(path): \(conversation.problem ?? "")\n\(ringd.child.standardError)")
+    }
+}

@@ -1,0 +1,72 @@
+// Receive bundles against the real kernel (Linux 6.10): one completion fills several buffers,
+// and the ring's own record of its order names them, even after buffers came back out of order
+// and the ring wrapped. Skipped, with the reason, on a kernel without bundles.
+import Glibc
+import Testing
+
+@testable import URing
+
+@Suite struct ReceiveBundleTests {
+    @Test func aBundleNamesItsBuffersInRingOrderAcrossOutOfOrderRecyclingAndWrapping() throws {
+        let ring = try Ring(submissionEntries: 16, completionEntries: 64)
+        defer { ring.close() }
+        guard ring.supportsBundles else {
+            print("skipped: this kernel has no IORING_FEAT_RECVSEND_BUNDLE")
+            return
+        }
+        let buffers = try ProvidedBufferRing(ring: ring, group: 1, count: 8, bufferSize: 256)
+        defer { buffers.close() }
+        let pair = try LoopbackPair()
+        let sent = pattern(20_000, seed: 9)
+        var received: [UInt8] = []
+        var bundles = 0
+        var largest = 0
+        var held: [UInt16] = []
+        var offset = 0
+        var armed = false
+        let tag = UserData(operation: 2, slot: 0, generation: 0)
+        while received.count < sent.count {
+            if !armed {
+                ring.queueMultishotReceiveBundle(socket: pair.server, group: buffers.group, userData: tag)
+                armed = true
+            }
+            if received.count == offset {
+                // 1,500 bytes at a time, once the last came back: six free buffers hold them.
+                let count = min(1500, sent.count - offset)
+                let written = sent[offset..<offset + count].withUnsafeBytes { send(pair.client, $0.baseAddress, count, 0) }
+                try #require(written == count)
+                offset += count
+            }
+            let completion = try nextCompletion(ring)
+            armed = completion.hasMore
+            if completion.result == -ENOBUFS { continue }  // re-armed above, as ringd does after recycling
+            try #require(completion.result > 0, "recv ended with \(completion.result)")
+            let first = try #require(completion.bufferID)
+            let count = (Int(completion.result) + 255) / 256
+            buffers.take(first, count: count)
+            let position = buffers.position(of: first)
+            var left = Int(completion.result)
+            for index in 0..<count {
+                let buffer = index == 0 ? first : buffers.buffer(index, from: position)
+                let length = min(left, 256)
+                received += UnsafeRawBufferPointer(start: buffers.bytes(of: buffer), count: length)
+                left -= length
+                held.append(buffer)
+            }
+            bundles += 1
+            largest = max(largest, count)
+            // Buffers go back newest first, two kept back: the ring's order is never the ids'.
+            while held.count > 2 { buffers.recycle(held.removeLast()) }
+            buffers.publish()
+        }
+        if armed {
+            shutdown(pair.client, Int32(SHUT_WR))
+            while try nextCompletion(ring).hasMore {}
+        }
+        let differing = zip(received, sent).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(
+            differing == nil && received.count == sent.count,
+            "\(received.count) of \(sent.count) bytes, first difference at \(differing ?? -1)")
+        #expect(largest > 1, "no completion spanned more than one buffer in \(bundles) completions")
+    }
+}
