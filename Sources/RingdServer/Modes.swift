@@ -52,7 +52,7 @@ extension Server {
                 makeService: { configuration, worker in
                     RelayHub(
                         capacity: slots, maxLine: configuration.relay.maxLine, options: relayOptions(configuration, worker),
-                        claims: worker.group.relayNames)
+                        directory: worker.group.relayDirectory)
                 }, takeover: takeover, reload: reload, ready: ready)
         }
     }
@@ -61,7 +61,8 @@ extension Server {
     private static func relayOptions(_ configuration: Configuration, _ worker: Worker) -> RelayOptions {
         RelayOptions(
             notices: configuration.relay.notices, welcome: configuration.relay.welcome,
-            firstClientNumber: UInt64(worker.index + 1), clientNumberStride: UInt64(worker.group.workerCount))
+            firstClientNumber: UInt64(worker.index + 1), clientNumberStride: UInt64(worker.group.workerCount),
+            worker: worker.index)
     }
 }
 

@@ -8,8 +8,9 @@
 // - The arenas: every worker's OutputArena, made here so that they outlive every worker (a
 //   relayed span of worker A's arena may be in a send on worker B's ring until B stops).
 // - The ring descriptors, for IORING_OP_MSG_RING, and one relay inbox per ordered pair.
-// - `relayNames`: the names relay clients chose, behind a lock taken only for /nick and when a
-//   renamed client leaves, so that a name is unique across workers.
+// - `relayDirectory`: every relay client's name and where it is, behind a lock taken when a relay
+//   client connects or leaves and for /nick, /msg and /who (never for a chat line), so that a
+//   name is unique across workers and /who and /msg see every client.
 //
 // Relay lines cross workers through RelayInbox: a single-producer, single-consumer ring of
 // spans. Order is the inbox's order, so lines from one sender reach every receiver in the order
@@ -44,8 +45,8 @@ final class WorkerGroup: @unchecked Sendable {
     private let ringDescriptors: UnsafeMutablePointer<Int32>
     /// Inbox for lines from worker `source` to worker `target` at `source * workerCount + target`.
     private let inboxes: [RelayInbox]
-    /// The names relay clients chose, unique across workers.
-    let relayNames = SharedRelayNames()
+    /// Every relay client's name, unique across workers, and where the client is.
+    let relayDirectory: SharedRelayDirectory
     /// The counter mode's numbers: one process-wide count, so N connections get 0..<N.
     let connectionNumbers = SharedConnectionNumbers()
     /// Each worker's statistics as it last published them, for any thread to read.
@@ -71,6 +72,8 @@ final class WorkerGroup: @unchecked Sendable {
     init(workerCount: Int, configuration: Configuration, relayInboxes: Bool) throws(SystemError) {
         self.workerCount = workerCount
         runningWorkers = Atomic(workerCount)
+        // Room for the first 1,024 relay clients of each worker; other modes leave it empty.
+        relayDirectory = SharedRelayDirectory(reservingFor: relayInboxes ? 1024 * workerCount : 0)
         statistics = (0..<workerCount).map { _ in PublishedStatistics() }
         let chunkSize = configuration.outputChunkSize
         let chunkCount = max(4, configuration.io.outputMemory / chunkSize)

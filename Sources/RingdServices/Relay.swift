@@ -1,12 +1,20 @@
 // Relay: the chat hub of the ECE 373 socket example. "The server maintains a table of client names
-// ... Upon receiving a message from one client, the server can then forward it ... When a client
-// quits, it should send a final message informing the server that it has quit, so the server can
-// ... remove the client's socket descriptor from the table."
+// ... Upon receiving a message from one client, the server can then forward it to a destination
+// client using the table ... When a client quits, it should send a final message informing the
+// server that it has quit, so the server can ... remove the client's socket descriptor from the
+// table."
 //
 // The protocol, one line at a time (lines come from a LineFramer; CR LF or LF both end a line,
 // and everything the hub sends ends in a bare "\n"):
 //
 //   text           -> "NAME: text\n" to every OTHER client (no self-echo); an empty line is dropped
+//   /msg NAME text -> "SENDER (private): text\n" to the client called NAME alone (which may be
+//                     the sender itself), and no echo otherwise; "error: no such client NAME\n"
+//                     when nobody is called that, "error: usage: ...\n" without a text
+//   /who           -> "* online: NAME NAME ...\n" to the sender: every client's name, in no
+//                     particular order, as many as fit in `RelayFormat.whoLineLimit` (512)
+//                     bytes, then " and N more" for the rest, so the line stays short
+//                     whatever the crowd
 //   /nick NAME     -> "* OLD is now NAME\n" to everyone (only to the sender without notices);
 //                     NAME is 1...32 visible ASCII characters (0x21...0x7E: no spaces) that
 //                     no other client holds; otherwise an "error: ...\n" line to the sender
@@ -27,31 +35,69 @@
 // Actions from successive calls keep each sender's lines in order. "allExcept" and "everyone"
 // mean the clients of this hub; delivering to clients held by other workers is the server's
 // business, and RelayFormat renders the same lines so a line can be rendered once and fanned out.
-// Chosen names are unique among the clients of every hub that shares the hub's `RelayNameClaims`:
-// in the server that is all the workers' hubs; the hub itself holds no lock.
+//
+// Every client's name, and where the client is, is in the hub's `RelayDirectory`: in the server
+// one directory serves all the workers' hubs, so a name is unique among all clients, /who lists
+// them all and /msg finds its target on any worker. The hub holds no lock; the directory is
+// asked when a client connects, leaves, or sends /nick, /msg or /who, never for a chat line.
+// The engine can send to a client of this worker only, so /msg to a client on another worker
+// gets "error: NAME is on another worker ...": delivering it needs a send the engine posts to one
+// slot of another worker, which it does not have yet.
 
-/// Who holds the names clients chose with /nick. The numbered names need no record: each worker
-/// hands out its own numbers, and nobody may choose one.
-///
-/// A hub gets one of these rather than searching its own table so that in the server every
-/// worker's hub asks the same record, and a name is unique among all clients, not only among
-/// one worker's. It is asked on /nick and when a renamed client leaves, never for a chat line.
-public protocol RelayNameClaims: AnyObject {
-    /// Records `name` as held; false, recording nothing, if a client already holds it.
-    func claim(_ name: RelayName) -> Bool
-    /// `name` is free again.
-    func release(_ name: RelayName)
+/// Where a relay client is: the worker whose hub holds it, its slot there, and the number it
+/// was given when it connected (the N of clientN, never reused), which tells it from a later
+/// client in the same slot.
+public struct RelayAddress: Sendable, Equatable {
+    public var worker: Int
+    public var slot: Int
+    public var client: UInt64
+
+    public init(worker: Int, slot: Int, client: UInt64) {
+        self.worker = worker
+        self.slot = slot
+        self.client = client
+    }
 }
 
-/// The names chosen on one hub, for a hub that has nobody to share them with.
-public final class RelayNameSet: RelayNameClaims {
-    private var taken: Set<RelayName> = []
+/// Every relay client's name and where it is.
+///
+/// A hub gets one of these rather than searching its own table so that in the server every
+/// worker's hub asks the same record: a name is unique among all clients, not only among one
+/// worker's, and /msg and /who reach them all. It is asked when a client connects or leaves and
+/// for /nick, /msg and /who, never for a chat line.
+public protocol RelayDirectory: AnyObject {
+    /// Records that the client at `address` is called `name`; false, recording nothing, if a
+    /// client already is.
+    func claim(_ name: RelayName, for address: RelayAddress) -> Bool
+    /// Nobody is called `name` any more.
+    func release(_ name: RelayName)
+    /// Where the client called `name` is, or nil.
+    func find(_ name: RelayName) -> RelayAddress?
+    /// Calls `body` with one client's name after another, in no particular order, until it
+    /// returns false or every name has been given; returns how many clients there are.
+    func listNames(while body: (RelayName) -> Bool) -> Int
+}
+
+/// The names on one hub, for a hub that has nobody to share them with.
+public final class LocalRelayDirectory: RelayDirectory {
+    private var addresses: [RelayName: RelayAddress] = [:]
 
     public init() {}
 
-    public func claim(_ name: RelayName) -> Bool { taken.insert(name).inserted }
+    public func claim(_ name: RelayName, for address: RelayAddress) -> Bool {
+        guard addresses[name] == nil else { return false }
+        addresses[name] = address
+        return true
+    }
 
-    public func release(_ name: RelayName) { taken.remove(name) }
+    public func release(_ name: RelayName) { addresses[name] = nil }
+
+    public func find(_ name: RelayName) -> RelayAddress? { addresses[name] }
+
+    public func listNames(while body: (RelayName) -> Bool) -> Int {
+        for name in addresses.keys where !body(name) { break }
+        return addresses.count
+    }
 }
 
 /// What a relay hub says besides the chat, and how it numbers its clients.
@@ -64,29 +110,40 @@ public struct RelayOptions: Sendable {
     public var firstClientNumber: UInt64 = 1
     /// Added for each later client, so worker i of n can use first i + 1, stride n.
     public var clientNumberStride: UInt64 = 1
+    /// The worker this hub serves, as its clients' addresses in the directory give it.
+    public var worker = 0
 
-    public init(notices: Bool = true, welcome: Bool = true, firstClientNumber: UInt64 = 1, clientNumberStride: UInt64 = 1) {
+    public init(
+        notices: Bool = true, welcome: Bool = true, firstClientNumber: UInt64 = 1, clientNumberStride: UInt64 = 1, worker: Int = 0
+    ) {
         self.notices = notices
         self.welcome = welcome
         self.firstClientNumber = firstClientNumber
         self.clientNumberStride = clientNumberStride
+        self.worker = worker
     }
 }
 
 /// The chat hub: a client table and the protocol in the file comment.
-public struct RelayHub<Names: RelayNameClaims>: Service {
+public struct RelayHub<Directory: RelayDirectory>: Service {
     public static var input: ServiceInput { .lines }
     public static var slowReaders: SlowReaderPolicy { .cut }
     public static var reach: ServiceReach { .everyWorker }
 
     public typealias Options = RelayOptions
 
+    /// A client in the table: what it is called and the number it got when it connected.
+    private struct Client {
+        var name: RelayName
+        let number: UInt64
+    }
+
     /// Notices and welcome can change (a reloaded configuration); the numbering does not.
     public var options: Options
-    /// Names by connection slot; nil for a slot with no client.
-    private var names: [RelayName?]
-    /// The chosen names, held by this hub's clients and perhaps other hubs' too.
-    public let claims: Names
+    /// Clients by connection slot; nil for a slot with no client.
+    private var clients: [Client?]
+    /// Every client's name, this hub's and perhaps other hubs' too.
+    public let directory: Directory
     /// Clients in the table.
     public private(set) var clientCount = 0
     private var nextClientNumber: UInt64
@@ -95,38 +152,41 @@ public struct RelayHub<Names: RelayNameClaims>: Service {
     public let maximumLineLength: Int
 
     /// A hub for slots 0..<capacity. The table is allocated here, once.
-    public init(capacity: Int, maxLine: Int = 4096, options: Options = Options(), claims: Names) {
+    public init(capacity: Int, maxLine: Int = 4096, options: Options = Options(), directory: Directory) {
         precondition(capacity > 0)
         self.options = options
         maximumLineLength = maxLine
-        self.claims = claims
-        names = Array(repeating: nil, count: capacity)
+        self.directory = directory
+        clients = Array(repeating: nil, count: capacity)
         nextClientNumber = options.firstClientNumber
     }
 
-    public var capacity: Int { names.count }
+    public var capacity: Int { clients.count }
     public var maximumOutputCount: Int { RelayFormat.maximumHubOutputCount(maxLine: maximumLineLength) }
 
     /// The name of the client in `slot`, or nil.
     public func name(ofSlot slot: Int) -> RelayName? {
-        names.indices.contains(slot) ? names[slot] : nil
+        clients.indices.contains(slot) ? clients[slot]?.name : nil
     }
 
     /// A client connected in `slot`: it gets a name, a welcome, and the others a join notice.
     public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions
     {
-        precondition(names.indices.contains(slot), "slot \(slot) is outside the hub's \(capacity) slots")
-        precondition(names[slot] == nil, "slot \(slot) already holds a client")
-        let name = RelayName.numbered(nextClientNumber)
+        precondition(clients.indices.contains(slot), "slot \(slot) is outside the hub's \(capacity) slots")
+        precondition(clients[slot] == nil, "slot \(slot) already holds a client")
+        let client = Client(name: .numbered(nextClientNumber), number: nextClientNumber)
         nextClientNumber &+= options.clientNumberStride
-        names[slot] = name
+        // Numbered names cannot be chosen, and each hub's numbers are its own.
+        let claimed = directory.claim(client.name, for: address(of: client, in: slot))
+        precondition(claimed, "\(client.name) is already in the relay directory: two hubs hand out the same numbers")
+        clients[slot] = client
         clientCount += 1
         var actions = ServiceActions()
         if options.welcome {
-            actions.append(.send(bytes: fitting(RelayFormat.writeWelcome(name, into: &writer)), to: .one(slot: slot)))
+            actions.append(.send(bytes: fitting(RelayFormat.writeWelcome(client.name, into: &writer)), to: .one(slot: slot)))
         }
         if options.notices {
-            actions.append(.send(bytes: fitting(RelayFormat.writeJoined(name, into: &writer)), to: .allExcept(slot: slot)))
+            actions.append(.send(bytes: fitting(RelayFormat.writeJoined(client.name, into: &writer)), to: .allExcept(slot: slot)))
         }
         return actions
     }
@@ -150,7 +210,9 @@ public struct RelayHub<Names: RelayNameClaims>: Service {
     public mutating func closed(_ slot: Int, into writer: inout ByteWriter) -> ServiceActions {
         var actions = ServiceActions()
         guard let name = name(ofSlot: slot) else { return actions }
-        remove(slot)
+        directory.release(name)
+        clients[slot] = nil
+        clientCount -= 1
         if options.notices {
             actions.append(.send(bytes: fitting(RelayFormat.writeLeft(name, into: &writer)), to: .allExcept(slot: slot)))
         }
@@ -162,18 +224,39 @@ public struct RelayHub<Names: RelayNameClaims>: Service {
     ) -> ServiceActions {
         let commandEnd = text.firstIndex(of: UInt8(ascii: " ")) ?? text.count
         let command = UnsafeRawBufferPointer(rebasing: text[0..<commandEnd])
+        let arguments = UnsafeRawBufferPointer(rebasing: text[skippingSpaces(in: text, from: commandEnd)...])
         var actions = ServiceActions()
-        if command.elementsEqual("/quit".utf8) {
+        if command.elementsEqual("/msg".utf8) {
+            actions.append(message(arguments, from: slot, name: name, into: &writer))
+        } else if command.elementsEqual("/who".utf8) {
+            let who = RelayFormat.writeWho(listing: directory, into: &writer)
+            actions.append(.send(bytes: fitting(who), to: .one(slot: slot)))
+        } else if command.elementsEqual("/quit".utf8) {
             actions.append(contentsOf: closed(slot, into: &writer))
             actions.append(.closeAfterOutput(slot: slot))
         } else if command.elementsEqual("/nick".utf8) {
-            var argumentStart = commandEnd
-            while argumentStart < text.count && text[argumentStart] == UInt8(ascii: " ") { argumentStart += 1 }
-            actions.append(rename(slot, from: name, to: UnsafeRawBufferPointer(rebasing: text[argumentStart...]), into: &writer))
+            actions.append(rename(slot, from: name, to: arguments, into: &writer))
         } else {
             actions.append(reply(.unknownCommand, to: slot, into: &writer))
         }
         return actions
+    }
+
+    /// `/msg NAME text`: the text to NAME alone, wherever the directory says it is.
+    private func message(
+        _ arguments: UnsafeRawBufferPointer, from slot: Int, name: RelayName, into writer: inout ByteWriter
+    ) -> ServiceAction {
+        let nameEnd = arguments.firstIndex(of: UInt8(ascii: " ")) ?? arguments.count
+        let textStart = skippingSpaces(in: arguments, from: nameEnd)
+        guard nameEnd > 0, textStart < arguments.count else { return reply(.messageUsage, to: slot, into: &writer) }
+        guard let target = try? RelayName(naming: UnsafeRawBufferPointer(rebasing: arguments[0..<nameEnd])) else {
+            return reply(.invalidName, to: slot, into: &writer)
+        }
+        guard let address = directory.find(target) else { return reply(.noSuchClient(target), to: slot, into: &writer) }
+        guard address.worker == options.worker else { return reply(.onAnotherWorker(target), to: slot, into: &writer) }
+        let text = UnsafeRawBufferPointer(rebasing: arguments[textStart...])
+        return .send(
+            bytes: fitting(RelayFormat.writePrivate(from: name, text: text, into: &writer)), to: .one(slot: address.slot))
     }
 
     private mutating func rename(
@@ -186,9 +269,12 @@ public struct RelayHub<Names: RelayNameClaims>: Service {
             return reply(error == .reserved ? .reservedName : .invalidName, to: slot, into: &writer)
         }
         if new == old { return reply(.alreadyNamed(old), to: slot, into: &writer) }
-        guard claims.claim(new) else { return reply(.nameTaken(new), to: slot, into: &writer) }
-        if !old.isReserved { claims.release(old) }
-        names[slot] = new
+        let client = clients[slot]!
+        guard directory.claim(new, for: address(of: client, in: slot)) else {
+            return reply(.nameTaken(new), to: slot, into: &writer)
+        }
+        directory.release(old)
+        clients[slot]!.name = new
         let bytes = fitting(RelayFormat.writeRenamed(from: old, to: new, into: &writer))
         return .send(bytes: bytes, to: options.notices ? .everyone : .one(slot: slot))
     }
@@ -197,10 +283,15 @@ public struct RelayHub<Names: RelayNameClaims>: Service {
         .send(bytes: fitting(RelayFormat.writeError(error, into: &writer)), to: .one(slot: slot))
     }
 
-    private mutating func remove(_ slot: Int) {
-        if let name = names[slot], !name.isReserved { claims.release(name) }
-        names[slot] = nil
-        clientCount -= 1
+    private func address(of client: Client, in slot: Int) -> RelayAddress {
+        RelayAddress(worker: options.worker, slot: slot, client: client.number)
+    }
+
+    /// The first index at or after `start` that is not a space.
+    private func skippingSpaces(in text: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var index = start
+        while index < text.count && text[index] == UInt8(ascii: " ") { index += 1 }
+        return index
     }
 
     /// The range a RelayFormat call wrote. The caller sized the writer with
@@ -221,9 +312,9 @@ extension RelayHub {
     }
 }
 
-extension RelayHub where Names == RelayNameSet {
-    /// A hub whose chosen names are its own affair.
+extension RelayHub where Directory == LocalRelayDirectory {
+    /// A hub whose names are its own affair.
     public init(capacity: Int, maxLine: Int = 4096, options: Options = Options()) {
-        self.init(capacity: capacity, maxLine: maxLine, options: options, claims: RelayNameSet())
+        self.init(capacity: capacity, maxLine: maxLine, options: options, directory: LocalRelayDirectory())
     }
 }

@@ -21,11 +21,16 @@ public struct RelayName: Hashable, Sendable, CustomStringConvertible {
 
     /// A name a client chose, checked.
     public init(_ bytes: UnsafeRawBufferPointer) throws(Invalid) {
+        try self.init(naming: bytes)
+        if isReserved { throw .reserved }
+    }
+
+    /// A name to find a client by: any well-formed one, `client7` included.
+    public init(naming bytes: UnsafeRawBufferPointer) throws(Invalid) {
         guard (1...Self.maximumCount).contains(bytes.count),
             bytes.allSatisfy({ (0x21...0x7E).contains($0) })
         else { throw .malformed }
         self.init(unchecked: bytes)
-        if isReserved { throw .reserved }
     }
 
     private init(unchecked bytes: UnsafeRawBufferPointer) {
@@ -78,6 +83,12 @@ public enum RelayError: Sendable, Equatable {
     case reservedName
     case nameTaken(RelayName)
     case alreadyNamed(RelayName)
+    /// `/msg` to a name nobody has.
+    case noSuchClient(RelayName)
+    /// `/msg` without a name or without a text.
+    case messageUsage
+    /// `/msg` to a client the engine cannot send to from here (see Relay.swift).
+    case onAnotherWorker(RelayName)
     case unknownCommand
 }
 
@@ -85,9 +96,14 @@ public enum RelayError: Sendable, Equatable {
 /// Each writes a whole line and returns the range of the writer it filled, or writes nothing and
 /// returns nil when the line does not fit.
 public enum RelayFormat {
-    /// The most bytes one relay line takes when the chat text is at most `maxLine` bytes.
+    /// The most bytes a `/who` line takes: as many names as fit, then " and N more".
+    public static let whoLineLimit = 512
+
+    /// The most bytes one relay line takes when the chat text is at most `maxLine` bytes: a
+    /// private message (the longest prefix), a rename, or the /who line, which also covers every
+    /// error line (a test checks them).
     public static func maximumLineCount(maxLine: Int) -> Int {
-        max(RelayName.maximumCount + 2 + maxLine + 1, 2 + 2 * RelayName.maximumCount + 9 + 1, 80)
+        max(RelayName.maximumCount + 12 + maxLine + 1, 2 + 2 * RelayName.maximumCount + 9 + 1, whoLineLimit)
     }
 
     /// The free bytes a writer needs for one RelayHub call, when lines are at most `maxLine` bytes.
@@ -103,6 +119,46 @@ public enum RelayFormat {
         name.write(to: &writer)
         writer.write(": ")
         writer.write(text)
+        writer.write(UInt8(ascii: "\n"))
+        return writer.commit(since: start) ? start..<writer.count : nil
+    }
+
+    /// `NAME (private): text\n`, a /msg to its target.
+    @discardableResult
+    public static func writePrivate(
+        from name: RelayName, text: UnsafeRawBufferPointer, into writer: inout ByteWriter
+    ) -> Range<Int>? {
+        let start = writer.count
+        name.write(to: &writer)
+        writer.write(" (private): ")
+        writer.write(text)
+        writer.write(UInt8(ascii: "\n"))
+        return writer.commit(since: start) ? start..<writer.count : nil
+    }
+
+    /// `* online: NAME NAME ...\n`, the answer to /who: names until the next would pass
+    /// `whoLineLimit` bytes with the tail, then ` and N more` if any are left out.
+    @discardableResult
+    public static func writeWho<Directory: RelayDirectory>(
+        listing directory: Directory, into writer: inout ByteWriter
+    ) -> Range<Int>? {
+        let start = writer.count
+        // Room kept for " and N more\n" with N of up to 20 digits.
+        let namesEnd = start + whoLineLimit - (5 + 20 + 5 + 1)
+        writer.write("* online:")
+        var listed = 0
+        let total = directory.listNames { name in
+            guard writer.count + 1 + name.count <= namesEnd else { return false }
+            writer.write(UInt8(ascii: " "))
+            name.write(to: &writer)
+            listed += 1
+            return true
+        }
+        if listed < total {
+            writer.write(" and ")
+            writer.write(decimal: UInt64(total - listed))
+            writer.write(" more")
+        }
         writer.write(UInt8(ascii: "\n"))
         return writer.commit(since: start) ? start..<writer.count : nil
     }
@@ -158,8 +214,18 @@ public enum RelayFormat {
             writer.write("error: you are already ")
             name.write(to: &writer)
             writer.write(UInt8(ascii: "\n"))
+        case .noSuchClient(let name):
+            writer.write("error: no such client ")
+            name.write(to: &writer)
+            writer.write(UInt8(ascii: "\n"))
+        case .messageUsage:
+            writer.write("error: usage: /msg NAME text\n")
+        case .onAnotherWorker(let name):
+            writer.write("error: ")
+            name.write(to: &writer)
+            writer.write(" is on another worker of this server; /msg reaches clients of your own worker only, for now\n")
         case .unknownCommand:
-            writer.write("error: unknown command; commands are /nick NAME and /quit\n")
+            writer.write("error: unknown command; commands are /msg NAME text, /who, /nick NAME and /quit\n")
         }
         return writer.commit(since: start) ? start..<writer.count : nil
     }

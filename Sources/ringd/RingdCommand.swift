@@ -28,7 +28,7 @@ struct RingdCommand: ParsableCommand {
               broadcast  send [broadcast] message to every client every broadcast.interval
               relay      line chat: each line goes to every other client as "NAME: line"
 
-            With echo.line_numbers = true, echo numbers its lines "1: ..." like the Perl echo server. In relay, /nick NAME renames a client and /quit leaves. [access] allow and deny take CIDR ranges; a refused client is closed at once.
+            With echo.line_numbers = true, echo numbers its lines "1: ..." like the Perl echo server. In relay, /msg NAME text goes to one client, /who lists who is online, /nick NAME renames a client and /quit leaves. [access] allow and deny take CIDR ranges; a refused client is closed at once.
 
             --listen unix:/PATH listens on a Unix socket (all workers accept from it), with the permissions of server.unix_mode (default 0660); a stale socket file is replaced, and ringd stops if another process accepts there. Its clients are "unix" in {peer} and logs.
 

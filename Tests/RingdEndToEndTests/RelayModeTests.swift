@@ -357,7 +357,7 @@ final class RelayClient {
         for line in knownLines { client.lateLinesAllowed[line, default: 0] += 1 }
         try client.connection.send("/hello\n")
         let reply = try client.nextLine(within: .seconds(10))
-        #expect(reply == "error: unknown command; commands are /nick NAME and /quit\n", "a silent newcomer got \(reply.debugDescription)")
+        #expect(reply == "error: unknown command; commands are /msg NAME text, /who, /nick NAME and /quit\n", "a silent newcomer got \(reply.debugDescription)")
         return client
     }
 

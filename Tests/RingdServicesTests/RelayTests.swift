@@ -7,14 +7,14 @@ import Testing
 /// A hub and what each client has received, carrying out actions the way the event loop will:
 /// in order, resolving recipients against the clients still connected.
 final class RelayNetwork {
-    var hub: RelayHub<RelayNameSet>
+    var hub: RelayHub<LocalRelayDirectory>
     let scratch = ScratchWriter(capacity: RelayFormat.maximumHubOutputCount(maxLine: 1024))
     private(set) var inbox: [Int: [String]] = [:]
     private(set) var connected: Set<Int> = []
     private(set) var closedByHub: [Int] = []
 
-    init(capacity: Int = 8, options: RelayOptions = RelayOptions(), claims: RelayNameSet = RelayNameSet()) {
-        hub = RelayHub(capacity: capacity, options: options, claims: claims)
+    init(capacity: Int = 8, options: RelayOptions = RelayOptions(), directory: LocalRelayDirectory = LocalRelayDirectory()) {
+        hub = RelayHub(capacity: capacity, options: options, directory: directory)
     }
 
     func connect(_ slot: Int) {
@@ -181,11 +181,11 @@ final class RelayNetwork {
         #expect(network.take(0) == ["error: you are already alice\n"])
     }
 
-    @Test func chosenNamesAreUniqueAcrossHubsThatShareTheirClaims() {
-        // Two workers' hubs, as in the server: one record of chosen names.
-        let claims = RelayNameSet()
-        let east = RelayNetwork(options: RelayOptions(firstClientNumber: 1, clientNumberStride: 2), claims: claims)
-        let west = RelayNetwork(options: RelayOptions(firstClientNumber: 2, clientNumberStride: 2), claims: claims)
+    @Test func chosenNamesAreUniqueAcrossHubsThatShareTheirDirectory() {
+        // Two workers' hubs, as in the server: one directory of names.
+        let directory = LocalRelayDirectory()
+        let east = RelayNetwork(options: RelayOptions(firstClientNumber: 1, clientNumberStride: 2, worker: 0), directory: directory)
+        let west = RelayNetwork(options: RelayOptions(firstClientNumber: 2, clientNumberStride: 2, worker: 1), directory: directory)
         east.connect(0)
         west.connect(0)
         _ = east.takeAll()
@@ -257,7 +257,7 @@ final class RelayNetwork {
         network.say(0, "/join #swift\n")
         network.say(0, "/nickname bob\n")
         let received = network.takeAll()
-        let error = "error: unknown command; commands are /nick NAME and /quit\n"
+        let error = "error: unknown command; commands are /msg NAME text, /who, /nick NAME and /quit\n"
         #expect(received[0] == [error, error])
         #expect(received[1] == [])
     }

@@ -6,8 +6,10 @@
 #   tools/fuzz/run.sh HARNESS [BUILD] merge                         minimise the corpus (below)
 #
 # HARNESS is `config` (the TOML-lite parser and the configuration built from a file and --set
-# overrides, tools/fuzz/ConfigFuzzer.swift) or `framer` (LineFramer fed at fuzzer-chosen read
-# boundaries and checked against a reference model, tools/fuzz/FramerFuzzer.swift).
+# overrides, tools/fuzz/ConfigFuzzer.swift), `framer` (LineFramer fed at fuzzer-chosen read
+# boundaries and checked against a reference model, tools/fuzz/FramerFuzzer.swift) or `resp` (the
+# RESP decoder fed at fuzzer-chosen read boundaries under fuzzer-chosen limits, checked against
+# the recursive reference decoder, and the command encoder read back; tools/fuzz/RESPFuzzer.swift).
 # BUILD is `release` (`-O -sanitize=fuzzer`, the default: fast, finds broken promises and traps)
 # or `address` (`-O -sanitize=fuzzer,address`: slower, also finds memory errors).
 #
@@ -21,11 +23,13 @@
 #
 # `merge` rewrites tools/fuzz/corpus/HARNESS as a small set of inputs that covers what the
 # committed corpus, the seeds and .build/fuzz/corpus/HARNESS cover (libFuzzer's `-merge=1`); commit
-# it so that the next run starts there. For config only the edges count, not how often each runs
-# (`-set_cover_merge=1 -use_counters=0`), which keeps its corpus at under 200 files instead of
-# 1,300; the framer's has a few hundred either way, and keeps them.
+# it so that the next run starts there. For config and resp only the edges count, not how often
+# each runs (`-set_cover_merge=1 -use_counters=0`), which keeps config's corpus at under 200 files
+# instead of 1,300 and resp's at about 50 instead of 600; the framer's has a few hundred either
+# way, and keeps them.
 #
 #   tools/fuzz/run.sh framer 600                   ten minutes of the framer, release build
+#   tools/fuzz/run.sh resp address 300            five minutes of the RESP decoder under ASan
 #   tools/fuzz/run.sh config address 300 -seed=1   five minutes under ASan; extra args to libFuzzer
 #   tools/fuzz/run.sh config .build/fuzz/artifacts/config/crash-1234
 #
@@ -56,6 +60,13 @@ framer)
     options=(-max_len=4096)
     merging=()
     ;;
+resp)
+    sources=(tools/fuzz/RESPFuzzer.swift Tests/TestSupport/RESPReference.swift)
+    modules=(RingdServices RingdCluster)
+    seeds=()
+    options=(-dict=tools/fuzz/resp.dict -max_len=4096)
+    merging=(-set_cover_merge=1 -use_counters=0)
+    ;;
 *) usage ;;
 esac
 shift
@@ -80,7 +91,8 @@ case "$build" in
 release) sanitizers=fuzzer ;;
 address) sanitizers=fuzzer,address ;;
 esac
-flags=(-parse-as-library -O -sanitize="$sanitizers" -use-ld=lld -I "$out")
+# -package-name: the test-support files a harness compiles declare `package` symbols.
+flags=(-parse-as-library -O -sanitize="$sanitizers" -use-ld=lld -I "$out" -package-name ringd)
 
 compile() {
     mkdir -p "$out"
