@@ -9,6 +9,8 @@
 //   RingdConfig   the TOML-lite parser and the typed, validated configuration (no I/O)
 //   RingdServer   the engine: EventLoop<S: Service> per core, listeners, connections, send queues
 //   RingdServices the Service contract and one conformer per mode: events in, actions out (no I/O)
+//   RingdCluster  ringd's side of Redis: the RESP encoder and decoder (no I/O); above
+//                 RingdServices for its ByteWriter, below the engine that will speak to Redis
 //   RingdMetrics  GET /metrics on its own thread: reads the workers' published statistics (no lock
 //                 a worker waits on) and renders them with swift-prometheus
 //   ringd         the executable: arguments -> configuration -> start (and the metrics endpoint)
@@ -39,6 +41,7 @@ let package = Package(
         .target(name: "URing", dependencies: ["CUring"]),
         .target(name: "RingdServices"),
         .target(name: "RingdConfig", dependencies: ["RingdServices"]),
+        .target(name: "RingdCluster", dependencies: ["RingdServices"]),
         .target(
             name: "RingdServer",
             dependencies: [
@@ -77,6 +80,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["CLinux", "RingdSystem", "URing"], path: "Tests/TestSupport"),
         .testTarget(name: "URingTests", dependencies: ["URing", "CLinux", "TestSupport"]),
         .testTarget(name: "RingdServicesTests", dependencies: ["RingdServices"]),
+        .testTarget(name: "RingdClusterTests", dependencies: ["RingdCluster", "RingdServices", "TestSupport"]),
         .testTarget(
             name: "RingdServerTests",
             dependencies: ["RingdServer", "RingdServices", .product(name: "Logging", package: "swift-log")]

@@ -139,7 +139,7 @@ public struct ByteWriter {
 }
 
 /// The number of decimal digits in `value` (1 for 0).
-func decimalDigitCount(_ value: UInt64) -> Int {
+public func decimalDigitCount(_ value: UInt64) -> Int {
     var digits = 1
     var rest = value / 10
     while rest != 0 {

@@ -6,8 +6,10 @@
 #   tools/fuzz/run.sh HARNESS [BUILD] merge                         minimise the corpus (below)
 #
 # HARNESS is `config` (the TOML-lite parser and the configuration built from a file and --set
-# overrides, tools/fuzz/ConfigFuzzer.swift) or `framer` (LineFramer fed at fuzzer-chosen read
-# boundaries and checked against a reference model, tools/fuzz/FramerFuzzer.swift).
+# overrides, tools/fuzz/ConfigFuzzer.swift), `framer` (LineFramer fed at fuzzer-chosen read
+# boundaries and checked against a reference model, tools/fuzz/FramerFuzzer.swift) or `resp` (the
+# RESP decoder fed at fuzzer-chosen read boundaries under fuzzer-chosen limits, checked against
+# the recursive reference decoder, and the command encoder read back; tools/fuzz/RESPFuzzer.swift).
 # BUILD is `release` (`-O -sanitize=fuzzer`, the default: fast, finds broken promises and traps)
 # or `address` (`-O -sanitize=fuzzer,address`: slower, also finds memory errors).
 #
@@ -54,6 +56,13 @@ framer)
     modules=(RingdServices)
     seeds=()
     options=(-max_len=4096)
+    merging=()
+    ;;
+resp)
+    sources=(tools/fuzz/RESPFuzzer.swift Tests/RingdClusterTests/Support/RESPReference.swift)
+    modules=(RingdServices RingdCluster)
+    seeds=()
+    options=(-dict=tools/fuzz/resp.dict -max_len=4096)
     merging=()
     ;;
 *) usage ;;
