@@ -40,6 +40,15 @@ enum Operation: UInt8, CaseIterable {
     case sweep
     /// SIGHUP reloaded the configuration (this worker's eventfd became readable).
     case reload
+    /// The connect of the worker's Redis connection. Generation: the connection's (see
+    /// RedisLink), so a completion for a connection already reset is dropped; likewise below.
+    case redisConnect
+    /// The linked timeout that gives up a connect to Redis; needs no answer.
+    case redisConnectTimeout
+    case redisSend
+    case redisReceive
+    /// The backoff before connecting to Redis again.
+    case redisRetry
 }
 
 /// Why a slow client is cut off; each is counted on its own.
@@ -55,7 +64,7 @@ enum CutReason: UInt8 {
 
 /// The worker's own timers, after the listeners' entries in its `TimeoutStorage`.
 enum TimerEntry: Int, CaseIterable {
-    case tick, drainDeadline, sweep
+    case tick, drainDeadline, sweep, redisRetry, redisConnect
 }
 
 extension Duration {
