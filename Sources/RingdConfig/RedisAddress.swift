@@ -52,7 +52,8 @@ public enum RedisAddressError: Error, Sendable, Equatable, CustomStringConvertib
         case .address(let error): "\(error)"
         case .portZero: "port 0 names no server: give Redis's port (6379 by default)"
         case .relativePath(let path): "'\(path)' is not an absolute path: expected unix:/path/to/redis.sock"
-        case .pathTooLong(let bytes): "the socket path has \(bytes) bytes, over the \(RedisAddress.maximumPathBytes) a Unix socket address holds"
+        case .pathTooLong(let bytes):
+            "the socket path has \(bytes) bytes, over the \(RedisAddress.maximumPathBytes) a Unix socket address holds"
         case .zeroByte: "the socket path contains a zero byte"
         }
     }

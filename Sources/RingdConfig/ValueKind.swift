@@ -303,7 +303,8 @@ extension ValueKind where Value == RedisAddress? {
             summary: nil,
             decode: { value throws(ValueProblem) in
                 guard case .string(let text) = value else {
-                    throw .wrongType(expected: "a string such as \"127.0.0.1:6379\" or \"unix:/run/redis.sock\", or \"\" for none")
+                    throw .wrongType(
+                        expected: "a string such as \"127.0.0.1:6379\" or \"unix:/run/redis.sock\", or \"\" for none")
                 }
                 guard !text.isEmpty else { return nil }
                 do throws(RedisAddressError) {

@@ -44,7 +44,8 @@ extension EventLoop {
     func handleRedisConnect(_ completion: Completion) {
         guard let link = current(completion) else { return }
         guard completion.result >= 0 else {
-            let cause = completion.result == -ECANCELED ? "no answer within \(RedisLink.connectLimit)" : errnoName(-completion.result)
+            let cause =
+                completion.result == -ECANCELED ? "no answer within \(RedisLink.connectLimit)" : errnoName(-completion.result)
             resetRedis(link, "connect failed: \(cause)")
             return
         }
@@ -116,7 +117,8 @@ extension EventLoop {
     func handleRedisReceive(_ completion: Completion) {
         guard let link = current(completion) else { return }
         guard completion.result > 0 else {
-            resetRedis(link, completion.result == 0 ? "Redis closed the connection" : "recv failed: \(errnoName(-completion.result))")
+            resetRedis(
+                link, completion.result == 0 ? "Redis closed the connection" : "recv failed: \(errnoName(-completion.result))")
             return
         }
         link.inputCount += Int(completion.result)

@@ -116,7 +116,9 @@ public struct Broadcast: Service, Sendable {
 
     /// A message published on `PREFIX:broadcast` goes to every client of this worker as one line:
     /// a line break inside it becomes a space, and a "\n" ends it.
-    public mutating func upstream(_ message: UnsafeRawBufferPointer, context: ServiceContext, into writer: inout ByteWriter)
+    public mutating func upstream(
+        _ message: UnsafeRawBufferPointer, context: ServiceContext, into writer: inout ByteWriter
+    )
         -> ServiceActions
     {
         let start = writer.count

@@ -175,7 +175,9 @@ public protocol Service: SendableMetatype {
     mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions
     /// A message published on `clusterChannel`. The writer has room for `message.count + 1`
     /// bytes (the engine drops a message too long for that, and counts it).
-    mutating func upstream(_ message: UnsafeRawBufferPointer, context: ServiceContext, into writer: inout ByteWriter)
+    mutating func upstream(
+        _ message: UnsafeRawBufferPointer, context: ServiceContext, into writer: inout ByteWriter
+    )
         -> ServiceActions
     mutating func received(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> ServiceActions
     /// A line passed `maximumLineLength`; nothing more is read from the connection.
@@ -204,11 +206,12 @@ extension Service {
     public var fixedGreeting: UnsafeRawBufferPointer? { nil }
 
     public mutating func greeting(peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool { false }
-    public mutating func greeting(number: UInt64, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool
-    {
+    public mutating func greeting(number: UInt64, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool {
         false
     }
-    public mutating func upstream(_ message: UnsafeRawBufferPointer, context: ServiceContext, into writer: inout ByteWriter)
+    public mutating func upstream(
+        _ message: UnsafeRawBufferPointer, context: ServiceContext, into writer: inout ByteWriter
+    )
         -> ServiceActions
     {
         ServiceActions()
