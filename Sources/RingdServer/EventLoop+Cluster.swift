@@ -32,7 +32,7 @@ extension EventLoop {
             redisAttemptFailed(link, "socket(2) failed: \(errnoName(errno))")
             return
         }
-        link.begin(socket: descriptor)
+        link.begin(socket: descriptor, now: now)
         link.operationsInFlight += 1
         ring.queueConnect(
             socket: descriptor, address: UnsafeRawPointer(link.address).assumingMemoryBound(to: sockaddr.self),
@@ -216,6 +216,15 @@ extension EventLoop {
 
     // MARK: - Faults
 
+    /// From the sweep: a Redis that has not answered the oldest command for
+    /// `replyLimitMilliseconds` is treated as gone, so no client waits on it longer.
+    func checkRedisReplyDeadline() {
+        guard let link = cluster, link.state != .down, let since = link.oldestPendingSince,
+            now &- since > RedisLink.replyLimitMilliseconds
+        else { return }
+        resetRedis(link, "no reply within \(RedisLink.replyLimitMilliseconds) ms")
+    }
+
     /// Resets the connection: the clients waiting for a reply are told the cluster is
     /// unavailable, and the backoff timer starts. `reason` is logged if this is the first
     /// failure since the link last worked.
@@ -262,7 +271,7 @@ extension EventLoop {
             sendUnavailable(descriptor)
             return
         }
-        guard link.incrementCounter(for: descriptor, peer: peer) else {
+        guard link.incrementCounter(for: descriptor, peer: peer, now: now) else {
             statistics.clusterWaitingDropped += 1
             sendUnavailable(descriptor)
             return

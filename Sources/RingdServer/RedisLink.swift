@@ -47,6 +47,8 @@ struct PendingReply {
     }
 
     var kind: Kind
+    /// When the command was queued, on the worker's coarse clock.
+    var since: UInt32
     var descriptor: Int32 = -1
     /// The waiting client's address, for a `{peer}` in its message.
     var peer: Peer = .unknown
@@ -70,6 +72,9 @@ final class RedisLink {
     static let initialBackoff: Duration = .milliseconds(100)
     static let maximumBackoff: Duration = .seconds(5)
     static let connectLimit: Duration = .seconds(2)
+    /// A reply that has not come this long after its command was queued resets the connection
+    /// (checked by the sweep, at most a second apart): a stalled Redis holds clients no longer.
+    static let replyLimitMilliseconds: UInt32 = 2000
 
     let addressText: String
     let node: String
@@ -184,7 +189,7 @@ final class RedisLink {
     // MARK: - Connections
 
     /// A new connection on `descriptor`: HELLO (and SUBSCRIBE) go first in its output.
-    func begin(socket descriptor: Int32) {
+    func begin(socket descriptor: Int32, now: UInt32) {
         precondition(socket < 0 && operationsInFlight == 0 && replyCount == 0)
         socket = descriptor
         generation &+= 1
@@ -197,7 +202,7 @@ final class RedisLink {
             hello.append(.bytes(UnsafeRawBufferPointer(username)))
             hello.append(.bytes(UnsafeRawBufferPointer(password)))
         }
-        _ = write(hello, expecting: PendingReply(kind: .hello))
+        _ = write(hello, expecting: PendingReply(kind: .hello, since: now))
         if let channel {
             // In RESP3 SUBSCRIBE is answered by a push, not a reply: nothing to wait for.
             var subscribe = RESPCommand("SUBSCRIBE")
@@ -248,11 +253,15 @@ final class RedisLink {
     }
 
     /// INCR PREFIX:counter for a client waiting for its number.
-    func incrementCounter(for descriptor: Int32, peer: Peer) -> Bool {
+    func incrementCounter(for descriptor: Int32, peer: Peer, now: UInt32) -> Bool {
         var increment = RESPCommand("INCR")
         increment.append(.bytes(UnsafeRawBufferPointer(counterKey)))
-        return write(increment, expecting: PendingReply(kind: .incrementCounter, descriptor: descriptor, peer: peer))
+        let reply = PendingReply(kind: .incrementCounter, since: now, descriptor: descriptor, peer: peer)
+        return write(increment, expecting: reply)
     }
+
+    /// When the oldest pending reply's command was queued; nil when none is pending.
+    var oldestPendingSince: UInt32? { replyCount > 0 ? replies[replyHead].since : nil }
 
     /// The oldest pending reply, removed; nil when none is pending.
     func popReply() -> PendingReply? {

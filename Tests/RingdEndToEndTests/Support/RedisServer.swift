@@ -13,18 +13,21 @@ final class RedisServer {
     private(set) var child: ChildProcess
     let port: UInt16
     private let directory: URL
+    /// Given to every start, such as `--requirepass`.
+    private let options: [String]
 
     /// `HOST:PORT`, as `cluster.redis` takes it.
     var address: String { "127.0.0.1:\(port)" }
 
     /// Starts Redis on a free port, or on `port` (one a test reserved with `freePort`).
-    init(port wanted: UInt16? = nil) throws {
+    init(port wanted: UInt16? = nil, options: [String] = []) throws {
+        self.options = options
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ringd-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var failures: [String] = []
         for _ in 0..<(wanted == nil ? 5 : 1) {
             let port = try wanted ?? Self.freePort()
-            let child = try Self.start(on: port, in: directory)
+            let child = try Self.start(on: port, in: directory, options: options)
             if let failure = Self.waitUntilReady(child, port: port) {
                 failures.append(failure)
                 child.stop()
@@ -53,7 +56,7 @@ final class RedisServer {
     /// A fresh, empty Redis on the same port after `kill` or `stop`.
     func restart() throws {
         precondition(!child.isRunning, "restart() is for a Redis that was stopped or killed")
-        child = try Self.start(on: port, in: directory)
+        child = try Self.start(on: port, in: directory, options: options)
         if let failure = Self.waitUntilReady(child, port: port) {
             child.stop()
             throw HarnessFailure("redis-server did not start again on port \(port): \(failure)")
@@ -63,7 +66,9 @@ final class RedisServer {
     /// `redis-cli -p PORT ARGUMENTS...`, its reply as redis-cli prints it, without the newline.
     @discardableResult
     func command(_ arguments: String...) throws -> String {
-        let run = try CompletedRun(executable: try Self.binary("redis-cli"), arguments: ["-p", String(port)] + arguments)
+        let password = options.firstIndex(of: "--requirepass").map { ["-a", options[$0 + 1], "--no-auth-warning"] } ?? []
+        let run = try CompletedRun(
+            executable: try Self.binary("redis-cli"), arguments: ["-p", String(port)] + password + arguments)
         guard run.status == .success else { throw HarnessFailure("redis-cli \(arguments): \(run.outputSummary)") }
         return run.standardOutput.trimmingCharacters(in: .newlines)
     }
@@ -95,13 +100,13 @@ final class RedisServer {
         return binary
     }
 
-    private static func start(on port: UInt16, in directory: URL) throws -> ChildProcess {
+    private static func start(on port: UInt16, in directory: URL, options: [String]) throws -> ChildProcess {
         try ChildProcess(
             executable: try binary("redis-server"),
             arguments: [
                 "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path,
                 "--daemonize", "no", "--loglevel", "warning",
-            ])
+            ] + options)
     }
 
     /// Nil once a connection succeeds; what went wrong if Redis exits or takes over 20 s.
