@@ -83,7 +83,6 @@ extension EventLoop {
     /// A message on the service's cluster channel. One too long for an output chunk or for
     /// `io.output_cap` (it would cut every client) is dropped and counted.
     func deliverUpstream(_ message: UnsafeRawBufferPointer) {
-        statistics.upstreamMessages += 1
         let room = message.count + 1
         guard room <= arena.chunkSize, room <= Int(limits.outputCap) else {
             statistics.upstreamDropped += 1
@@ -99,6 +98,7 @@ extension EventLoop {
             statistics.outputExhausted += 1
             return
         }
+        statistics.upstreamMessages += 1
         let context = ServiceContext(time: .now, clients: group.clients.load(ordering: .relaxed), connections: table.openCount)
         carryOut(service.upstream(message, context: context, into: &writer), writtenBytes: writer.count)
     }

@@ -52,7 +52,8 @@ public struct WorkerStatistics: Sendable, Equatable, CustomStringConvertible {
     public var clusterUnavailable = 0
     public var clusterWaitingDropped = 0
     /// Messages on the cluster channel handed to the service, and ones dropped as too long for
-    /// an output chunk or `io.output_cap`.
+    /// an output chunk or `io.output_cap` (one that finds output memory full counts in
+    /// `outputExhausted`).
     public var upstreamMessages = 0
     public var upstreamDropped = 0
     /// Gauges, as of the publication: connections open, bytes queued to send, free output chunks.

@@ -72,6 +72,17 @@ struct ClusterTests {
         #expect(try redis.command("GET", "west:counter") == "3")
     }
 
+    @Test("cluster.redis = \"unix:/path\": the counter over Redis's Unix socket")
+    func unixSocket() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ringd-redis-\(getpid()).sock").path
+        let redis = try RedisServer(options: ["--unixsocket", path])
+        defer { redis.stop() }
+        let ringd = try Self.host("counter", redis: "unix:\(path)")
+        defer { ringd.stop() }
+        #expect(Self.numbers(in: try Self.counterReplies(4, from: [ringd])).sorted() == Array(0..<4))
+        #expect(try redis.command("GET", "ringd:counter") == "4")
+    }
+
     @Test("a PUBLISH on ringd:broadcast reaches every subscriber on two hosts as one line, in order")
     func upstreamPublishReachesEverySubscriber() throws {
         let redis = try RedisServer()
