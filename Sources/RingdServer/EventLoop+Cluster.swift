@@ -240,11 +240,12 @@ extension EventLoop {
             if pending.kind == .incrementCounter { sendUnavailable(pending.descriptor) }
         }
         if wasUp { statistics.clusterDisconnects += 1 }
-        redisAttemptFailed(link, reason)
+        redisAttemptFailed(link, reason, countsAsAttempt: !wasUp)
     }
 
-    private func redisAttemptFailed(_ link: RedisLink, _ reason: String?) {
-        link.failedAttempts += 1
+    /// `countsAsAttempt`: false for the loss of a connection that worked, which is no attempt.
+    private func redisAttemptFailed(_ link: RedisLink, _ reason: String?, countsAsAttempt: Bool = true) {
+        if countsAsAttempt { link.failedAttempts += 1 }
         link.retryDue = false
         if !link.reportedDown {
             link.reportedDown = true
