@@ -10,7 +10,7 @@
 //   RingdServer   the engine: EventLoop<S: Service> per core, listeners, connections, send queues
 //   RingdServices the Service contract and one conformer per mode: events in, actions out (no I/O)
 //   RingdCluster  ringd's side of Redis: the RESP encoder and decoder (no I/O); above
-//                 RingdServices for its ByteWriter, below the engine that will speak to Redis
+//                 RingdServices for its ByteWriter, below the engine, whose workers speak to Redis
 //   RingdMetrics  GET /metrics on its own thread: reads the workers' published statistics (no lock
 //                 a worker waits on) and renders them with swift-prometheus
 //   ringd         the executable: arguments -> configuration -> start (and the metrics endpoint)
@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "RingdServer",
             dependencies: [
-                "CLinux", "RingdSystem", "URing", "RingdConfig", "RingdServices",
+                "CLinux", "RingdSystem", "URing", "RingdConfig", "RingdServices", "RingdCluster",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

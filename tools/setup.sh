@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building ringd needs and is missing: liburing-dev (through apt-get, with sudo
 # when not root), python3 for tools/soak and the watchdog test's ptrace helper, systemd-analyze
-# to verify the unit file, redis-server for the tests that run a real Redis, and a Swift
-# toolchain on PATH. Sourced by run.sh and test.sh.
+# to verify the unit file, redis-server and redis-cli for the tests that run a real Redis, and a
+# Swift toolchain on PATH. Sourced by run.sh and test.sh.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -23,10 +23,10 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then  # PackagingTests verifies
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >&2
 fi
-if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then  # RunningRedis in the tests
-    echo "setup: installing redis-server" >&2
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then  # the Redis tests
+    echo "setup: installing redis-server and redis-tools" >&2
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >&2
 fi
 if ! command -v swift >/dev/null 2>&1; then
     for dir in /opt/swift/usr/bin /usr/share/swift/usr/bin; do

@@ -168,6 +168,24 @@ public struct MetricsSettings: Sendable, Equatable {
     public var listen: ListenAddress?
 }
 
+/// `[cluster]`: where ringd meets the other hosts of a deployment, through Redis (or Valkey).
+public struct ClusterSettings: Sendable, Equatable {
+    /// Redis's address; nil (the default, "") runs one host on its own, as before clusters.
+    public var redis: RedisAddress?
+    /// Put before every key and channel ringd uses (`PREFIX:counter`, `PREFIX:broadcast`), so
+    /// deployments can share one Redis.
+    public var prefix: String
+    /// For AUTH (sent with HELLO); empty with a password set means Redis's `default` user.
+    public var username: String
+    /// Empty sends no AUTH.
+    public var password: String
+    /// How this process names itself in logs and to the other hosts; empty means the host name
+    /// and the process id, `HOST:PID`.
+    public var node: String
+    /// Sent to a counter client while Redis cannot number it, before it is closed.
+    public var unavailableMessage: MessageTemplate
+}
+
 public struct Configuration: Sendable, Equatable {
     public var server: ServerSettings
     public var io: IOSettings
@@ -178,6 +196,7 @@ public struct Configuration: Sendable, Equatable {
     public var relay: RelaySettings
     public var access: AccessSettings
     public var metrics: MetricsSettings
+    public var cluster: ClusterSettings
 
     /// Every key at the default its schema entry gives.
     public static let defaults: Configuration = Schema.keys.reduce(into: unset) { configuration, key in
@@ -202,7 +221,9 @@ public struct Configuration: Sendable, Equatable {
         broadcast: BroadcastSettings(interval: .zero, message: .placeholder, greeting: nil, idleTimeout: .zero),
         relay: RelaySettings(notices: false, welcome: false, maxLine: 0),
         access: AccessSettings(allow: [], deny: []),
-        metrics: MetricsSettings(listen: nil)
+        metrics: MetricsSettings(listen: nil),
+        cluster: ClusterSettings(
+            redis: nil, prefix: "", username: "", password: "", node: "", unavailableMessage: .placeholder)
     )
 }
 

@@ -150,6 +150,30 @@ enum Schema {
         ConfigurationKey(
             "metrics", "listen", .optionalListenAddress, default: nil, \.metrics.listen, reload: .restart,
             "HOST:PORT where GET /metrics answers in the Prometheus text format; port 0 = a free port; \"\" = off"),
+
+        ConfigurationKey(
+            "cluster", "redis", .optionalRedisAddress, default: nil, \.cluster.redis, reload: .restart,
+            "numeric HOST:PORT or \"unix:/path\" of the Redis (or Valkey) the hosts share; \"\" = this host alone"),
+        ConfigurationKey(
+            "cluster", "prefix", .text(maximumBytes: 256, allowsEmpty: false), default: "ringd", \.cluster.prefix,
+            reload: .restart,
+            "put before every Redis key and channel (PREFIX:counter, PREFIX:broadcast)"),
+        ConfigurationKey(
+            "cluster", "username", .text(maximumBytes: 256, allowsEmpty: true), default: "", \.cluster.username,
+            reload: .restart,
+            "Redis ACL user for AUTH; \"\" with a password = the default user"),
+        ConfigurationKey(
+            "cluster", "password", .text(maximumBytes: 1024, allowsEmpty: true), default: "", \.cluster.password,
+            reload: .restart,
+            "Redis password for AUTH; \"\" = no AUTH (ringd --check prints it: keep the file private)"),
+        ConfigurationKey(
+            "cluster", "node", .text(maximumBytes: 128, allowsEmpty: true), default: "", \.cluster.node, reload: .restart,
+            "this process's name in logs and to other hosts; \"\" = HOSTNAME:PID"),
+        ConfigurationKey(
+            "cluster", "unavailable_message", .template(filling: []),
+            default: try! MessageTemplate(parsing: "error: the cluster is unavailable, try again later\n"),
+            \.cluster.unavailableMessage, reload: .live,
+            "sent to a counter client while Redis cannot number it, then it is closed"),
     ]
 
     /// Rules that involve more than one key; checked after every key is valid on its own.

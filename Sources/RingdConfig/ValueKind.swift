@@ -333,3 +333,48 @@ extension ValueKind where Value == [AddressRange] {
             bareValue: { .array([.string($0)]) })
     }
 }
+
+extension ValueKind where Value == RedisAddress? {
+    /// "HOST:PORT", "unix:/path", or "" for none.
+    static var optionalRedisAddress: Self {
+        ValueKind(
+            summary: nil,
+            decode: { value throws(ValueProblem) in
+                guard case .string(let text) = value else {
+                    throw .wrongType(
+                        expected: "a string such as \"127.0.0.1:6379\" or \"unix:/run/redis.sock\", or \"\" for none")
+                }
+                guard !text.isEmpty else { return nil }
+                do throws(RedisAddressError) {
+                    return try RedisAddress(parsing: text)
+                } catch {
+                    throw .invalid("is not a Redis address: \(error)")
+                }
+            },
+            encode: { .string($0?.description ?? "") },
+            bareValue: { .string($0) })
+    }
+}
+
+extension ValueKind where Value == String {
+    /// Text of at most `maximumBytes` UTF-8 bytes, empty only when `allowsEmpty`, and without
+    /// control characters (a name or a key prefix that goes into Redis and into log lines).
+    static func text(maximumBytes: Int, allowsEmpty: Bool) -> Self {
+        ValueKind(
+            summary: allowsEmpty ? "at most \(maximumBytes) bytes" : "1...\(maximumBytes) bytes",
+            decode: { value throws(ValueProblem) in
+                guard case .string(let text) = value else { throw .wrongType(expected: "a string") }
+                guard allowsEmpty || !text.isEmpty else { throw .invalid("is empty") }
+                guard text.utf8.count <= maximumBytes else {
+                    throw .invalid("has \(text.utf8.count) bytes, over the \(maximumBytes) allowed")
+                }
+                if let control = text.unicodeScalars.firstIndex(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+                    let offset = text.unicodeScalars.distance(from: text.unicodeScalars.startIndex, to: control)
+                    throw .inString(offset: offset, .invalid("contains a control character"))
+                }
+                return text
+            },
+            encode: { .string($0) },
+            bareValue: { .string($0) })
+    }
+}

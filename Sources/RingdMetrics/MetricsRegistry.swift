@@ -82,6 +82,21 @@ private let workerFamilies: [WorkerFamily] = [
             ([("operation", "cancel")], \.failedCancels), ([("operation", "greet_send")], \.failedGreetSends),
             ([("operation", "ring_message")], \.messageFailures),
         ]),
+    WorkerFamily(
+        "ringd_cluster_connections_total", .counter,
+        "Connections to the cluster's Redis that completed HELLO (made), and ones lost after that (lost).",
+        [([("event", "made")], \.clusterConnects), ([("event", "lost")], \.clusterDisconnects)]),
+    WorkerFamily(
+        "ringd_cluster_unavailable_total", .counter,
+        "Clients sent cluster.unavailable_message: Redis was down, its reply was lost, or the queue for it was full.",
+        \.clusterUnavailable),
+    WorkerFamily(
+        "ringd_cluster_queue_full_total", .counter,
+        "Of those, clients turned away because the worker's queue of commands for Redis was full.", \.clusterWaitingDropped),
+    WorkerFamily(
+        "ringd_cluster_channel_messages_total", .counter,
+        "Messages on the cluster channel: delivered to the service, or dropped as longer than an output chunk or io.output_cap.",
+        [([("result", "delivered")], \.upstreamMessages), ([("result", "dropped")], \.upstreamDropped)]),
     WorkerFamily("ringd_connections_open", .gauge, "Connections open.", \.connectionsOpen),
     WorkerFamily("ringd_output_queued_bytes", .gauge, "Bytes queued to send, over all connections.", \.outputQueuedBytes),
     WorkerFamily("ringd_free_output_chunks", .gauge, "Free chunks of the worker's output memory.", \.freeOutputChunks),

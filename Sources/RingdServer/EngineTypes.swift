@@ -47,6 +47,15 @@ enum Operation: UInt8, CaseIterable {
     /// This process took over listeners and the old one stopped accepting
     /// (`WorkerGroup.rearmSignal` became readable).
     case rearmAccepts
+    /// The connect of the worker's Redis connection. Generation: the connection's (see
+    /// RedisLink), so a completion for a connection already reset is dropped; likewise below.
+    case redisConnect
+    /// The linked timeout that gives up a connect to Redis; needs no answer.
+    case redisConnectTimeout
+    case redisSend
+    case redisReceive
+    /// The backoff before connecting to Redis again.
+    case redisRetry
 }
 
 /// Why a slow client is cut off; each is counted on its own.
@@ -62,7 +71,7 @@ enum CutReason: UInt8 {
 
 /// The worker's own timers, after the listeners' entries in its `TimeoutStorage`.
 enum TimerEntry: Int, CaseIterable {
-    case tick, drainDeadline, sweep, handOverDeadline
+    case tick, drainDeadline, sweep, handOverDeadline, redisRetry, redisConnect
 }
 
 extension Duration {

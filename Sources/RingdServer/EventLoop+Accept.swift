@@ -119,11 +119,19 @@ extension EventLoop {
     /// chunk the greeting was rendered into is free again.
     private func sendGreetingAndClose(_ descriptor: Int32, peer: Peer) {
         if let fixed = fixedGreeting {
-            ring.queueSendThenClose(
-                socket: descriptor, bytes: fixed.baseAddress!, length: fixed.count,
-                sendUserData: tag(.greetSend), closeUserData: greetCloseTag(Self.fixedMessage, descriptor), quietClose: true)
+            sendFixedAndClose(descriptor, fixed)
             return
         }
+        if S.numbersGreetingsInCluster, let cluster {
+            numberThroughCluster(cluster, descriptor, peer: peer)
+            return
+        }
+        sendNumberedGreeting(descriptor, peer: peer, number: nil)
+    }
+
+    /// Renders the service's greeting into the arena and sends it, then closes. `number` is the
+    /// cluster's, for a service that numbers greetings across hosts; nil renders `greeting`.
+    func sendNumberedGreeting(_ descriptor: Int32, peer: Peer, number: UInt64?) {
         guard var writer = arena.writer(room: service.maximumOutputCount) else {
             statistics.outputExhausted += 1
             ring.queueClose(descriptor: descriptor, userData: tag(.close), quiet: true)
@@ -131,7 +139,13 @@ extension EventLoop {
         }
         greetingsInFlight += 1
         let context = ServiceContext(time: .now, clients: greetingsInFlight, connections: table.openCount)
-        guard service.greeting(peer: peer, context: context, into: &writer) else {
+        let rendered =
+            if let number {
+                service.greeting(number: number, peer: peer, context: context, into: &writer)
+            } else {
+                service.greeting(peer: peer, context: context, into: &writer)
+            }
+        guard rendered else {
             greetingsInFlight -= 1
             ring.queueClose(descriptor: descriptor, userData: tag(.close), quiet: true)
             return
@@ -155,8 +169,14 @@ extension EventLoop {
             ring.queueClose(descriptor: descriptor, userData: tag(.close), quiet: true)
             return
         }
+        sendFixedAndClose(descriptor, busy)
+    }
+
+    /// Sends bytes that outlive the send (a fixed greeting, the busy or unavailable message),
+    /// then closes.
+    func sendFixedAndClose(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) {
         ring.queueSendThenClose(
-            socket: descriptor, bytes: busy.baseAddress!, length: busy.count,
+            socket: descriptor, bytes: bytes.baseAddress!, length: bytes.count,
             sendUserData: tag(.greetSend), closeUserData: greetCloseTag(Self.fixedMessage, descriptor), quietClose: true)
     }
 

@@ -231,6 +231,7 @@ extension EventLoop {
             if S.input != .echoed { releaseServiceSlot(slot) }
         }
         listeners.forEach { $0.close() }
+        closeClusterAtShutdown()
         // Closing the ring cancels every request still in flight; only then may the buffer
         // memory those requests point into be unmapped.
         ring.close()

@@ -80,6 +80,29 @@ extension EventLoop {
         carryOut(service.tick(context: context, into: &writer), writtenBytes: writer.count)
     }
 
+    /// A message on the service's cluster channel. One too long for an output chunk or for
+    /// `io.output_cap` (it would cut every client) is dropped and counted.
+    func deliverUpstream(_ message: UnsafeRawBufferPointer) {
+        let room = message.count + 1
+        guard room <= arena.chunkSize, room <= Int(limits.outputCap) else {
+            statistics.upstreamDropped += 1
+            if let count = upstreamDropReport.count() {
+                log.write(
+                    .warning,
+                    "dropped \(count) channel message\(count == 1 ? "" : "s") longer than an output chunk or io.output_cap; "
+                        + "\(statistics.upstreamDropped) so far")
+            }
+            return
+        }
+        guard var writer = arena.writer(room: room) else {
+            statistics.outputExhausted += 1
+            return
+        }
+        statistics.upstreamMessages += 1
+        let context = ServiceContext(time: .now, clients: group.clients.load(ordering: .relaxed), connections: table.openCount)
+        carryOut(service.upstream(message, context: context, into: &writer), writtenBytes: writer.count)
+    }
+
     /// Room for one event's output; when the arena has none, the client the event is about is
     /// cut, since what it is owed cannot be stored.
     @inline(__always)

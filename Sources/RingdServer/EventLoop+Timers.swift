@@ -53,6 +53,7 @@ extension EventLoop {
             case .closeIdle(let quiet): closeIdle(slot, connection, quietMilliseconds: quiet)
             }
         }
+        if cluster != nil { checkRedisReplyDeadline() }
         publishStatistics()
     }
 

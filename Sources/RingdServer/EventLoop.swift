@@ -75,11 +75,15 @@ final class EventLoop<S: Service> {
     /// The most listening sockets one worker accepts on: one bit each above.
     static var maximumListeners: Int { UInt64.bitWidth }
     var acceptFailureReport = RateLimitedReport()
+    var upstreamDropReport = RateLimitedReport()
     /// Send-and-close connections whose close has not completed (`{clients}` for greet, counter).
     var greetingsInFlight = 0
     /// The service's `fixedGreeting`, read once at start and at each reload rather than per
     /// connection.
     var fixedGreeting: UnsafeRawBufferPointer?
+    /// The connection to the cluster's Redis, when `[cluster] redis` is set and the service uses
+    /// it (numbered greetings or a channel).
+    let cluster: RedisLink?
 
     /// Builds the worker's ring and buffers. Must run on the worker's own thread: with
     /// SINGLE_ISSUER the creating thread is the only one allowed to submit.
@@ -123,6 +127,13 @@ final class EventLoop<S: Service> {
         service = makeService(configuration)
         fixedGreeting = service.fixedGreeting
         services = ServiceState(configuration: configuration, serviceNeedsPeer: service.needsPeer, worker: index, group: group)
+        if let redis = configuration.cluster.redis, S.numbersGreetingsInCluster || S.clusterChannel != nil {
+            cluster = RedisLink(
+                redis, settings: configuration.cluster, channel: S.clusterChannel,
+                waitingCapacity: min(capacity, 65536))
+        } else {
+            cluster = nil
+        }
         log = ServerLog(worker: index, level: configuration.server.logLevel)
         group.register(ring: ring.descriptor, of: index)
     }
@@ -145,6 +156,10 @@ final class EventLoop<S: Service> {
         armTick()
         armSweep()
         armReloadWatch()
+        if let cluster {
+            cluster.retryDue = true
+            connectToRedisIfDue()
+        }
         publishStatistics()  // the first heartbeat, before the first sweep (ServerStatus)
         defer { tearDown() }
         while !stopping {
@@ -182,6 +197,11 @@ final class EventLoop<S: Service> {
         case .handOver: beginHandOver()
         case .handOverDeadline: if completion.result == -ETIME { beginDrain() }
         case .rearmAccepts: rearmAccepts()
+        case .redisConnect: handleRedisConnect(completion)
+        case .redisSend: handleRedisSend(completion)
+        case .redisReceive: handleRedisReceive(completion)
+        case .redisRetry: handleRedisRetry(completion)
+        case .redisConnectTimeout: break  // -ETIME when it gave the connect up, which says so itself
         // These need no answer and report only a failure (closes and shutdowns are queued
         // quiet); each failure is counted.
         case .close: if completion.result < 0 { statistics.failedCloses += 1 }
@@ -200,6 +220,7 @@ final class EventLoop<S: Service> {
         if S.input != .echoed { relieveMemoryPressure() }
         if cutCount > 0 { processCuts() }
         if S.reach == .everyWorker { flushPosts() }
+        if cluster != nil { flushRedis() }
         services.accessLog?.flush()
         if (draining || handingOver) && table.openCount == 0 { stopping = true }
     }

@@ -24,6 +24,9 @@ final class ServiceState {
     /// `server.busy_message`, rendered once; replaced ones are kept while sends may read them.
     private(set) var busyMessage: RenderedMessage? = nil
     private var retiredBusyMessages: [RenderedMessage] = []
+    /// `cluster.unavailable_message`, rendered once (it has no placeholders); replaced ones kept
+    /// as busy messages are.
+    private(set) var unavailableMessage: RenderedMessage
 
     /// Initialized up to `framersMade`: the connection table hands out fresh slots in order, so
     /// the memory touched is that of the slots ever used, not `capacity`.
@@ -38,6 +41,7 @@ final class ServiceState {
     init(configuration: Configuration, serviceNeedsPeer: Bool, worker: Int, group: WorkerGroup) {
         capacity = configuration.server.maxConnections
         framers = .allocate(capacity: capacity)
+        unavailableMessage = RenderedMessage(configuration.cluster.unavailableMessage)!
         let accessLogging = configuration.server.mode == .echo && configuration.echo.accessLog
         accessLog = accessLogging ? AccessLog() : nil
         peers = accessLogging ? SlotTable(capacity: capacity) : nil
@@ -57,6 +61,8 @@ final class ServiceState {
         access = accessList.allow.isEmpty && accessList.deny.isEmpty ? nil : accessList
         busyMessage.map { retiredBusyMessages.append($0) }
         busyMessage = configuration.server.busyMessage.flatMap(RenderedMessage.init)
+        retiredBusyMessages.append(unavailableMessage)
+        unavailableMessage = RenderedMessage(configuration.cluster.unavailableMessage)!
         needsPeer = access != nil || peers != nil || serviceNeedsPeer
     }
 

@@ -44,6 +44,18 @@ public struct WorkerStatistics: Sendable, Equatable, CustomStringConvertible {
     public var unknownCompletions = 0
     public var bytesReceived = 0
     public var bytesSent = 0
+    /// The cluster's Redis: connections that completed HELLO, and ones lost after that.
+    public var clusterConnects = 0
+    public var clusterDisconnects = 0
+    /// Clients told `cluster.unavailable_message` (Redis down, or its reply lost), and of them
+    /// the ones turned away because the worker's queue for Redis was full.
+    public var clusterUnavailable = 0
+    public var clusterWaitingDropped = 0
+    /// Messages on the cluster channel handed to the service, and ones dropped as too long for
+    /// an output chunk or `io.output_cap` (one that finds output memory full counts in
+    /// `outputExhausted`).
+    public var upstreamMessages = 0
+    public var upstreamDropped = 0
     /// Gauges, as of the publication: connections open, bytes queued to send, free output chunks.
     public var connectionsOpen = 0
     public var outputQueuedBytes = 0
@@ -65,6 +77,9 @@ public struct WorkerStatistics: Sendable, Equatable, CustomStringConvertible {
         ("failed_shutdowns", \.failedShutdowns), ("failed_cancels", \.failedCancels),
         ("failed_greet_sends", \.failedGreetSends), ("unknown_completions", \.unknownCompletions),
         ("bytes_received", \.bytesReceived), ("bytes_sent", \.bytesSent),
+        ("cluster_connects", \.clusterConnects), ("cluster_disconnects", \.clusterDisconnects),
+        ("cluster_unavailable", \.clusterUnavailable), ("cluster_waiting_dropped", \.clusterWaitingDropped),
+        ("upstream_messages", \.upstreamMessages), ("upstream_dropped", \.upstreamDropped),
         ("connections_open", \.connectionsOpen), ("output_queued_bytes", \.outputQueuedBytes),
         ("free_output_chunks", \.freeOutputChunks),
     ]

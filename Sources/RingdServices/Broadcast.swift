@@ -28,6 +28,7 @@ public enum AcceptAction: Sendable, Equatable {
 public struct Broadcast: Service, Sendable {
     public static var input: ServiceInput { .dropped }
     public static var slowReaders: SlowReaderPolicy { .cut }
+    public static var clusterChannel: ClusterChannel? { .broadcast }
 
     public static let defaultMessage = "seq={seq} time={time} clients={clients}\n"
 
@@ -110,6 +111,23 @@ public struct Broadcast: Service, Sendable {
         let start = writer.count
         let clients = context.connections > 0 ? context.clients : 0
         guard case .sendToAll = tick(time: context.time, clients: clients, into: &writer) else { return ServiceActions() }
+        return ServiceActions(.send(bytes: start..<writer.count, to: .everyone))
+    }
+
+    /// A message published on `PREFIX:broadcast` goes to every client of this worker as one line:
+    /// a line break inside it becomes a space, and a "\n" ends it.
+    public mutating func upstream(
+        _ message: UnsafeRawBufferPointer, context: ServiceContext, into writer: inout ByteWriter
+    )
+        -> ServiceActions
+    {
+        let start = writer.count
+        guard context.connections > 0, writer.claimRoom(for: message.count + 1) else { return ServiceActions() }
+        for byte in message {
+            writer.write(byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") ? UInt8(ascii: " ") : byte)
+        }
+        writer.write(UInt8(ascii: "\n"))
+        guard writer.commit(since: start) else { return ServiceActions() }
         return ServiceActions(.send(bytes: start..<writer.count, to: .everyone))
     }
 

@@ -3,7 +3,8 @@
 //
 // The number comes from `ConnectionNumbers`, which the server shares among its workers (one
 // atomic fetch-add a connection), so N connections to any worker get exactly 0..<N. The engine
-// sends the message and closes, as for greet.
+// sends the message and closes, as for greet. With a cluster the engine numbers connections
+// across hosts instead (INCR in Redis) and calls `greeting(number:...)` with the result.
 
 /// Hands out connection numbers from 0, one per call, to every service that shares it.
 public protocol ConnectionNumbers: AnyObject {
@@ -26,6 +27,9 @@ public final class LocalConnectionNumbers: ConnectionNumbers {
 public struct CounterService<Numbers: ConnectionNumbers>: Service {
     public static var input: ServiceInput { .none }
     public static var defaultMessage: String { "{count} connections before you\n" }
+    /// With a cluster, the number comes from Redis (`INCR PREFIX:counter`) instead of `numbers`,
+    /// so it counts every host's connections.
+    public static var numbersGreetingsInCluster: Bool { true }
 
     public private(set) var message: MessageTemplate
     public let numbers: Numbers
@@ -46,6 +50,12 @@ public struct CounterService<Numbers: ConnectionNumbers>: Service {
 
     public mutating func greeting(peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool {
         let values = MessageTemplate.Values(count: numbers.next(), time: context.time, clients: context.clients, peer: peer)
+        return message.render(values, into: &writer)
+    }
+
+    /// `number` is the cluster's: INCR on `PREFIX:counter`, less one.
+    public mutating func greeting(number: UInt64, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool {
+        let values = MessageTemplate.Values(count: number, time: context.time, clients: context.clients, peer: peer)
         return message.render(values, into: &writer)
     }
 

@@ -11,6 +11,7 @@
 //   outputDrained(slot)
 //   closed(slot)
 //   tick                                     (every `tickInterval`)
+//   upstream(message)                        (a message on `clusterChannel`, with a cluster)
 //
 // Bytes are written into the ByteWriter the engine passes, which has at least
 // `maximumOutputCount` free bytes; an action names a range of that writer. The engine renders
@@ -131,6 +132,12 @@ public struct ServiceActions: RandomAccessCollection, Sendable, Equatable {
     }
 }
 
+/// A channel of the cluster's Redis a service hears: `PREFIX:NAME`.
+public enum ClusterChannel: String, Sendable {
+    /// `PREFIX:broadcast`: lines published from anywhere for every subscriber on every host.
+    case broadcast
+}
+
 /// A mode: see the file comment.
 public protocol Service: SendableMetatype {
     static var input: ServiceInput { get }
@@ -138,6 +145,11 @@ public protocol Service: SendableMetatype {
     static var reach: ServiceReach { get }
     /// The engine calls `outputDrained` (off by default: it costs a call per emptied queue).
     static var wantsOutputDrained: Bool { get }
+    /// With a cluster (`[cluster] redis`), greetings are numbered across hosts: the engine asks
+    /// Redis for each connection's number and calls `greeting(number:...)` with it (counter).
+    static var numbersGreetingsInCluster: Bool { get }
+    /// With a cluster, the channel whose messages the engine hands to `upstream`; nil for none.
+    static var clusterChannel: ClusterChannel? { get }
 
     /// The most bytes one event writes; the engine hands every call a writer with this much room.
     var maximumOutputCount: Int { get }
@@ -156,7 +168,17 @@ public protocol Service: SendableMetatype {
     /// it does not fit; the connection is then closed without a word.
     mutating func greeting(peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool
 
+    /// As `greeting`, with the connection's number given by the cluster: `number` connections
+    /// came before this one, on every host.
+    mutating func greeting(number: UInt64, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool
+
     mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions
+    /// A message published on `clusterChannel`. The writer has room for `message.count + 1`
+    /// bytes (the engine drops a message too long for that, and counts it).
+    mutating func upstream(
+        _ message: UnsafeRawBufferPointer, context: ServiceContext, into writer: inout ByteWriter
+    )
+        -> ServiceActions
     mutating func received(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> ServiceActions
     /// A line passed `maximumLineLength`; nothing more is read from the connection.
     mutating func lineTooLong(from slot: Int, into writer: inout ByteWriter) -> ServiceActions
@@ -176,12 +198,24 @@ extension Service {
     public static var slowReaders: SlowReaderPolicy { .paused }
     public static var reach: ServiceReach { .thisWorker }
     public static var wantsOutputDrained: Bool { false }
+    public static var numbersGreetingsInCluster: Bool { false }
+    public static var clusterChannel: ClusterChannel? { nil }
     public var maximumLineLength: Int { 1 }
     public var needsPeer: Bool { false }
     public var tickInterval: Duration? { nil }
     public var fixedGreeting: UnsafeRawBufferPointer? { nil }
 
     public mutating func greeting(peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool { false }
+    public mutating func greeting(number: UInt64, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> Bool {
+        false
+    }
+    public mutating func upstream(
+        _ message: UnsafeRawBufferPointer, context: ServiceContext, into writer: inout ByteWriter
+    )
+        -> ServiceActions
+    {
+        ServiceActions()
+    }
     public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions
     {
         ServiceActions()

@@ -80,6 +80,35 @@ extension Ring {
         if quietClose { io_uring_sqe_set_flags(close, UInt32(RINGD_IOSQE_CQE_SKIP_SUCCESS)) }
     }
 
+    /// A one-shot recv of at most `length` bytes into `bytes` (the caller's own buffer, not a
+    /// provided one). The memory must stay valid until the completion arrives.
+    @inline(__always)
+    public func queueReceive(socket: Int32, into bytes: UnsafeMutableRawPointer, length: Int, userData: UserData) {
+        let sqe = nextSubmission()
+        io_uring_prep_recv(sqe, socket, bytes, length, 0)
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
+    /// connect(2) of `socket` to the address at `address`, given up after `limit` (a linked
+    /// timeout: the connect then completes with -ECANCELED). The address must stay valid until
+    /// the completion arrives, the timespec (entry `index` of `storage`) until the SQE is
+    /// submitted. The timeout's own completion carries `timeoutUserData`.
+    @inline(__always)
+    public func queueConnect(
+        socket: Int32, address: UnsafePointer<sockaddr>, length: socklen_t, userData: UserData,
+        limit: Duration, storage: TimeoutStorage, index: Int, timeoutUserData: UserData
+    ) {
+        let connect = nextSubmission()
+        io_uring_prep_connect(connect, socket, address, length)
+        io_uring_sqe_set_data64(connect, userData.rawValue)
+        io_uring_sqe_set_flags(connect, UInt32(RINGD_IOSQE_IO_LINK))
+        let timespec = storage.entries + index
+        timespec.pointee = __kernel_timespec(limit)
+        let timeout = nextSubmission()
+        io_uring_prep_link_timeout(timeout, timespec, 0)
+        io_uring_sqe_set_data64(timeout, timeoutUserData.rawValue)
+    }
+
     /// shutdown(2) of the write side: the peer gets a FIN after the bytes already sent.
     @inline(__always)
     public func queueShutdownWrite(socket: Int32, userData: UserData) {

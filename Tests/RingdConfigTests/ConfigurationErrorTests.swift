@@ -19,7 +19,7 @@ import RingdConfig
         ("[limits]", "t.toml:1:1: unknown table [limits]"),
         ("workers = 4\n[server]", "t.toml:1:1: key 'workers' must be in a table (it belongs in [server])"),
         ("colour = 'blue'",
-         "t.toml:1:1: unknown key 'colour' at the top level (every key belongs in a table: [server], [io], [echo], [greet], [counter], [broadcast], [relay], [access], [metrics])"),
+         "t.toml:1:1: unknown key 'colour' at the top level (every key belongs in a table: [server], [io], [echo], [greet], [counter], [broadcast], [relay], [access], [metrics], [cluster])"),
         ("[server]\nmode = \"echo\"\nmode = \"greet\"", "t.toml:3:1: duplicate key 'mode' in [server] (first set at 2:1)"),
         ("[io]\n[echo]\n[io]", "t.toml:3:1: duplicate table [io] (first defined at 1:1)"),
     ])

@@ -14,6 +14,7 @@ import Testing
         "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.send_gather", "io.receive_bundles",
         "io.output_memory", "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
         "relay.max_line", "metrics.listen",
+        "cluster.redis", "cluster.prefix", "cluster.username", "cluster.password", "cluster.node",
     ]
 
     @Test func theKeysThatNeedSocketsThreadsOrMemoryAreRestartKeys() {
@@ -89,6 +90,9 @@ import Testing
         case "io.output_memory": .integer(128 << 20)
         case "echo.max_line", "relay.max_line": .integer(1000)
         case "metrics.listen": .string("127.0.0.1:9464")
+        case "cluster.redis": .string("127.0.0.1:6379")
+        case "cluster.prefix": .string("other")
+        case "cluster.username", "cluster.password", "cluster.node": .string("x")
         default: .string("no other value for \(key.path)")
         }
     }
