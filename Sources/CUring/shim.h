@@ -79,13 +79,6 @@ static inline void ringd_prep_recv_multishot_bundle(struct io_uring_sqe *sqe, in
     ringd_sqe_select_buffer(sqe, group);
 }
 
-/// One recv that fills a bundle of at most `cap` bytes (Linux 6.10), then completes.
-static inline void ringd_prep_recv_bundle(struct io_uring_sqe *sqe, int fd, uint16_t group, uint32_t cap) {
-    io_uring_prep_recv(sqe, fd, NULL, cap, 0);
-    sqe->ioprio |= IORING_RECVSEND_BUNDLE;
-    ringd_sqe_select_buffer(sqe, group);
-}
-
 /// Multishot timeout (Linux 6.4): one SQE that fires every `ts` until cancelled.
 static inline void ringd_prep_timeout_multishot(struct io_uring_sqe *sqe,
                                                 struct __kernel_timespec *ts) {

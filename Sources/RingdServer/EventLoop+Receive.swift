@@ -1,7 +1,6 @@
 // Receiving: one multishot recv per connection, from the worker's provided buffer ring; in
 // bundles where the kernel has them (Linux 6.10, `io.receive_bundles`), so one completion
-// carries every buffer a large read filled, in ring order. Raw echo, which holds its buffers
-// until they are sent back, takes bounded bundles one recv at a time instead (`bundleCap`).
+// carries every buffer a large read filled, in ring order.
 //
 // A received buffer's life: (1) the kernel filled it; (2a) raw echo queues it to be sent back
 // and recycles it when that send completes; (2b) every other service reads it here, copying
@@ -21,10 +20,7 @@ extension EventLoop {
     func armReceive(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         connection.pointee.receiveArmed = true
         let userData = tag(.receive, slot: slot, generation: connection.pointee.generation)
-        if receiveBundles && S.input == .echoed {
-            // One capped bundle per recv, armed again as each completes (continueAfterReceive).
-            ring.queueReceiveBundle(socket: connection.pointee.descriptor, group: bufferGroup, cap: bundleCap, userData: userData)
-        } else if receiveBundles {
+        if receiveBundles {
             ring.queueMultishotReceiveBundle(socket: connection.pointee.descriptor, group: bufferGroup, userData: userData)
         } else {
             ring.queueMultishotReceive(socket: connection.pointee.descriptor, group: bufferGroup, userData: userData)
@@ -157,13 +153,10 @@ extension EventLoop {
         pauseReceive(slot, connection)
     }
 
-    /// Stops reading: cancels the recv if one is armed, and keeps it from being armed again (a
-    /// one-shot bundle recv has already completed when its bytes put the queue over the bound).
     @inline(__always)
     func pauseReceive(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        guard !connection.pointee.receivePaused else { return }
+        guard connection.pointee.receiveArmed && !connection.pointee.receivePaused else { return }
         connection.pointee.receivePaused = true
-        guard connection.pointee.receiveArmed else { return }
         ring.queueCancel(target: tag(.receive, slot: slot, generation: connection.pointee.generation), userData: tag(.cancel))
     }
 

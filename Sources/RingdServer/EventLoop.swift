@@ -37,12 +37,9 @@ final class EventLoop<S: Service> {
     let segments: SegmentPool
     let rawQueues: RawEchoQueues
     let vectors: SendVectors
-    /// Recvs fill bundles of buffers (`io.receive_bundles`, where the kernel has them).
+    /// Recvs fill bundles of buffers (`io.receive_bundles`, where the kernel has them; services
+    /// that read lines).
     let receiveBundles: Bool
-    /// Raw echo's bound on one bundle, in bytes: a quarter of a connection's share of the
-    /// buffers. It holds each buffer until its bytes are sent back, so an unbounded bundle would
-    /// let a client that never reads take most of the ring in a few completions.
-    let bundleCap: UInt32
     var service: S
     /// Makes the service again from a reloaded configuration, for `reconfigure(from:)`.
     let makeService: (Configuration) -> S
@@ -117,8 +114,11 @@ final class EventLoop<S: Service> {
         segments = SegmentPool(capacity: max(65536, 4 * capacity))
         rawQueues = RawEchoQueues(bufferCount: io.bufferCount, slots: capacity)
         vectors = try SendVectors(capacity: capacity, limit: io.sendGather)
-        receiveBundles = io.receiveBundles && ring.supportsBundles
-        bundleCap = UInt32(max(1, Int(rawQueues.bufferShare) / 4) * io.bufferSize)
+        // Not for raw echo: it holds each buffer until its bytes are sent back, and a bundle has
+        // no bound this side of the kernel (a length on a multishot recv caps it, but then the
+        // recv can miss the end of stream), so a client that never reads could take most of
+        // the ring in a few completions and starve the others. Line services copy and recycle.
+        receiveBundles = S.input != .echoed && io.receiveBundles && ring.supportsBundles
         cuts = .allocate(capacity: capacity)
         timeouts = TimeoutStorage(count: listeners.count + TimerEntry.allCases.count)
         drainTimeout = configuration.server.drainTimeout

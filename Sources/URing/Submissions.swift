@@ -40,16 +40,6 @@ extension Ring {
         io_uring_sqe_set_data64(sqe, userData.rawValue)
     }
 
-    /// One recv in a bundle of at most `cap` bytes (Linux 6.10): consecutive buffers of the
-    /// ring, one completion, and no IORING_CQE_F_MORE. A multishot recv cannot take this cap
-    /// safely: with a length it stops reporting the end of stream (seen on 6.18).
-    @inline(__always)
-    public func queueReceiveBundle(socket: Int32, group: UInt16, cap: UInt32, userData: UserData) {
-        let sqe = nextSubmission()
-        ringd_prep_recv_bundle(sqe, socket, group, cap)
-        io_uring_sqe_set_data64(sqe, userData.rawValue)
-    }
-
     /// A send of `length` bytes at `bytes`. MSG_NOSIGNAL turns a write to a closed peer into
     /// EPIPE instead of SIGPIPE. The memory must stay valid until the completion arrives.
     @inline(__always)
