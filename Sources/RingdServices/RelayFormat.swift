@@ -115,12 +115,7 @@ public enum RelayFormat {
     @discardableResult
     public static func writeChat(from name: RelayName, text: UnsafeRawBufferPointer, into writer: inout ByteWriter) -> Range<Int>?
     {
-        let start = writer.count
-        name.write(to: &writer)
-        writer.write(": ")
-        writer.write(text)
-        writer.write(UInt8(ascii: "\n"))
-        return writer.commit(since: start) ? start..<writer.count : nil
+        writeLine(from: name, separator: ": ", text: text, into: &writer)
     }
 
     /// `NAME (private): text\n`, a /msg to its target.
@@ -128,9 +123,16 @@ public enum RelayFormat {
     public static func writePrivate(
         from name: RelayName, text: UnsafeRawBufferPointer, into writer: inout ByteWriter
     ) -> Range<Int>? {
+        writeLine(from: name, separator: " (private): ", text: text, into: &writer)
+    }
+
+    /// `NAME`, `separator`, `text`, a line feed: whole or nothing.
+    private static func writeLine(
+        from name: RelayName, separator: StaticString, text: UnsafeRawBufferPointer, into writer: inout ByteWriter
+    ) -> Range<Int>? {
         let start = writer.count
         name.write(to: &writer)
-        writer.write(" (private): ")
+        writer.write(separator)
         writer.write(text)
         writer.write(UInt8(ascii: "\n"))
         return writer.commit(since: start) ? start..<writer.count : nil
