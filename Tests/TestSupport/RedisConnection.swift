@@ -21,14 +21,12 @@ package final class RedisConnection {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else { throw HarnessFailure("socket: \(errnoName(errno))") }
         let connected = try endpoint.withSocketAddress { address, length in connect(socket, address, length) == 0 }
-        guard connected else {
-            let error = errno
-            close(socket)
-            throw HarnessFailure("connect to Redis at \(endpoint): \(errnoName(error))")
-        }
+        // Every property is set, so deinit closes the socket if this throws: closing it here too
+        // closed whatever descriptor another test had opened under that number meanwhile.
+        guard connected else { throw HarnessFailure("connect to Redis at \(endpoint): \(errnoName(errno))") }
     }
 
-    deinit { close(socket) }
+    deinit { if socket >= 0 { close(socket) } }
 
     /// One command's bytes on the wire, written by RESPCommand (at most 8 arguments).
     package static func encode(_ arguments: [[UInt8]]) -> [UInt8] {
