@@ -11,7 +11,7 @@ import Testing
 struct ClusterFaultTests {
     @Test("-ERR for INCR (the counter key holds text): logged, unavailable, reset; numbers again once the key is fixed")
     func errorReplyResetsTheConnection() throws {
-        let redis = try RedisServer()
+        let redis = try RunningRedis()
         defer { redis.stop() }
         let ringd = try ClusterTests.host("counter", redis: redis.address)
         defer { ringd.stop() }
@@ -27,7 +27,7 @@ struct ClusterFaultTests {
 
     @Test("AUTH: cluster.password is sent with HELLO; a wrong one is named in the log and the counter is unavailable")
     func authentication() throws {
-        let redis = try RedisServer(options: ["--requirepass", "s3cret"])
+        let redis = try RunningRedis(options: ["--requirepass", "s3cret"])
         defer { redis.stop() }
         let good = try ClusterTests.host("counter", redis: redis.address, ["cluster.password=s3cret"])
         defer { good.stop() }
@@ -42,7 +42,7 @@ struct ClusterFaultTests {
 
     @Test("a Redis that stops answering (SIGSTOP): waiting clients get the unavailable message; numbers again after SIGCONT")
     func stalledRedis() throws {
-        let redis = try RedisServer()
+        let redis = try RunningRedis()
         defer { redis.stop() }
         let ringd = try ClusterTests.host("counter", redis: redis.address)
         defer { ringd.stop() }

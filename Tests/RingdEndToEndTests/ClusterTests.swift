@@ -44,7 +44,7 @@ struct ClusterTests {
 
     @Test("300 connections over three ringd hosts (2 workers each) get exactly 0..<300; Redis's key says 300")
     func counterIsExactAcrossThreeHosts() throws {
-        let redis = try RedisServer()
+        let redis = try RunningRedis()
         defer { redis.stop() }
         let hosts = try (0..<3).map { _ in try Self.host("counter", redis: redis.address) }
         defer { hosts.forEach { $0.stop() } }
@@ -59,7 +59,7 @@ struct ClusterTests {
 
     @Test("cluster.prefix keys the counter: two deployments share one Redis, each counting from 0")
     func prefixesKeepDeploymentsApart() throws {
-        let redis = try RedisServer()
+        let redis = try RunningRedis()
         defer { redis.stop() }
         let east = try Self.host("counter", redis: redis.address, ["cluster.prefix=east"])
         defer { east.stop() }
@@ -75,7 +75,7 @@ struct ClusterTests {
     @Test("cluster.redis = \"unix:/path\": the counter over Redis's Unix socket")
     func unixSocket() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ringd-redis-\(getpid()).sock").path
-        let redis = try RedisServer(options: ["--unixsocket", path])
+        let redis = try RunningRedis(options: ["--unixsocket", path])
         defer { redis.stop() }
         let ringd = try Self.host("counter", redis: "unix:\(path)")
         defer { ringd.stop() }
@@ -85,7 +85,7 @@ struct ClusterTests {
 
     @Test("a PUBLISH on ringd:broadcast reaches every subscriber on two hosts as one line, in order")
     func upstreamPublishReachesEverySubscriber() throws {
-        let redis = try RedisServer()
+        let redis = try RunningRedis()
         defer { redis.stop() }
         let settings = ["broadcast.interval=1h", #"broadcast.greeting="hello\n""#]
         let hosts = try (0..<2).map { _ in try Self.host("broadcast", redis: redis.address, settings) }
@@ -112,7 +112,7 @@ struct ClusterTests {
         "Redis killed mid-run: counter clients get the unavailable message, then numbers again from the new Redis; broadcast resubscribes"
     )
     func redisKilledAndRestarted() throws {
-        let redis = try RedisServer()
+        let redis = try RunningRedis()
         defer { redis.stop() }
         let counters = try (0..<2).map { _ in try Self.host("counter", redis: redis.address) }
         defer { counters.forEach { $0.stop() } }
@@ -142,7 +142,7 @@ struct ClusterTests {
 
     @Test("Redis unreachable at start: ringd serves, logs once per worker while it retries, and counts once Redis comes")
     func redisUnreachableAtStart() throws {
-        let port = try RedisServer.freePort()
+        let port = try RunningRedis.freePort()
         let ringd = try Self.host("counter", redis: "127.0.0.1:\(port)", waitForRedis: false)
         defer { ringd.stop() }
         try ringd.waitForLog(containing: "is unavailable: connect failed: ECONNREFUSED", count: 2)
@@ -150,7 +150,7 @@ struct ClusterTests {
         // Long enough for several attempts (100 ms, then 200, 400 ms apart); none is logged again.
         usleep(800_000)
 
-        let redis = try RedisServer(port: port)
+        let redis = try RunningRedis(port: port)
         defer { redis.stop() }
         try ringd.waitForLog(containing: "connected to Redis", count: 2)
         let log = ringd.child.standardError

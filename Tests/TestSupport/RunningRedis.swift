@@ -12,17 +12,24 @@ import Glibc
 package final class RunningRedis {
     package private(set) var child: ChildProcess
     package let endpoint: Endpoint
+    /// Given to every start, such as `--requirepass` or `--unixsocket`.
+    package let options: [String]
     private let directory: URL
 
-    /// Starts redis-server on 127.0.0.1 and waits until it accepts connections.
-    package init(startupTimeout: Duration = .seconds(20)) throws {
+    /// `HOST:PORT`, as `cluster.redis` takes it.
+    package var address: String { endpoint.description }
+
+    /// Starts redis-server on 127.0.0.1, on a free port or on `port` (one a test reserved with
+    /// `freePort`), and waits until it accepts connections.
+    package init(port wanted: UInt16? = nil, options: [String] = [], startupTimeout: Duration = .seconds(20)) throws {
+        self.options = options
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ringd-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var failures: [String] = []
-        for _ in 0..<5 {
-            let port = try Self.freePort()
+        for _ in 0..<(wanted == nil ? 5 : 1) {
+            let port = try wanted ?? Self.freePort()
             let endpoint = Endpoint(host: "127.0.0.1", port: port)
-            let child = try Self.start(on: port, in: directory)
+            let child = try Self.start(on: port, in: directory, options: options)
             if let failure = Self.waitUntilReady(child, at: endpoint, within: startupTimeout) {
                 failures.append(failure)
                 child.stop()
@@ -54,7 +61,7 @@ package final class RunningRedis {
     /// Starts a fresh Redis (empty: nothing is persisted) on the same port after `stop` or `kill`.
     package func restart(startupTimeout: Duration = .seconds(20)) throws {
         precondition(!child.isRunning, "restart() is for a Redis that was stopped or killed")
-        child = try Self.start(on: endpoint.port, in: directory)
+        child = try Self.start(on: endpoint.port, in: directory, options: options)
         if let failure = Self.waitUntilReady(child, at: endpoint, within: startupTimeout) {
             child.stop()
             throw HarnessFailure("redis-server did not start again on \(endpoint): \(failure)")
@@ -62,24 +69,27 @@ package final class RunningRedis {
     }
 
     /// The redis-server to run: on PATH, or where Debian puts it.
-    package static func serverBinary() throws -> String {
+    package static func serverBinary() throws -> String { try binary("redis-server") }
+
+    /// `name` (redis-server, redis-cli) on PATH, or where Debian puts it.
+    package static func binary(_ name: String) throws -> String {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/usr/local/bin"
         guard
-            let binary = path.split(separator: ":").map({ "\($0)/redis-server" })
+            let binary = path.split(separator: ":").map({ "\($0)/\(name)" })
                 .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
         else {
-            throw HarnessFailure("redis-server is not installed; tools/setup.sh (run by tools/test.sh) installs it")
+            throw HarnessFailure("\(name) is not installed; tools/setup.sh (run by tools/test.sh) installs it")
         }
         return binary
     }
 
-    private static func start(on port: UInt16, in directory: URL) throws -> ChildProcess {
+    private static func start(on port: UInt16, in directory: URL, options: [String]) throws -> ChildProcess {
         try ChildProcess(
             executable: try serverBinary(),
             arguments: [
                 "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path,
                 "--daemonize", "no", "--loglevel", "warning",
-            ])
+            ] + options)
     }
 
     /// Nil once a connection to `endpoint` succeeds; what went wrong if Redis exits or is too slow.
@@ -93,8 +103,8 @@ package final class RunningRedis {
         }
     }
 
-    /// A loopback port nobody listens on right now.
-    private static func freePort() throws -> UInt16 {
+    /// A loopback port nobody listens on right now (also for a Redis that is not there yet).
+    package static func freePort() throws -> UInt16 {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw HarnessFailure("socket: \(errnoName(errno))") }
         defer { close(descriptor) }
