@@ -141,13 +141,10 @@ final class RedisLink {
             addressLength = socketAddress.length
             self.family = family
         case .unix(let path):
-            var unix = sockaddr_un()
-            unix.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &unix.sun_path) { bytes in
-                for (index, byte) in path.utf8.enumerated() { bytes[index] = byte }
-            }
-            withUnsafeMutableBytes(of: &self.address.pointee) { $0.storeBytes(of: unix, as: sockaddr_un.self) }
-            addressLength = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + path.utf8.count + 1)
+            // The configuration checked the path (absolute, at most 107 bytes, no NUL).
+            let socketAddress = SocketAddress(unixPath: path)!
+            self.address.pointee = socketAddress.storage
+            addressLength = socketAddress.length
             family = AF_UNIX
         }
         output = .allocate(byteCount: 2 * Self.outputHalfSize, alignment: 8)
