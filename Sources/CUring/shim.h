@@ -72,10 +72,15 @@ static inline void ringd_sqe_select_buffer(struct io_uring_sqe *sqe, uint16_t gr
 }
 
 /// Multishot recv that fills a bundle (Linux 6.10): each completion may span several consecutive
-/// buffers of the group, its result the bytes in all of them.
-static inline void ringd_prep_recv_multishot_bundle(struct io_uring_sqe *sqe, int fd, uint16_t group) {
+/// buffers of the group, its result the bytes in all of them. A nonzero `limit` is the total
+/// the request may receive before it ends (a completion without IORING_CQE_F_MORE); the kernel
+/// reads it from the field newer headers call `optlen`, which liburing 2.3 calls `file_index`.
+/// Kernels without the limit refuse it or ignore it: KernelSupport probes which.
+static inline void ringd_prep_recv_multishot_bundle(struct io_uring_sqe *sqe, int fd, uint16_t group,
+                                                    uint32_t limit) {
     io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
     sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+    sqe->file_index = limit;
     ringd_sqe_select_buffer(sqe, group);
 }
 

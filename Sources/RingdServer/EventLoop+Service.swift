@@ -137,12 +137,8 @@ extension EventLoop {
                 closeAfterOutput(UInt32(slot), table[UInt32(slot)])
             case .pauseReading(let slot):
                 let connection = table[UInt32(slot)]
-                guard connection.pointee.lifecycle == .open, !connection.pointee.receivePaused else { continue }
-                if connection.pointee.receiveArmed {
-                    pauseReceive(UInt32(slot), connection)
-                } else {
-                    connection.pointee.receivePaused = true
-                }
+                guard connection.pointee.lifecycle == .open else { continue }
+                pauseReceive(UInt32(slot), connection)
             case .resumeReading(let slot):
                 let connection = table[UInt32(slot)]
                 if connection.pointee.lifecycle == .open && connection.pointee.receivePaused {

@@ -40,6 +40,8 @@ final class EventLoop<S: Service> {
     /// Recvs fill bundles of buffers (`io.receive_bundles`, where the kernel has them; services
     /// that read lines).
     let receiveBundles: Bool
+    /// The bytes one bundled recv may take before it ends and must be armed again (0: no end).
+    let receiveLimit: UInt32
     var service: S
     /// Makes the service again from a reloaded configuration, for `reconfigure(from:)`.
     let makeService: (Configuration) -> S
@@ -114,11 +116,20 @@ final class EventLoop<S: Service> {
         segments = SegmentPool(capacity: max(65536, 4 * capacity))
         rawQueues = RawEchoQueues(bufferCount: io.bufferCount, slots: capacity)
         vectors = try SendVectors(capacity: capacity, limit: io.sendGather)
-        // Not for raw echo: it holds each buffer until its bytes are sent back, and a bundle has
-        // no bound this side of the kernel (a length on a multishot recv caps it, but then the
-        // recv can miss the end of stream), so a client that never reads could take most of
-        // the ring in a few completions and starve the others. Line services copy and recycle.
-        receiveBundles = S.input != .echoed && io.receiveBundles && ring.supportsBundles
+        // Raw echo holds each buffer until its bytes are sent back, so its bundles need a bound:
+        // without one a client that never reads could take most of the ring in a few
+        // completions and starve the others. (A per-completion length on a multishot recv caps
+        // a bundle too, but on 6.18 such a recv can miss the end of stream.) With the kernel's
+        // total limit a recv ends after a quarter of a connection's buffer share, and is armed
+        // again only while the connection is under its share: it holds at most 1.25 shares.
+        // Line services copy and recycle at once, so theirs need none.
+        if S.input == .echoed {
+            receiveBundles = io.receiveBundles && ring.supportsBundles && KernelSupport.receiveLimit
+            receiveLimit = UInt32(max(1, Int(rawQueues.bufferShare) / 4) * io.bufferSize)
+        } else {
+            receiveBundles = io.receiveBundles && ring.supportsBundles
+            receiveLimit = 0
+        }
         cuts = .allocate(capacity: capacity)
         timeouts = TimeoutStorage(count: listeners.count + TimerEntry.allCases.count)
         drainTimeout = configuration.server.drainTimeout
