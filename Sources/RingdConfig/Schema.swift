@@ -67,7 +67,7 @@ enum Schema {
             "bytes in each receive buffer"),
         ConfigurationKey(
             "io", "receive_bundles", .boolean, default: true, \.io.receiveBundles, reload: .restart,
-            "a recv may fill several buffers in one completion (Linux 6.10; line services; raw echo reads one at a time)"),
+            "a recv may fill several buffers in one completion (Linux 6.10; raw echo also needs the recv limit of newer kernels)"),
         ConfigurationKey(
             // UIO_MAXIOV (1024) is the kernel's bound on one sendmsg's iovecs.
             "io", "send_gather", .integer(in: 1...1024), default: 32, \.io.sendGather, reload: .restart,
