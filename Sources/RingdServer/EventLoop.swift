@@ -42,6 +42,8 @@ final class EventLoop<S: Service> {
     let receiveBundles: Bool
     /// The bytes one bundled recv may take before it ends and must be armed again (0: no end).
     let receiveLimit: UInt32
+    /// `io.batch_wait` where the kernel has batch waits, else zero.
+    let batchWait: Duration
     var service: S
     /// Makes the service again from a reloaded configuration, for `reconfigure(from:)`.
     let makeService: (Configuration) -> S
@@ -76,6 +78,8 @@ final class EventLoop<S: Service> {
     var acceptPausedListeners: UInt64 = 0
     /// The most listening sockets one worker accepts on: one bit each above.
     static var maximumListeners: Int { UInt64.bitWidth }
+    /// The completions a batch wait (`io.batch_wait`) waits for before its window ends.
+    static var batch: UInt32 { 32 }
     var acceptFailureReport = RateLimitedReport()
     var upstreamDropReport = RateLimitedReport()
     /// Send-and-close connections whose close has not completed (`{clients}` for greet, counter).
@@ -130,6 +134,7 @@ final class EventLoop<S: Service> {
             receiveBundles = io.receiveBundles && ring.supportsBundles
             receiveLimit = 0
         }
+        batchWait = ring.supportsBatchWait ? io.batchWait : .zero
         cuts = .allocate(capacity: capacity)
         timeouts = TimeoutStorage(count: listeners.count + TimerEntry.allCases.count)
         drainTimeout = configuration.server.drainTimeout
@@ -173,9 +178,17 @@ final class EventLoop<S: Service> {
         }
         publishStatistics()  // the first heartbeat, before the first sweep (ServerStatus)
         defer { tearDown() }
+        var handled: UInt32 = 0
         while !stopping {
-            try ring.submitAndWait(1)
+            // A batch wait only while completions keep coming: after its window it returns even
+            // with none ready, and an idle worker must sleep until there is something to do.
+            if batchWait > .zero && handled > 0 {
+                try ring.submitAndWait(Self.batch, window: batchWait)
+            } else {
+                try ring.submitAndWait(1)
+            }
             now = CoarseClock.milliseconds()
+            handled = ring.readyCompletions
             ring.drainCompletions { dispatch($0) }
             if ring.hasOverflow { statistics.completionOverflows += 1 }
             finishIteration()
