@@ -85,14 +85,23 @@ extension EventLoop {
     }
 
     /// Queues `span` to the client numbered `client` in `slot` if the service says the slot
-    /// still holds it; otherwise the line's client left since it was sent, and it is counted.
+    /// still holds it; otherwise its client left since it was sent, and its lines are counted.
     @inline(__always)
     func deliver(_ span: OutputSpan, toClient client: UInt64, inSlot slot: UInt32) {
         guard service.holdsClient(client, inSlot: Int(slot)) else {
-            statistics.relayPrivateLinesDropped += 1
+            statistics.relayPrivateLinesDropped += lineCount(of: span)
             return
         }
         deliver(span, to: slot, table[slot])
+    }
+
+    /// The lines in `span`: a post carries several when they followed each other in one chunk,
+    /// and every relay line ends in its one "\n". Read only for a post that is dropped.
+    private func lineCount(of span: OutputSpan) -> Int {
+        let bytes = UnsafeRawBufferPointer(start: group.bytes(of: span), count: Int(span.length))
+        var count = 0
+        for byte in bytes where byte == UInt8(ascii: "\n") { count += 1 }
+        return count
     }
 
     /// Hands the consumed posts into `chunk` back to the worker that owns it.

@@ -88,8 +88,10 @@ struct RelayCommandsTests {
         // order; those posted to its worker before and read there after are dropped and
         // counted; those after are refused. Every one is one of the three.
         let flood = 300
-        try sender.connection.send((0..<flood).map { "/msg \(target.name) last words \($0)\n" }.joined())
+        let lastWords = (0..<flood).map { "/msg \(target.name) last words \($0)\n" }
+        try sender.connection.send(lastWords[..<(flood / 2)].joined())
         try target.connection.send("/quit\n")
+        try sender.connection.send(lastWords[(flood / 2)...].joined())
         let (bytes, end) = try target.connection.readToEnd(within: .seconds(10))
         #expect(end == .endOfStream)
         let delivered = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map { $0 + "\n" }
@@ -109,6 +111,7 @@ struct RelayCommandsTests {
         let stayers = clients.filter { $0 !== target }
         try sender.connection.send("end\n")
         try expectNextLine("\(sender.name): end\n", atEveryoneBut: sender, in: stayers)
+        stayers.forEach { $0.connection.socket.close() }  // so that the drain need not wait for them
         let counters = try ringd.child.terminateAndReadCounters()
         let dropped = try #require(counters.total("relay_private_lines_dropped"), "\(counters.lines)")
         #expect(
