@@ -59,7 +59,7 @@ extension EventLoop {
     func flushPosts() {
         guard group.workerCount > 1 else { return }
         for target in 0..<group.workerCount where target != index && posts.pending[target] != nil {
-            // A full inbox keeps the span pending; the next iteration tries again.
+            // A full inbox keeps the post pending; the next iteration tries again.
             if pushPending(to: target) {
                 ring.queueMessage(
                     toRing: group.ringDescriptor(of: target), value: 0,
