@@ -167,7 +167,8 @@ extension EventLoop {
             if address.worker == index {
                 deliver(span, toClient: address.client, inSlot: UInt32(address.slot))
             } else {
-                precondition(S.reach == .everyWorker, "a send to a client of another worker from a service that reaches one")
+                precondition(
+                    S.reach == .everyWorker, "a .client send to another worker from a service whose reach is .thisWorker")
                 post(Post(span, toSlot: UInt32(address.slot), client: address.client), to: address.worker)
             }
         }
