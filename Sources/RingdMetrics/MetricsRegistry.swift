@@ -76,6 +76,9 @@ private let workerFamilies: [WorkerFamily] = [
         "ringd_relay_posts_dropped_total", .counter, "Relay lines another worker could not take: its inbox was full.",
         \.relayPostsDropped),
     WorkerFamily(
+        "ringd_relay_private_lines_dropped_total", .counter,
+        "Private relay lines (/msg) from another worker whose target left before they arrived.", \.relayPrivateLinesDropped),
+    WorkerFamily(
         "ringd_failed_operations_total", .counter, "Operations that failed and need no answer, by operation.",
         [
             ([("operation", "close")], \.failedCloses), ([("operation", "shutdown")], \.failedShutdowns),

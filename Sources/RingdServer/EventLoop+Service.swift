@@ -159,6 +159,14 @@ extension EventLoop {
         case .everyone:
             fanOut(span, except: nil)
             if S.reach == .everyWorker { post(span) }
+        case .client(let address):
+            if address.worker == index {
+                deliver(span, toClient: address.client, inSlot: UInt32(address.slot))
+            } else {
+                precondition(
+                    S.reach == .everyWorker, "a .client send to another worker from a service whose reach is .thisWorker")
+                post(Post(span, toSlot: UInt32(address.slot), client: address.client), to: address.worker)
+            }
         }
     }
 

@@ -12,6 +12,8 @@ final class RelayNetwork {
     private(set) var inbox: [Int: [String]] = [:]
     private(set) var connected: Set<Int> = []
     private(set) var closedByHub: [Int] = []
+    /// Lines for clients of other hubs (`.client` sends), in order, and where they go.
+    private(set) var elsewhere: [(address: RelayAddress, line: String)] = []
 
     init(capacity: Int = 8, options: RelayOptions = RelayOptions(), directory: LocalRelayDirectory = LocalRelayDirectory()) {
         hub = RelayHub(capacity: capacity, options: options, directory: directory)
@@ -63,7 +65,9 @@ final class RelayNetwork {
                 case .one(let slot): connected.intersection([slot])
                 case .allExcept(let slot): connected.subtracting([slot])
                 case .everyone: connected
+                case .client: []
                 }
+                if case .client(let address) = recipients { elsewhere.append((address, line)) }
                 for slot in slots { inbox[slot, default: []].append(line) }
             case .closeAfterOutput(let slot):
                 closedByHub.append(slot)
