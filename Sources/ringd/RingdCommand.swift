@@ -158,7 +158,9 @@ struct RingdCommand: ParsableCommand {
                 fflush(nil)
             }
             if statsJson {
-                print("{\"workers\":[\(statistics.map(\.json).joined(separator: ","))]}")
+                // With a cluster, the node too, after the workers (scripts find the line by its start).
+                let node = ClusterIdentity(configuration.cluster).map { ",\"node\":" + TOMLValue.string($0.node).canonicalJSON }
+                print("{\"workers\":[\(statistics.map(\.json).joined(separator: ","))]\(node ?? "")}")
             }
         } catch {
             Self.printError("\(error)")
