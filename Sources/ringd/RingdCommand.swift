@@ -107,7 +107,8 @@ struct RingdCommand: ParsableCommand {
     @Flag(
         name: .long,
         help: ArgumentHelp(
-            "At exit, print each worker's counters as one JSON line on stdout: {\"workers\":[{\"accepted\":N,...},...]}."))
+            "At exit, print each worker's counters as one JSON line on stdout: {\"workers\":[{\"accepted\":N,...},...]}, with a cluster followed by ,\"node\":NAME."
+        ))
     var statsJson = false
 
     /// An argument ArgumentParser cannot parse (an unknown flag, a flag without its value) ends
