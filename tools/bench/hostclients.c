@@ -20,17 +20,20 @@
  * cross-host otherwise, each with its own count and latency (due time to the read that returned
  * it, so a late send counts against the latency: no coordinated omission). Lines without from=
  * (welcome, join and leave notices) are skipped. After -d seconds measured (after -W of
- * warm-up) sending stops and the clients read for -D seconds more; then every line any client
- * sent should have reached every other client: lost lines are counted per kind. Lines echoed to
- * their sender and lines out of order (seq not rising per sender and receiver) are counted too.
+ * warm-up) sending stops and the clients read on until every line any client sent has reached
+ * every other client, for at most -D seconds (a kind of delivery that has not happened at all,
+ * such as across hosts from a ringd whose relay stays on one host, is not waited for); what is
+ * still missing then is lost, counted per kind. Lines echoed to their sender and lines out of
+ * order (seq not rising per sender and receiver) are counted too.
  *
  * subscribe: PER_TARGET subscribers on each target; with -s each sends `SUBSCRIBE CHANNEL`
  * (subscribers of a Redis), without it they only read (ringd's broadcast clients). After they
  * have connected it prints `READY`, and a publisher connected to -p sends `PUBLISH CHANNEL
  * "pub=N time=T"` -r times a second on a fixed schedule, reading each reply (the receivers it
  * reached). Per publication: how many subscribers got it, the first and the last arrival. For
- * the publications sent in the measured window: deliveries/s, lost deliveries (after -D s of
- * reading), and the spread from first to last arrival and from the PUBLISH to the last arrival.
+ * the publications sent in the measured window: deliveries/s, lost deliveries (what has not
+ * arrived when every subscriber has them all, or -D s after the window), and the spread from
+ * first to last arrival and from the PUBLISH to the last arrival.
  *
  * Output: one JSON line on stdout. Exit 0, or 1 on a setup error (the message on stderr).
  */
@@ -271,6 +274,18 @@ static void relay_line(int receiver, const char *line, const char *end, uint64_t
     }
 }
 
+/* Whether every line sent has reached every other client, leaving out a kind (same-host,
+ * cross-host) with no delivery at all. */
+static int relay_complete(const uint32_t *sent) {
+    int count = relay.count, waits_for_same = relay.delivered_same > 0, waits_for_cross = relay.delivered_cross > 0;
+    for (int r = 0; r < count; r++)
+        for (int s = 0; s < count; s++) {
+            if (r == s || relay.received[(size_t)r * count + s] >= sent[s]) continue;
+            if (relay.clients[r].target == relay.clients[s].target ? waits_for_same : waits_for_cross) return 0;
+        }
+    return 1;
+}
+
 static int run_relay(const struct options *options, struct client *clients, int count, int epoll, char *buffer) {
     relay.clients = clients;
     relay.count = count;
@@ -303,18 +318,23 @@ static int run_relay(const struct options *options, struct client *clients, int 
     uint64_t stop = relay.window_end + (uint64_t)(options->drain * 1e9);
     double interval = 1e9 / (options->rate * count); /* ns between two lines of all clients */
     uint64_t next = 0, send_failures = 0, closed = 0;
+    uint64_t next_check = relay.window_end;
     arm(timer, first_due);
-    while (now_ns() < stop) {
+    for (uint64_t now = now_ns(); now < stop; now = now_ns()) {
+        if (now >= next_check) {
+            if (relay_complete(sent)) break;
+            next_check = now + 100000000;
+        }
         int n = epoll_wait(epoll, events, 512, 100);
         for (int k = 0; k < n; k++) {
             uint32_t token = events[k].data.u32;
             if (token == TIMER_TOKEN) {
                 uint64_t expirations;
                 if (read(timer, &expirations, sizeof expirations) < 0 && errno != EAGAIN) die("read timerfd");
-                uint64_t now = now_ns();
+                uint64_t current = now_ns();
                 for (;;) {
                     uint64_t due = first_due + (uint64_t)(next * interval);
-                    if (due > now || due >= relay.window_end) break;
+                    if (due > current || due >= relay.window_end) break;
                     int sender = (int)(next % count);
                     char line[96];
                     int length = snprintf(line, sizeof line, "from=%d seq=%u time=%llu\n", sender + 1, sent[sender] + 1,
@@ -421,18 +441,25 @@ static int run_subscribe(const struct options *options, struct client *clients, 
     char reply_carry[64];
     size_t reply_carry_length = 0;
     struct epoll_event events[512];
+    uint64_t next_check = window_end, complete_up_to = 1;
     arm(timer, first_due);
-    while (now_ns() < stop) {
+    for (uint64_t now = now_ns(); now < stop; now = now_ns()) {
+        if (now >= next_check) {
+            /* Done once every publication has reached every subscriber. */
+            while (complete_up_to < next && publications.reached[complete_up_to] >= (uint32_t)count) complete_up_to++;
+            if (complete_up_to == next) break;
+            next_check = now + 100000000;
+        }
         int n = epoll_wait(epoll, events, 512, 100);
         for (int k = 0; k < n; k++) {
             uint32_t token = events[k].data.u32;
             if (token == TIMER_TOKEN) {
                 uint64_t expirations;
                 if (read(timer, &expirations, sizeof expirations) < 0 && errno != EAGAIN) die("read timerfd");
-                uint64_t now = now_ns();
+                uint64_t current = now_ns();
                 for (;;) {
                     uint64_t due = first_due + (uint64_t)((next - 1) * interval);
-                    if (due > now || due >= window_end || next >= publications.capacity) break;
+                    if (due > current || due >= window_end || next >= publications.capacity) break;
                     char command[256];
                     int length = publish_command(command, sizeof command, options->channel, next, due);
                     publications.published[next] = due;

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 import netns  # noqa: E402
 
 HOSTCLIENTS = os.path.join(BENCH_OUT, "hostclients")
-WARMUP_SECONDS, DRAIN_SECONDS = 1, 1
+WARMUP_SECONDS, DRAIN_SECONDS = 1, 5
 # Broadcast's own heartbeat, off for the run: the first tick would come after a day.
 NO_HEARTBEAT = ["broadcast.interval=86400s", 'broadcast.message="heartbeat\\n"']
 # hostclients starts its schedule this long after it prints READY.
