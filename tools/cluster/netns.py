@@ -297,7 +297,7 @@ def up(options):
     print(f"configuration and logs in {network.directory}")
     sys.stdout.flush()
     if not options.foreground:
-        print(f"tools/cluster/netns.py down  stops it all")
+        print("tools/cluster/netns.py down  stops it all")
         return
     print("Ctrl-C stops it all")
     try:

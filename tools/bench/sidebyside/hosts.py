@@ -47,8 +47,11 @@ def build_hostclients():
 
 
 def require_root():
+    """Root, for the namespaces; and SIGTERM or SIGHUP end the run through its `finally`s, so
+    the namespaces and processes go as on Ctrl-C."""
     if os.geteuid() != 0:
         raise SystemExit("the multi-host scenarios make network namespaces: run them as root")
+    netns.stop_on_signals()
 
 
 def run_client(network, arguments, pids, seconds, cpu=None):
