@@ -35,7 +35,8 @@
  * arrived when every subscriber has them all, or -D s after the window), and the spread from
  * first to last arrival and from the PUBLISH to the last arrival.
  *
- * Output: one JSON line on stdout. Exit 0, or 1 on a setup error (the message on stderr).
+ * Output: one JSON line on stdout. Exit 0, or 1 on a setup error (the message on stderr). A
+ * watchdog kills the run 120 s after its planned end (connects that hang included).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -537,6 +538,8 @@ static int run_subscribe(const struct options *options, struct client *clients, 
 
 int main(int argc, char **argv) {
     struct options options = parse_options(argc, argv);
+    /* A watchdog, as loadgen has: whatever the servers do, the run ends (SIGALRM kills it). */
+    alarm((unsigned)(options.settle + options.warmup + options.seconds + options.drain) + 120);
     int count = options.target_count * options.per_target;
     struct rlimit limit = {(rlim_t)count + 100, (rlim_t)count + 100};
     struct rlimit current;
