@@ -154,6 +154,14 @@ final class MetricsRegistry {
         ).set(to: 1)
         registry.makeGauge(descriptor: describe("ringd_workers", "Worker threads, each with its own ring."))
             .set(to: Double(status.workers.count))
+        if let cluster = status.cluster {
+            let clusterInfo = describe(
+                "ringd_cluster_info",
+                "Always 1, with [cluster] redis: this process's node (cluster.node), its key prefix and the Redis it shares.")
+            registry.makeGauge(
+                descriptor: clusterInfo, labels: [("node", cluster.node), ("prefix", cluster.prefix), ("redis", cluster.redis)]
+            ).set(to: 1)
+        }
     }
 
     /// The Prometheus text format for the workers' latest publications.
