@@ -136,6 +136,7 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
     public static var input: ServiceInput { .lines }
     public static var slowReaders: SlowReaderPolicy { .cut }
     public static var reach: ServiceReach { .everyWorker }
+    public static var clusterChannel: ClusterChannel? { .relay }
 
     public typealias Options = RelayOptions
 

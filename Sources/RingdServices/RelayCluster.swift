@@ -130,10 +130,11 @@ extension RelayHub {
         var actions = ServiceActions()
         let old = client.name
         directory.release(old)
-        if client.chosen { actions.append(.cluster(.release(self.claim(of: client, in: claim.slot)))) }
         clients[claim.slot]!.name = claim.name
         clients[claim.slot]!.chosen = true
         appendRenamed(claim.slot, from: old, to: claim.name, into: &writer, &actions)
+        // The old name, chosen or default, is nobody's in Redis either (last: see carryOut).
+        actions.append(.cluster(.release(ClusterClaim(name: old, slot: claim.slot, client: claim.client))))
         return actions
     }
 
