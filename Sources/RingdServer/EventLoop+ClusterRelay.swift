@@ -16,7 +16,9 @@ extension EventLoop {
     /// A `.publish` action: the bytes go on the service's channel, or are counted as lost.
     func publishToCluster(_ bytes: UnsafeRawBufferPointer) {
         guard let link = cluster else { return }
-        if link.state != .down && link.publish(bytes, now: now) { return }
+        // Only on a connection HELLO answered: one still connecting may yet fail, and the lines
+        // queued behind its HELLO would be lost without a count.
+        if link.state == .ready && link.publish(bytes, now: now) { return }
         statistics.clusterLinesUnpublished += 1
         if let count = unpublishedReport.count() {
             let cause = link.state == .down ? "Redis at \(link.addressText) is unavailable" : "the queue for Redis is full"
