@@ -119,7 +119,8 @@ public struct RelayOptions: Sendable {
     public var node: RelayName?
 
     public init(
-        notices: Bool = true, welcome: Bool = true, firstClientNumber: UInt64 = 1, clientNumberStride: UInt64 = 1, worker: Int = 0,
+        notices: Bool = true, welcome: Bool = true, firstClientNumber: UInt64 = 1, clientNumberStride: UInt64 = 1,
+        worker: Int = 0,
         node: RelayName? = nil
     ) {
         self.node = node
