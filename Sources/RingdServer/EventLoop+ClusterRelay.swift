@@ -18,10 +18,13 @@ extension EventLoop {
         guard let link = cluster else { return }
         // Only on a connection HELLO answered: one still connecting may yet fail, and the lines
         // queued behind its HELLO would be lost without a count.
-        if link.state == .ready && link.publish(bytes, now: now) { return }
+        if link.state == .ready && bytes.count <= RedisLink.largestPublished && link.publish(bytes, now: now) { return }
         statistics.clusterLinesUnpublished += 1
         if let count = unpublishedReport.count() {
-            let cause = link.state == .down ? "Redis at \(link.addressText) is unavailable" : "the queue for Redis is full"
+            let cause =
+                bytes.count > RedisLink.largestPublished
+                ? "a line over \(RedisLink.largestPublished) bytes stays on its host"
+                : link.state != .ready ? "Redis at \(link.addressText) is unavailable" : "the queue for Redis is full"
             log.write(
                 .warning,
                 "\(count) line\(count == 1 ? "" : "s") could not be published to the other hosts: \(cause); "

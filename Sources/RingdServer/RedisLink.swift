@@ -86,6 +86,9 @@ final class RedisLink {
     /// Output: two halves of this many bytes; input: one buffer of the largest element's bytes
     /// (RESPLimits.standard's 1 MiB bulk string) and room for its header.
     static let outputHalfSize = 64 << 10
+    /// The longest message published (a relay line and its header): what fits one output half
+    /// with the command around it, well below the 1 MiB bulk string every receiver accepts.
+    static let largestPublished = outputHalfSize - 1024
     static let inputSize = RESPLimits.standard.maximumBulkLength + (64 << 10)
     static let initialBackoff: Duration = .milliseconds(100)
     static let maximumBackoff: Duration = .seconds(5)

@@ -32,8 +32,9 @@
 // With a cluster (`Options.node`), the hub spans every host: RelayCluster.swift.
 //
 // The hub is a Service: it holds a fixed-capacity table indexed by the engine's connection slot,
-// writes the lines it wants sent into the engine's ByteWriter, and returns at most two actions, each
-// `send(bytes: range in the writer, to: recipients)` or `closeAfterOutput(slot)`, carried out in order.
+// writes the lines it wants sent into the engine's ByteWriter, and returns at most four actions,
+// each `send(bytes: range in the writer, to: recipients)` or `closeAfterOutput(slot)` (with a
+// cluster also `publish` and `cluster`), carried out in order.
 // Actions from successive calls keep each sender's lines in order. "allExcept" and "everyone"
 // mean the clients of this hub; delivering to clients held by other workers is the server's
 // business, and RelayFormat renders the same lines so a line can be rendered once and fanned out.
