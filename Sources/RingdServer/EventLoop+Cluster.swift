@@ -80,7 +80,9 @@ extension EventLoop {
 
     /// End of iteration: what the handlers wrote goes out in one send, once connected.
     func flushRedis() {
-        guard let link = cluster, link.state == .greeting || link.state == .ready, let bytes = link.takeOutput() else { return }
+        guard let link = cluster, link.state == .greeting || link.state == .ready else { return }
+        if link.refreshCursor != nil && link.state == .ready { continueRefresh(link) }
+        guard let bytes = link.takeOutput() else { return }
         queueRedisSend(link, bytes)
     }
 
@@ -226,6 +228,11 @@ extension EventLoop {
             sendNumberedGreeting(pending.descriptor, peer: pending.peer, number: UInt64(value - 1))
         case .ping, .publish, .releaseName:
             if let error = element?.errorText { replyFailed(link, pending, error) }
+        case .loadScript:
+            guard let sha = element?.text, link.relay?.record(sha: sha, of: Int(pending.descriptor)) == true else {
+                replyFailed(link, pending, element?.errorText ?? "a reply that is not a script's SHA1")
+                return
+            }
         case .claimName, .refreshName, .sendPrivate, .listNames:
             relayReplied(link, pending, element)
         }

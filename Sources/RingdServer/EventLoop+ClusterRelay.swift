@@ -94,7 +94,7 @@ extension EventLoop {
         case .listNames:
             statistics.clusterRequestsFailed += 1
             answerService(.failed(.listNames(for: pending.claim)))
-        case .hello, .ping, .publish, .refreshName, .releaseName:
+        case .hello, .ping, .publish, .refreshName, .releaseName, .loadScript:
             break
         }
     }
@@ -111,17 +111,21 @@ extension EventLoop {
 
     /// Claims every name the service holds again: a refresh, or after a reconnect the claims the
     /// new Redis (or the old one, after the names expired) has not seen. A name another host took
-    /// meanwhile comes back as `.lost`. One that finds the queue full waits for the next round.
+    /// meanwhile comes back as `.lost`. A round under way when the next is due goes on.
     func refreshClaims(_ link: RedisLink) {
         guard link.relay != nil else { return }
         link.lastRefreshAt = now
-        var refused = 0
-        service.forEachClaim { claim in
-            if !link.claimName(claim, kind: .refreshName, now: now) { refused += 1 }
-        }
-        if refused > 0 {
-            statistics.clusterRequestsFailed += refused
-            log.write(.warning, "\(refused) names were not refreshed in Redis: the queue for it is full; next round in 5 s")
+        if link.refreshCursor == nil { link.refreshCursor = 0 }
+        continueRefresh(link)
+    }
+
+    /// Writes claims from the refresh cursor on until the output or the reply queue is full;
+    /// the end of each loop iteration (once the last send has freed a half) goes on from there,
+    /// so a round streams as fast as Redis takes it, however many names there are.
+    func continueRefresh(_ link: RedisLink) {
+        guard let cursor = link.refreshCursor else { return }
+        link.refreshCursor = service.forEachClaim(from: cursor) { claim in
+            link.claimName(claim, kind: .refreshName, now: now)
         }
     }
 }

@@ -11,6 +11,11 @@
 // such a value is a client that left and whose release has not run yet (releases and claims
 // from different workers travel on different connections). A release deletes the key only if it
 // still holds the releasing client's own value, so it never frees another client's name.
+//
+// Each connection loads the scripts first (SCRIPT LOAD, pipelined behind HELLO) and calls them
+// by their SHA1 once Redis has answered with it: a refresh of many names sends a few dozen bytes
+// per name, not the script's text. Before the answer, and for a Redis that lost them (a NOSCRIPT
+// error resets the connection, which loads them again), the text goes with the call (EVAL).
 
 import RingdCluster
 import RingdConfig
@@ -32,6 +37,10 @@ final class RelayKeys {
     let namePrefix: UnsafeMutableRawBufferPointer
     let onlineKey: UnsafeMutableRawBufferPointer
     let node: UnsafeMutableRawBufferPointer
+    /// Each script's SHA1 in hexadecimal, as this connection's Redis gave it, and which are known
+    /// (a bit per script, by its index in `scripts`).
+    private let shas = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 * 40, alignment: 1)
+    var loaded: UInt8 = 0
 
     init(prefix: String, node: String) {
         namePrefix = RedisLink.bytes(prefix + ":name:")
@@ -43,6 +52,30 @@ final class RelayKeys {
         namePrefix.deallocate()
         onlineKey.deallocate()
         node.deallocate()
+        shas.deallocate()
+    }
+
+    /// The scripts below, by index: claim, release, private, list.
+    static let scripts: [StaticString] = [claimScript, releaseScript, privateScript, listScript]
+
+    /// Records script `index`'s SHA1; false if `sha` is not one.
+    func record(sha: UnsafeRawBufferPointer, of index: Int) -> Bool {
+        guard Self.scripts.indices.contains(index), sha.count == 40 else { return false }
+        UnsafeMutableRawBufferPointer(rebasing: shas[(index * 40)..<(index * 40 + 40)]).copyMemory(from: sha)
+        loaded |= 1 << index
+        return true
+    }
+
+    /// `EVALSHA sha` once Redis gave script `index`'s SHA1, `EVAL text` until then.
+    func call(_ index: Int) -> RESPCommand {
+        guard loaded & (1 << index) != 0 else {
+            var command = RESPCommand("EVAL")
+            command.append(.text(Self.scripts[index]))
+            return command
+        }
+        var command = RESPCommand("EVALSHA")
+        command.append(.bytes(UnsafeRawBufferPointer(rebasing: shas[(index * 40)..<(index * 40 + 40)])))
+        return command
     }
 
     /// KEYS: the name's key, the online set. ARGV: node, client number, lifetime, name.
@@ -113,6 +146,17 @@ extension RedisLink {
         return write(publish, expecting: PendingReply(kind: .publish, since: now))
     }
 
+    /// SCRIPT LOAD of every relay script, on a new connection.
+    func loadScripts(now: UInt32) {
+        guard relay != nil else { return }
+        for (index, script) in RelayKeys.scripts.enumerated() {
+            var load = RESPCommand("SCRIPT")
+            load.append("LOAD")
+            load.append(.text(script))
+            _ = write(load, expecting: PendingReply(kind: .loadScript, since: now, descriptor: Int32(index)))
+        }
+    }
+
     func ping(now: UInt32) -> Bool {
         write(RESPCommand("PING"), expecting: PendingReply(kind: .ping, since: now))
     }
@@ -122,8 +166,7 @@ extension RedisLink {
         guard let relay else { return false }
         return claim.name.withBytes { name in
             withClientNumber(claim.client) { number in
-                var command = RESPCommand("EVAL")
-                command.append(.text(RelayKeys.claimScript))
+                var command = relay.call(0)
                 command.append("2")
                 command.append(.joined(UnsafeRawBufferPointer(relay.namePrefix), name))
                 command.append(.bytes(UnsafeRawBufferPointer(relay.onlineKey)))
@@ -140,8 +183,7 @@ extension RedisLink {
         guard let relay else { return false }
         return claim.name.withBytes { name in
             withClientNumber(claim.client) { number in
-                var command = RESPCommand("EVAL")
-                command.append(.text(RelayKeys.releaseScript))
+                var command = relay.call(1)
                 command.append("2")
                 command.append(.joined(UnsafeRawBufferPointer(relay.namePrefix), name))
                 command.append(.bytes(UnsafeRawBufferPointer(relay.onlineKey)))
@@ -157,8 +199,7 @@ extension RedisLink {
     func sendPrivate(_ bytes: UnsafeRawBufferPointer, from sender: ClusterClaim, to target: RelayName, now: UInt32) -> Bool {
         guard let relay, let channel else { return false }
         return target.withBytes { name in
-            var command = RESPCommand("EVAL")
-            command.append(.text(RelayKeys.privateScript))
+            var command = relay.call(2)
             command.append("2")
             command.append(.joined(UnsafeRawBufferPointer(relay.namePrefix), name))
             command.append(.bytes(UnsafeRawBufferPointer(channel)))
@@ -169,8 +210,7 @@ extension RedisLink {
 
     func listNames(for asker: ClusterClaim, now: UInt32) -> Bool {
         guard let relay else { return false }
-        var command = RESPCommand("EVAL")
-        command.append(.text(RelayKeys.listScript))
+        var command = relay.call(3)
         command.append("1")
         command.append(.bytes(UnsafeRawBufferPointer(relay.onlineKey)))
         command.append(.integer(Int64(RelayKeys.namesListed)))

@@ -57,6 +57,8 @@ struct PendingReply {
         case sendPrivate
         /// /who: an array of the total and some names.
         case listNames
+        /// SCRIPT LOAD of the relay's script number `descriptor`: its SHA1, for EVALSHA.
+        case loadScript
     }
 
     var kind: Kind
@@ -142,8 +144,10 @@ final class RedisLink {
 
     /// When a command was last queued, on the worker's coarse clock.
     private(set) var lastCommandAt: UInt32 = 0
-    /// When the relay's names were last refreshed.
+    /// When the relay's names were last refreshed, and the slot a refresh that did not fit the
+    /// output goes on from (nil when none is under way).
     var lastRefreshAt: UInt32 = 0
+    var refreshCursor: Int?
     /// The relay's keys and node, with a relay cluster (RedisLink+Relay.swift).
     let relay: RelayKeys?
     /// The names of a /who reply as they are decoded, each followed by a space.
@@ -233,6 +237,7 @@ final class RedisLink {
             subscribe.append(.bytes(UnsafeRawBufferPointer(channel)))
             _ = write(subscribe, expecting: nil)
         }
+        loadScripts(now: now)
     }
 
     /// Forgets the connection (its socket moves to `retiringSocket`) and hands back the replies
@@ -247,6 +252,8 @@ final class RedisLink {
         inputCount = 0
         decoder.reset()
         value = .none
+        relay?.loaded = 0
+        refreshCursor = nil
     }
 
     /// Takes the socket for closing at shutdown.

@@ -56,12 +56,13 @@ extension RelayHub {
         return .cluster(.sendPrivate(from: claim(of: sender, in: slot), target: target, bytes: start..<line.upperBound))
     }
 
-    /// Every client's current name, for the engine to refresh in Redis.
-    public func forEachClaim(_ body: (ClusterClaim) -> Void) {
-        guard options.node != nil else { return }
-        for slot in clients.indices {
-            if let client = clients[slot] { body(claim(of: client, in: slot)) }
+    /// Every client's current name from `slot` on, for the engine to refresh in Redis.
+    public func forEachClaim(from slot: Int, _ body: (ClusterClaim) -> Bool) -> Int? {
+        guard options.node != nil else { return nil }
+        for slot in slot..<clients.count {
+            if let client = clients[slot], !body(claim(of: client, in: slot)) { return slot }
         }
+        return nil
     }
 
     /// A message on PREFIX:relay: another host's line, for this worker's clients.

@@ -216,9 +216,11 @@ public protocol Service: SendableMetatype {
     /// With a cluster, the channel whose messages the engine hands to `upstream`; nil for none.
     static var clusterChannel: ClusterChannel? { get }
 
-    /// With a cluster: calls `body` with every name this service holds in Redis, for the engine
-    /// to refresh them before they expire and to claim them again after a reconnect.
-    func forEachClaim(_ body: (ClusterClaim) -> Void)
+    /// With a cluster: calls `body` with the names this service holds in Redis, for the engine
+    /// to refresh them before they expire and to claim them again after a reconnect: those of
+    /// slots `slot` and on, until `body` returns false (no room to send it). Returns the slot to
+    /// go on from, that claim's, or nil when every name was given.
+    func forEachClaim(from slot: Int, _ body: (ClusterClaim) -> Bool) -> Int?
 
     /// The most bytes one event writes; the engine hands every call a writer with this much room.
     var maximumOutputCount: Int { get }
@@ -296,7 +298,7 @@ extension Service {
     public mutating func received(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> ServiceActions {
         ServiceActions()
     }
-    public func forEachClaim(_ body: (ClusterClaim) -> Void) {}
+    public func forEachClaim(from slot: Int, _ body: (ClusterClaim) -> Bool) -> Int? { nil }
     public mutating func clusterAnswered(
         _ answer: ClusterAnswer, context: ServiceContext, into writer: inout ByteWriter
     ) -> ServiceActions {

@@ -174,3 +174,23 @@ import Testing
         #expect(network.published.isEmpty)
     }
 }
+
+extension RelayClusterTests {
+    @Test func claimsAreListedFromASlotOnAndTheListingGoesOnWhereItStopped() {
+        let network = RelayNetwork(options: RelayOptions(node: Self.node))
+        for slot in [0, 2, 3, 6] { network.connect(slot) }
+        var given: [String] = []
+        var next = network.hub.forEachClaim(from: 0) { claim in
+            guard given.count < 2 else { return false }
+            given.append(claim.name.description)
+            return true
+        }
+        #expect(given == ["client1@web1", "client2@web1"] && next == 3)
+        next = network.hub.forEachClaim(from: next!) { claim in
+            given.append(claim.name.description)
+            return true
+        }
+        #expect(given == ["client1@web1", "client2@web1", "client3@web1", "client4@web1"] && next == nil)
+        #expect(RelayNetwork().hub.forEachClaim(from: 0) { _ in true } == nil)
+    }
+}
