@@ -194,3 +194,22 @@ extension RelayClusterTests {
         #expect(RelayNetwork().hub.forEachClaim(from: 0) { _ in true } == nil)
     }
 }
+
+extension RelayClusterTests {
+    /// Redis's bytes are input like any other: whatever a channel message holds, the hub sends at
+    /// most its line to its own clients and asks nothing of Redis.
+    @Test func arbitraryChannelMessagesNeverTrapAndOnlyRelayLinesAreSent() {
+        let network = threeClients()
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["E", "P", "web1", "web2", " ", "client1@web1", "client2@web1", "\n", "x", "\r", "\0", "(private): "]
+        for _ in 0..<2000 {
+            let count = Int.random(in: 0...8, using: &generator)
+            let message = (0..<count).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            network.hear(message)
+            for (_, lines) in network.takeAll() {
+                for line in lines { #expect(message.hasSuffix(line) && line.hasSuffix("\n"), "\(message.debugDescription)") }
+            }
+        }
+        #expect(network.published.isEmpty && network.requests.isEmpty)
+    }
+}
