@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/select.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -72,10 +74,15 @@ static inline void ringd_sqe_select_buffer(struct io_uring_sqe *sqe, uint16_t gr
 }
 
 /// Multishot recv that fills a bundle (Linux 6.10): each completion may span several consecutive
-/// buffers of the group, its result the bytes in all of them.
-static inline void ringd_prep_recv_multishot_bundle(struct io_uring_sqe *sqe, int fd, uint16_t group) {
+/// buffers of the group, its result the bytes in all of them. A nonzero `limit` is the total
+/// the request may receive before it ends (a completion without IORING_CQE_F_MORE); the kernel
+/// reads it from the field newer headers call `optlen`, which liburing 2.3 calls `file_index`.
+/// Kernels without the limit refuse it or ignore it: KernelSupport probes which.
+static inline void ringd_prep_recv_multishot_bundle(struct io_uring_sqe *sqe, int fd, uint16_t group,
+                                                    uint32_t limit) {
     io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
     sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+    sqe->file_index = limit;
     ringd_sqe_select_buffer(sqe, group);
 }
 
@@ -83,6 +90,32 @@ static inline void ringd_prep_recv_multishot_bundle(struct io_uring_sqe *sqe, in
 static inline void ringd_prep_timeout_multishot(struct io_uring_sqe *sqe,
                                                 struct __kernel_timespec *ts) {
     io_uring_prep_timeout(sqe, ts, 0, IORING_TIMEOUT_MULTISHOT);
+}
+
+/// Linux 6.12 (IORING_FEAT_MIN_TIMEOUT): the field liburing 2.3 calls `pad` in the wait
+/// arguments is the batch window, `min_wait_usec`.
+#define RINGD_FEAT_MIN_TIMEOUT (1U << 15)
+
+/// Submits what is queued and waits for `wait_nr` completions, but for no longer than
+/// `window_usec` once at least one is ready: a batch wait (Linux 6.12). liburing 2.3 has no
+/// io_uring_submit_and_wait_min_timeout, so this flushes the submission tail as liburing's own
+/// submit does (no SQPOLL here) and enters with the extended wait arguments. Returns the
+/// number submitted or -errno. After the window the kernel returns even with nothing ready, so
+/// the caller waits this way only while completions keep coming.
+static inline int ringd_submit_and_wait_batch(struct io_uring *ring, unsigned wait_nr, unsigned window_usec) {
+    struct io_uring_sq *sq = &ring->sq;
+    unsigned tail = sq->sqe_tail;
+    if (sq->sqe_head != tail) {
+        sq->sqe_head = tail;
+        io_uring_smp_store_release(sq->ktail, tail);
+    }
+    unsigned submitted = tail - IO_URING_READ_ONCE(*sq->khead);
+    struct io_uring_getevents_arg arguments = {0};
+    arguments.pad = window_usec;
+    unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+    int result = (int)syscall(__NR_io_uring_enter, ring->ring_fd, submitted, wait_nr, flags, &arguments,
+                              sizeof(arguments));
+    return result < 0 ? -errno : result;
 }
 
 #endif

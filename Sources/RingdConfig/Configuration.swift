@@ -94,6 +94,9 @@ public struct IOSettings: Sendable, Equatable {
     /// The most queued buffers or spans one send gathers (sendmsg with an iovec); 1 = one send
     /// per buffer.
     public var sendGather: Int
+    /// How long a busy worker waits for more completions once one is ready, so that it wakes
+    /// up once for several (Linux 6.12); zero = not at all.
+    public var batchWait: Duration
     /// Bytes queued for sending per connection before echo stops reading; at least `bufferSize`.
     public var outputLimit: Int
     /// Bytes queued for one client of a push service (broadcast, relay) before it is cut off.
@@ -212,6 +215,7 @@ public struct Configuration: Sendable, Equatable {
             busyMessage: nil, drainTimeout: .zero, controlSocket: nil, idleTimeout: .zero, logLevel: .info),
         io: IOSettings(
             submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, receiveBundles: false, sendGather: 0,
+            batchWait: .zero,
             outputLimit: 0,
             outputCap: 0,
             outputSoftCap: 0, outputSoftTime: .zero, outputMemory: 0),

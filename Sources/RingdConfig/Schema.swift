@@ -67,11 +67,14 @@ enum Schema {
             "bytes in each receive buffer"),
         ConfigurationKey(
             "io", "receive_bundles", .boolean, default: true, \.io.receiveBundles, reload: .restart,
-            "a recv may fill several buffers in one completion (Linux 6.10; line services; raw echo reads one at a time)"),
+            "a recv may fill several buffers in one completion (Linux 6.10; raw echo also needs the recv limit of newer kernels)"),
         ConfigurationKey(
             // UIO_MAXIOV (1024) is the kernel's bound on one sendmsg's iovecs.
             "io", "send_gather", .integer(in: 1...1024), default: 32, \.io.sendGather, reload: .restart,
             "most queued buffers one send gathers (sendmsg); 1 = one send per buffer"),
+        ConfigurationKey(
+            "io", "batch_wait", .duration(in: .zero...(.milliseconds(10))), default: .zero, \.io.batchWait, reload: .restart,
+            "once a completion is ready, how long a busy worker waits for more before handling them (Linux 6.12; 0 = not at all)"),
         ConfigurationKey(
             "io", "output_limit", .size(in: 512...(1 << 30)), default: 1 << 20, \.io.outputLimit, reload: .live,
             "bytes queued for sending per connection before echo stops reading; at least buffer_size"),

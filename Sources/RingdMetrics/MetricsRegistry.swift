@@ -76,6 +76,9 @@ private let workerFamilies: [WorkerFamily] = [
         "ringd_relay_posts_dropped_total", .counter, "Relay lines another worker could not take: its inbox was full.",
         \.relayPostsDropped),
     WorkerFamily(
+        "ringd_relay_private_lines_dropped_total", .counter,
+        "Private relay lines (/msg) from another worker whose target left before they arrived.", \.relayPrivateLinesDropped),
+    WorkerFamily(
         "ringd_failed_operations_total", .counter, "Operations that failed and need no answer, by operation.",
         [
             ([("operation", "close")], \.failedCloses), ([("operation", "shutdown")], \.failedShutdowns),
@@ -163,6 +166,14 @@ final class MetricsRegistry {
         ).set(to: 1)
         registry.makeGauge(descriptor: describe("ringd_workers", "Worker threads, each with its own ring."))
             .set(to: Double(status.workers.count))
+        if let cluster = status.cluster {
+            let clusterInfo = describe(
+                "ringd_cluster_info",
+                "Always 1, with [cluster] redis: this process's node (cluster.node), its key prefix and the Redis it shares.")
+            registry.makeGauge(
+                descriptor: clusterInfo, labels: [("node", cluster.node), ("prefix", cluster.prefix), ("redis", cluster.redis)]
+            ).set(to: 1)
+        }
     }
 
     /// The Prometheus text format for the workers' latest publications.

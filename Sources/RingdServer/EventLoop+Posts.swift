@@ -1,11 +1,14 @@
 // Posts: lines for the clients of other workers (a service whose reach is `.everyWorker`, the
 // relay). A line is rendered once into the sender's worker's arena; that span is queued to the
 // local clients and posted, by reference, to every other worker, which queues it to all of its
-// clients. Posting goes through a RelayInbox per ordered pair of workers (single producer,
-// single consumer, so a sender's lines keep their order) and is flushed once per loop
-// iteration, followed by an IORING_OP_MSG_RING doorbell. The receiving worker hands its
-// references back with another MSG_RING once its last segment into a chunk has been sent; only
-// then can the owner reuse the chunk. No lock on any of these paths.
+// clients. A line for one client of another worker (a relay /msg) is posted to that worker
+// alone, naming the slot and the client's number; that worker queues it only if its service
+// says the slot still holds that client, and counts it dropped otherwise. Posting goes through
+// a RelayInbox per ordered pair of workers (single producer, single consumer, so a sender's
+// lines, private ones among them, keep their order) and is flushed once per loop iteration,
+// followed by an IORING_OP_MSG_RING doorbell. The receiving worker hands its references back
+// with another MSG_RING once its last segment into a chunk has been sent; only then can the
+// owner reuse the chunk. No lock on any of these paths.
 
 import RingdServices
 import URing
@@ -16,33 +19,38 @@ extension EventLoop {
 
     // MARK: - Posting to other workers
 
-    /// Adds `span` to what goes to every other worker at the end of this iteration. A span that
-    /// continues the pending one in the same chunk extends it; each pending span holds one
-    /// reference on its chunk, which travels with it into the inbox.
+    /// Adds `span` to what goes to every other worker at the end of this iteration.
     func post(_ span: OutputSpan) {
         guard group.workerCount > 1 else { return }
-        let pending = posts.pending
-        for target in 0..<group.workerCount where target != index {
-            if let current = pending[target], current.chunk == span.chunk, current.offset + current.length == span.offset {
-                pending[target]!.length += span.length
-                continue
-            }
-            if pending[target] != nil && !pushPending(to: target) {
-                // The target has not read thousands of batches: it is stuck, and its clients
-                // miss this span. Counted; the sender is not held up.
-                statistics.relayPostsDropped += 1
-                releaseChunk(pending[target]!.chunk)
-            }
-            pending[target] = span
-            retainChunk(span.chunk)
-        }
+        for target in 0..<group.workerCount where target != index { post(Post(span), to: target) }
     }
 
-    /// Moves the pending span for `target` into its inbox; false when the inbox is full.
+    /// Adds `post` to what goes to worker `target` at the end of this iteration, after what is
+    /// pending for it. A post that continues the pending one (same clients, the next bytes of
+    /// the same chunk) extends it; otherwise the pending one goes into the inbox first, so the
+    /// target reads them in the order they were made. Each pending post holds one reference on
+    /// its chunk, which travels with it into the inbox.
+    func post(_ post: Post, to target: Int) {
+        let pending = posts.pending
+        if let current = pending[target], current.isContinued(by: post) {
+            pending[target]!.span.length += post.span.length
+            return
+        }
+        if pending[target] != nil && !pushPending(to: target) {
+            // The target has not read thousands of batches: it is stuck, and its clients
+            // miss this post. Counted; the sender is not held up.
+            statistics.relayPostsDropped += 1
+            releaseChunk(pending[target]!.span.chunk)
+        }
+        pending[target] = post
+        retainChunk(post.span.chunk)
+    }
+
+    /// Moves the pending post for `target` into its inbox; false when the inbox is full.
     private func pushPending(to target: Int) -> Bool {
         let pending = posts.pending
-        guard let span = pending[target] else { return true }
-        guard group.inbox(from: index, to: target).push(span) else { return false }
+        guard let post = pending[target] else { return true }
+        guard group.inbox(from: index, to: target).push(post) else { return false }
         pending[target] = nil
         return true
     }
@@ -51,7 +59,7 @@ extension EventLoop {
     func flushPosts() {
         guard group.workerCount > 1 else { return }
         for target in 0..<group.workerCount where target != index && posts.pending[target] != nil {
-            // A full inbox keeps the span pending; the next iteration tries again.
+            // A full inbox keeps the post pending; the next iteration tries again.
             if pushPending(to: target) {
                 ring.queueMessage(
                     toRing: group.ringDescriptor(of: target), value: 0,
@@ -62,13 +70,38 @@ extension EventLoop {
 
     // MARK: - Lines from other workers
 
-    /// Queues every span `source` posted to all of this worker's relay clients.
+    /// Queues every post from `source` to the clients it names: all of this worker's relay
+    /// clients, or the one in its slot if that slot still holds it.
     func drainInbox(from source: Int) {
         let inbox = group.inbox(from: source, to: index)
-        while let span = inbox.pop() {
-            fanOut(span, except: nil)
-            if posts.relayed.consumed(span.chunk) { returnRelayedChunk(span.chunk) }
+        while let post = inbox.pop() {
+            if post.slot == Post.everyClient {
+                fanOut(post.span, except: nil)
+            } else {
+                deliver(post.span, toClient: post.client, inSlot: post.slot)
+            }
+            if posts.relayed.consumed(post.span.chunk) { returnRelayedChunk(post.span.chunk) }
         }
+    }
+
+    /// Queues `span` to the client numbered `client` in `slot` if the service says the slot
+    /// still holds it; otherwise its client left since it was sent, and its lines are counted.
+    @inline(__always)
+    func deliver(_ span: OutputSpan, toClient client: UInt64, inSlot slot: UInt32) {
+        guard service.holdsClient(client, inSlot: Int(slot)) else {
+            statistics.relayPrivateLinesDropped += lineCount(of: span)
+            return
+        }
+        deliver(span, to: slot, table[slot])
+    }
+
+    /// The lines in `span`: a post carries several when they followed each other in one chunk,
+    /// and every relay line ends in its one "\n". Read only for a post that is dropped.
+    private func lineCount(of span: OutputSpan) -> Int {
+        let bytes = UnsafeRawBufferPointer(start: group.bytes(of: span), count: Int(span.length))
+        var count = 0
+        for byte in bytes where byte == UInt8(ascii: "\n") { count += 1 }
+        return count
     }
 
     /// Hands the consumed posts into `chunk` back to the worker that owns it.

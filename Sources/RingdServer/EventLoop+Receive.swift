@@ -21,7 +21,8 @@ extension EventLoop {
         connection.pointee.receiveArmed = true
         let userData = tag(.receive, slot: slot, generation: connection.pointee.generation)
         if receiveBundles {
-            ring.queueMultishotReceiveBundle(socket: connection.pointee.descriptor, group: bufferGroup, userData: userData)
+            ring.queueMultishotReceiveBundle(
+                socket: connection.pointee.descriptor, group: bufferGroup, limit: receiveLimit, userData: userData)
         } else {
             ring.queueMultishotReceive(socket: connection.pointee.descriptor, group: bufferGroup, userData: userData)
         }
@@ -153,10 +154,13 @@ extension EventLoop {
         pauseReceive(slot, connection)
     }
 
+    /// Paused even when no recv is armed (a limited recv that just ended), so that it is not
+    /// armed again until `resumeReceive`.
     @inline(__always)
     func pauseReceive(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
-        guard connection.pointee.receiveArmed && !connection.pointee.receivePaused else { return }
+        guard !connection.pointee.receivePaused else { return }
         connection.pointee.receivePaused = true
+        guard connection.pointee.receiveArmed else { return }
         ring.queueCancel(target: tag(.receive, slot: slot, generation: connection.pointee.generation), userData: tag(.cancel))
     }
 

@@ -158,12 +158,8 @@ extension EventLoop {
                 closeAfterOutput(UInt32(slot), table[UInt32(slot)])
             case .pauseReading(let slot):
                 let connection = table[UInt32(slot)]
-                guard connection.pointee.lifecycle == .open, !connection.pointee.receivePaused else { continue }
-                if connection.pointee.receiveArmed {
-                    pauseReceive(UInt32(slot), connection)
-                } else {
-                    connection.pointee.receivePaused = true
-                }
+                guard connection.pointee.lifecycle == .open else { continue }
+                pauseReceive(UInt32(slot), connection)
             case .resumeReading(let slot):
                 let connection = table[UInt32(slot)]
                 if connection.pointee.lifecycle == .open && connection.pointee.receivePaused {
@@ -198,6 +194,14 @@ extension EventLoop {
         case .everyone:
             fanOut(span, except: nil)
             if S.reach == .everyWorker && posting { post(span) }
+        case .client(let address):
+            if address.worker == index {
+                deliver(span, toClient: address.client, inSlot: UInt32(address.slot))
+            } else {
+                precondition(
+                    S.reach == .everyWorker, "a .client send to another worker from a service whose reach is .thisWorker")
+                post(Post(span, toSlot: UInt32(address.slot), client: address.client), to: address.worker)
+            }
         }
     }
 

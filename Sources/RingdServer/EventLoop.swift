@@ -40,6 +40,10 @@ final class EventLoop<S: Service> {
     /// Recvs fill bundles of buffers (`io.receive_bundles`, where the kernel has them; services
     /// that read lines).
     let receiveBundles: Bool
+    /// The bytes one bundled recv may take before it ends and must be armed again (0: no end).
+    let receiveLimit: UInt32
+    /// `io.batch_wait` where the kernel has batch waits, else zero.
+    let batchWait: Duration
     var service: S
     /// Makes the service again from a reloaded configuration, for `reconfigure(from:)`.
     let makeService: (Configuration) -> S
@@ -74,6 +78,8 @@ final class EventLoop<S: Service> {
     var acceptPausedListeners: UInt64 = 0
     /// The most listening sockets one worker accepts on: one bit each above.
     static var maximumListeners: Int { UInt64.bitWidth }
+    /// The completions a batch wait (`io.batch_wait`) waits for before its window ends.
+    static var batch: UInt32 { 32 }
     var acceptFailureReport = RateLimitedReport()
     var upstreamDropReport = RateLimitedReport()
     var unpublishedReport = RateLimitedReport()
@@ -115,11 +121,21 @@ final class EventLoop<S: Service> {
         segments = SegmentPool(capacity: max(65536, 4 * capacity))
         rawQueues = RawEchoQueues(bufferCount: io.bufferCount, slots: capacity)
         vectors = try SendVectors(capacity: capacity, limit: io.sendGather)
-        // Not for raw echo: it holds each buffer until its bytes are sent back, and a bundle has
-        // no bound this side of the kernel (a length on a multishot recv caps it, but then the
-        // recv can miss the end of stream), so a client that never reads could take most of
-        // the ring in a few completions and starve the others. Line services copy and recycle.
-        receiveBundles = S.input != .echoed && io.receiveBundles && ring.supportsBundles
+        // Raw echo holds each buffer until its bytes are sent back, so its bundles need a bound:
+        // without one a client that never reads could take most of the ring in a few
+        // completions and starve the others. (A per-completion length on a multishot recv caps
+        // a bundle too, but on 6.18 such a recv can miss the end of stream.) With the kernel's
+        // total limit a recv ends after a quarter of a connection's buffer share, and is armed
+        // again only while the connection is under its share: it holds at most 1.25 shares.
+        // Line services copy and recycle at once, so theirs need none.
+        if S.input == .echoed {
+            receiveBundles = io.receiveBundles && ring.supportsBundles && KernelSupport.receiveLimit
+            receiveLimit = UInt32(max(1, Int(rawQueues.bufferShare) / 4) * io.bufferSize)
+        } else {
+            receiveBundles = io.receiveBundles && ring.supportsBundles
+            receiveLimit = 0
+        }
+        batchWait = ring.supportsBatchWait ? io.batchWait : .zero
         cuts = .allocate(capacity: capacity)
         timeouts = TimeoutStorage(count: listeners.count + TimerEntry.allCases.count)
         drainTimeout = configuration.server.drainTimeout
@@ -163,9 +179,17 @@ final class EventLoop<S: Service> {
         }
         publishStatistics()  // the first heartbeat, before the first sweep (ServerStatus)
         defer { tearDown() }
+        var handled: UInt32 = 0
         while !stopping {
-            try ring.submitAndWait(1)
+            // A batch wait only while completions keep coming: after its window it returns even
+            // with none ready, and an idle worker must sleep until there is something to do.
+            if batchWait > .zero && handled > 0 {
+                try ring.submitAndWait(Self.batch, window: batchWait)
+            } else {
+                try ring.submitAndWait(1)
+            }
             now = CoarseClock.milliseconds()
+            handled = ring.readyCompletions
             ring.drainCompletions { dispatch($0) }
             if ring.hasOverflow { statistics.completionOverflows += 1 }
             finishIteration()

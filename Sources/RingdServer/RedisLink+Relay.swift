@@ -226,17 +226,3 @@ extension RedisLink {
         }
     }
 }
-
-extension ClusterSettings {
-    /// `cluster.node`, or by default `HOSTNAME:PID` with the host name cut so that the whole is
-    /// at most `RelayName.maximumNodeCount` bytes (a relay's default names end in it).
-    var nodeName: String {
-        guard node.isEmpty else { return node }
-        var name = [CChar](repeating: 0, count: 256)
-        let host =
-            gethostname(&name, name.count - 1) == 0
-            ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
-        let pid = ":\(getpid())"
-        return String(decoding: host.utf8.prefix(max(1, RelayName.maximumNodeCount - pid.utf8.count)), as: UTF8.self) + pid
-    }
-}

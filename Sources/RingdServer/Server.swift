@@ -100,7 +100,7 @@ public enum Server {
         let addresses = listeners.map(\.address.description)
         let status = ServerStatus(
             mode: configuration.server.mode, taskRunMode: startup.taskRunMode.rawValue, addresses: addresses,
-            workers: group.statistics)
+            workers: group.statistics, cluster: ClusterIdentity(configuration.cluster))
         ready(ServerReady(addresses: addresses, workers: workerCount, taskRunMode: status.taskRunMode, status: status))
         // After a takeover this process is the service's main process now (MAINPID=).
         manager?.ready(status, asMainProcess: takeover != nil)

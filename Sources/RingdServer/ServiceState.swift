@@ -97,11 +97,11 @@ final class ServiceState {
     }
 }
 
-/// What a worker holds for lines that cross workers: the spans waiting to be posted to each
-/// other worker, and its references on chunks of other workers' arenas.
+/// What a worker holds for lines that cross workers: the post waiting to go to each other
+/// worker, and its references on chunks of other workers' arenas.
 final class PostedSpans {
-    /// Spans waiting to be posted to each other worker at the end of the iteration.
-    let pending: UnsafeMutablePointer<OutputSpan?>
+    /// The post waiting to go to each other worker at the end of the iteration.
+    let pending: UnsafeMutablePointer<Post?>
     let relayed: RelayedChunks
 
     init(workers: Int, totalChunks: Int) {

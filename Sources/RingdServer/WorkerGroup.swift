@@ -13,9 +13,10 @@
 //   name is unique across workers and /who and /msg see every client.
 //
 // Relay lines cross workers through RelayInbox: a single-producer, single-consumer ring of
-// spans. Order is the inbox's order, so lines from one sender reach every receiver in the order
-// sent; the MSG_RING that follows a batch is only a doorbell (it carries no data, and the
-// kernel does not promise that two messages arrive in the order they were sent).
+// posts, each a span for every client of the receiving worker or for one of them (a /msg).
+// Order is the inbox's order, so lines from one sender reach every receiver in the order sent,
+// private ones among them; the MSG_RING that follows a batch is only a doorbell (it carries no
+// data, and the kernel does not promise that two messages arrive in the order they were sent).
 
 import CLinux
 import RingdConfig
@@ -189,15 +190,40 @@ final class SharedConnectionNumbers: ConnectionNumbers, @unchecked Sendable {
     func next() -> UInt64 { count.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
 
-/// A single-producer, single-consumer queue of spans between two workers.
+/// A span one worker posts to another: for every client there, or for the client numbered
+/// `client` in slot `slot`, if that slot still holds it when the post is read.
+struct Post: Equatable {
+    /// The `slot` of a post to every client.
+    static let everyClient: UInt32 = .max
+
+    var span: OutputSpan
+    var slot: UInt32
+    var client: UInt64
+
+    init(_ span: OutputSpan, toSlot slot: UInt32 = Post.everyClient, client: UInt64 = 0) {
+        self.span = span
+        self.slot = slot
+        self.client = client
+    }
+
+    /// `next` goes to the same clients and its bytes follow these in the same chunk, so this
+    /// post can grow to carry it.
+    @inline(__always)
+    func isContinued(by next: Post) -> Bool {
+        slot == next.slot && client == next.client && span.chunk == next.span.chunk
+            && span.offset + span.length == next.span.offset
+    }
+}
+
+/// A single-producer, single-consumer queue of posts between two workers.
 final class RelayInbox: @unchecked Sendable {
-    /// Spans a worker can post to one other worker before it must wait for it. The producer
-    /// merges spans that continue each other in one chunk into one entry, so a full inbox means
-    /// the consumer has left thousands of posts unread.
+    /// Posts a worker can make to one other worker before it must wait for it. The producer
+    /// merges spans for the same clients that continue each other in one chunk into one entry,
+    /// so a full inbox means the consumer has left thousands of posts unread.
     static let defaultCapacity = 16384
 
     private let capacity: UInt32
-    private let entries: UnsafeMutablePointer<OutputSpan>
+    private let entries: UnsafeMutablePointer<Post>
     /// Next entry the consumer reads; written by the consumer only.
     private let head = Atomic<UInt32>(0)
     /// Next entry the producer writes; written by the producer only.
@@ -211,23 +237,23 @@ final class RelayInbox: @unchecked Sendable {
 
     deinit { entries.deallocate() }
 
-    /// Producer: appends `span`; false when the inbox is full.
+    /// Producer: appends `post`; false when the inbox is full.
     @inline(__always)
-    func push(_ span: OutputSpan) -> Bool {
+    func push(_ post: Post) -> Bool {
         let position = tail.load(ordering: .relaxed)
         guard position &- head.load(ordering: .acquiring) < capacity else { return false }
-        entries[Int(position & (capacity - 1))] = span
+        entries[Int(position & (capacity - 1))] = post
         tail.store(position &+ 1, ordering: .releasing)
         return true
     }
 
-    /// Consumer: the next span, or nil when the inbox is empty.
+    /// Consumer: the next post, or nil when the inbox is empty.
     @inline(__always)
-    func pop() -> OutputSpan? {
+    func pop() -> Post? {
         let position = head.load(ordering: .relaxed)
         guard position != tail.load(ordering: .acquiring) else { return nil }
-        let span = entries[Int(position & (capacity - 1))]
+        let post = entries[Int(position & (capacity - 1))]
         head.store(position &+ 1, ordering: .releasing)
-        return span
+        return post
     }
 }

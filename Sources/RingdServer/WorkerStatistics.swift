@@ -27,7 +27,10 @@ public struct WorkerStatistics: Sendable, Equatable, CustomStringConvertible {
     public var closedAtDrainDeadline = 0
     /// Output that could not be rendered because the arena or the segment pool was full.
     public var outputExhausted = 0
+    /// Relay lines posted to another worker that it could not take: its inbox was full.
     public var relayPostsDropped = 0
+    /// Private relay lines (/msg) from another worker whose target left before they arrived.
+    public var relayPrivateLinesDropped = 0
     public var messageFailures = 0
     /// Iterations that found completions parked by the kernel because the queue was full; they
     /// come through on the next enter (IORING_FEAT_NODROP). Raise io.completion_entries if many.
@@ -81,7 +84,8 @@ public struct WorkerStatistics: Sendable, Equatable, CustomStringConvertible {
         ("cut_output_cap", \.cutOverOutputCap), ("cut_soft_cap", \.cutOverSoftCap),
         ("cut_output_memory_full", \.cutOutputMemoryFull), ("closed_at_drain_deadline", \.closedAtDrainDeadline),
         ("output_exhausted", \.outputExhausted), ("relay_posts_dropped", \.relayPostsDropped),
-        ("message_failures", \.messageFailures), ("completion_overflows", \.completionOverflows),
+        ("relay_private_lines_dropped", \.relayPrivateLinesDropped), ("message_failures", \.messageFailures),
+        ("completion_overflows", \.completionOverflows),
         ("completions_dropped", \.completionsDropped), ("failed_closes", \.failedCloses),
         ("failed_shutdowns", \.failedShutdowns), ("failed_cancels", \.failedCancels),
         ("failed_greet_sends", \.failedGreetSends), ("unknown_completions", \.unknownCompletions),
@@ -107,7 +111,8 @@ public struct WorkerStatistics: Sendable, Equatable, CustomStringConvertible {
             + "cut over soft cap \(cutOverSoftCap), cut with output memory full \(cutOutputMemoryFull), "
             + "closed at drain deadline \(closedAtDrainDeadline), "
             + "output memory exhausted \(outputExhausted), receive buffers ran out \(bufferStarvations) times, "
-            + "accept failures \(acceptFailures), relay posts dropped \(relayPostsDropped), ring messages failed \(messageFailures), "
+            + "accept failures \(acceptFailures), relay posts dropped \(relayPostsDropped), "
+            + "private lines for clients gone \(relayPrivateLinesDropped), ring messages failed \(messageFailures), "
             + "completion queue overflowed \(completionOverflows) times, completions dropped \(completionsDropped)"
     }
 }

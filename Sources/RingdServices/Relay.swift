@@ -43,9 +43,9 @@
 // one directory serves all the workers' hubs, so a name is unique among all clients, /who lists
 // them all and /msg finds its target on any worker. The hub holds no lock; the directory is
 // asked when a client connects, leaves, or sends /nick, /msg or /who, never for a chat line.
-// The engine can send to a client of this worker only, so /msg to a client on another worker
-// gets "error: NAME is on another worker ...": delivering it needs a send the engine posts to one
-// slot of another worker, which it does not have yet.
+// A /msg to a client of another worker is a `.client(address)` send: the engine posts it to
+// that worker in the same stream as the sender's chat lines, and that worker's hub says
+// (`holdsClient`) whether the slot still holds the client the address names when it arrives.
 
 /// Where a relay client is: the worker whose hub holds it, its slot there, and the number it
 /// was given when it connected (the N of clientN, never reused), which tells it from a later
@@ -183,6 +183,12 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
         clients.indices.contains(slot) ? clients[slot]?.name : nil
     }
 
+    /// True when `slot` holds the client numbered `number`: a /msg another worker's hub sent
+    /// it is still for this client, not for one that took the slot after it left.
+    public func holdsClient(_ number: UInt64, inSlot slot: Int) -> Bool {
+        clients.indices.contains(slot) && clients[slot]?.number == number
+    }
+
     /// A client connected in `slot`: it gets a name, a welcome, and the others a join notice.
     public mutating func opened(_ slot: Int, peer: Peer, context: ServiceContext, into writer: inout ByteWriter) -> ServiceActions
     {
@@ -283,10 +289,9 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
             if options.node != nil { return messageThroughCluster(arguments, textStart, to: target, from: slot, into: &writer) }
             return reply(.noSuchClient(target), to: slot, into: &writer)
         }
-        guard address.worker == options.worker else { return reply(.onAnotherWorker(target), to: slot, into: &writer) }
         let text = UnsafeRawBufferPointer(rebasing: arguments[textStart...])
-        return .send(
-            bytes: fitting(RelayFormat.writePrivate(from: name, text: text, into: &writer)), to: .one(slot: address.slot))
+        let recipient: Recipients = address.worker == options.worker ? .one(slot: address.slot) : .client(address)
+        return .send(bytes: fitting(RelayFormat.writePrivate(from: name, text: text, into: &writer)), to: recipient)
     }
 
     private mutating func rename(

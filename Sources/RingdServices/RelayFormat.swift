@@ -101,8 +101,6 @@ public enum RelayError: Sendable, Equatable {
     case noSuchClient(RelayName)
     /// `/msg` without a name or without a text.
     case messageUsage
-    /// `/msg` to a client the engine cannot send to from here (see Relay.swift).
-    case onAnotherWorker(RelayName)
     case unknownCommand
     /// `/nick` while an earlier one waits for the cluster's answer.
     case renameInProgress
@@ -268,10 +266,6 @@ public enum RelayFormat {
             writer.write(UInt8(ascii: "\n"))
         case .messageUsage:
             writer.write("error: usage: /msg NAME text\n")
-        case .onAnotherWorker(let name):
-            writer.write("error: ")
-            name.write(to: &writer)
-            writer.write(" is on another worker of this server; /msg reaches clients of your own worker only, for now\n")
         case .unknownCommand:
             writer.write("error: unknown command; commands are /msg NAME text, /who, /nick NAME and /quit\n")
         case .renameInProgress:

@@ -5,7 +5,7 @@
 // actions it wants carried out, in order:
 //
 //   events                                   actions
-//   opened(slot, peer)                       send(bytes, to: one / allExcept / everyone)
+//   opened(slot, peer)                       send(bytes, to: one / allExcept / everyone / client)
 //   received(line, from: slot)               closeAfterOutput(slot)
 //   inputEnded(slot, lastLine)               pauseReading(slot) / resumeReading(slot)
 //   outputDrained(slot)
@@ -19,10 +19,12 @@
 // into its output arena, so a line a service writes once is sent to any number of clients
 // without a copy. Lines from another worker (relay) are the engine's business: a service whose
 // `reach` is `.everyWorker` has its `everyone` and `allExcept` sends posted to the other workers,
-// which queue them to their own clients. With a cluster, `publish` puts bytes on the service's
-// `clusterChannel`, where every worker of every host hears them (as `upstream`, so a service
-// tells its own host's messages by what it wrote in them), and `cluster` asks the engine for
-// something Redis keeps (a name); Redis's answer comes back as `clusterAnswered`.
+// which queue them to their own clients, and a `client` send on another worker posted to that
+// worker alone, which asks its own service (`holdsClient`) whether the client is still there.
+// With a cluster, `publish` puts bytes on the service's `clusterChannel`, where every worker of
+// every host hears them (as `upstream`, so a service tells its own host's messages by what it
+// wrote in them), and `cluster` asks the engine for something Redis keeps (a name); Redis's
+// answer comes back as `clusterAnswered`.
 //
 // A service is plain code: no ring, no socket, no clock of its own (time comes in the
 // `ServiceContext`), so every mode is tested with no I/O. The engine is generic over the service
@@ -87,6 +89,11 @@ public enum Recipients: Sendable, Equatable {
     /// Every client but this one (the sender, or a client that just left).
     case allExcept(slot: Int)
     case everyone
+    /// One client of any worker in the process (a service whose `reach` is `.everyWorker`):
+    /// `address.worker`'s slot `address.slot`, provided that worker's service says the slot
+    /// still holds client number `address.client` when the bytes get there. A client that left
+    /// meanwhile does not get them, nor a later one in its slot.
+    case client(RelayAddress)
 }
 
 public enum ServiceAction: Sendable, Equatable {
@@ -226,6 +233,10 @@ public protocol Service: SendableMetatype {
     var maximumOutputCount: Int { get }
     /// The longest line accepted, when `input` is `.lines`; a longer one gets `lineTooLong`.
     var maximumLineLength: Int { get }
+    /// Whether `slot` still holds the client numbered `number`: the engine asks before it queues
+    /// a `.client` send, posted by another worker, to that slot. False by default, for a service
+    /// that never names a `.client` recipient.
+    func holdsClient(_ number: UInt64, inSlot slot: Int) -> Bool
     /// The peer's address matters (`{peer}`, the access log): the engine asks the kernel for it.
     var needsPeer: Bool { get }
     /// How often `tick` runs; nil for no timer.
@@ -276,6 +287,7 @@ extension Service {
     public static var numbersGreetingsInCluster: Bool { false }
     public static var clusterChannel: ClusterChannel? { nil }
     public var maximumLineLength: Int { 1 }
+    public func holdsClient(_ number: UInt64, inSlot slot: Int) -> Bool { false }
     public var needsPeer: Bool { false }
     public var tickInterval: Duration? { nil }
     public var fixedGreeting: UnsafeRawBufferPointer? { nil }

@@ -52,3 +52,36 @@ public enum KernelSupport {
         return nil
     }
 }
+
+extension KernelSupport {
+    /// Whether a multishot recv bundle takes a total limit (the SQE's `optlen`, newer than the
+    /// bundles of 6.10), so that a request ends after that many bytes. Asked once, on a
+    /// throwaway ring: a Unix socket pair holds two bytes and a recv limited to one is queued.
+    /// A kernel with the limit answers one byte and ends the request; one without it refuses
+    /// the field (EINVAL) or ignores it and reads both, the request still armed.
+    public static let receiveLimit: Bool = probeReceiveLimit()
+
+    private static func probeReceiveLimit() -> Bool {
+        guard let ring = try? Ring(submissionEntries: 4, completionEntries: 8) else { return false }
+        defer { ring.close() }
+        guard ring.supportsBundles, let buffers = try? ProvidedBufferRing(ring: ring, group: 0, count: 2, bufferSize: 64)
+        else { return false }
+        defer { buffers.close() }
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else { return false }
+        defer {
+            Glibc.close(pair[0])
+            Glibc.close(pair[1])
+        }
+        let twoBytes: [UInt8] = [1, 2]
+        guard write(pair[0], twoBytes, 2) == 2 else { return false }
+        ring.queueMultishotReceiveBundle(socket: pair[1], group: 0, limit: 1, userData: UserData(rawValue: 1))
+        guard (try? ring.submitAndWait(1)) != nil else { return false }
+        var first: Completion?
+        ring.drainCompletions { completion in
+            if first == nil { first = completion }
+        }
+        guard let first else { return false }
+        return first.result == 1 && !first.hasMore
+    }
+}

@@ -149,6 +149,22 @@ public final class Ring {
         }
     }
 
+    /// Whether `submitAndWait(_:window:)` batches (Linux 6.12, IORING_FEAT_MIN_TIMEOUT).
+    public var supportsBatchWait: Bool { features & RINGD_FEAT_MIN_TIMEOUT != 0 }
+
+    /// As `submitAndWait`, but once one completion is ready it waits up to `window` for
+    /// `minimumCompletions` in all, so a loop under load handles more completions per wake-up.
+    /// Unlike a plain wait, it returns after the window even with nothing ready.
+    @inline(__always)
+    public func submitAndWait(_ minimumCompletions: UInt32, window: Duration) throws(SystemError) {
+        let microseconds = UInt32(
+            clamping: window.components.seconds * 1_000_000 + window.components.attoseconds / 1_000_000_000_000)
+        let result = ringd_submit_and_wait_batch(ring, minimumCompletions, microseconds)
+        if result < 0 && result != -EINTR && result != -ETIME && result != -EBUSY && result != -EAGAIN {
+            throw SystemError("io_uring_enter", errno: -result)
+        }
+    }
+
     /// Submits everything queued without waiting.
     public func submit() throws(SystemError) {
         let result = io_uring_submit(ring)

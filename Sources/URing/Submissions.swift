@@ -33,10 +33,13 @@ extension Ring {
     /// Multishot recv in bundles (Linux 6.10, IORING_FEAT_RECVSEND_BUNDLE): as
     /// `queueMultishotReceive`, but one completion may fill several consecutive buffers of the
     /// ring (`ProvidedBufferRing.buffer(_:after:)` names them), so a large read is one completion.
+    /// With a `limit` (bytes; `KernelSupport.receiveLimit` says whether the kernel has it) the
+    /// request ends once it has received that many, so the caller decides before each further
+    /// `limit` bytes whether to take them.
     @inline(__always)
-    public func queueMultishotReceiveBundle(socket: Int32, group: UInt16, userData: UserData) {
+    public func queueMultishotReceiveBundle(socket: Int32, group: UInt16, limit: UInt32 = 0, userData: UserData) {
         let sqe = nextSubmission()
-        ringd_prep_recv_multishot_bundle(sqe, socket, group)
+        ringd_prep_recv_multishot_bundle(sqe, socket, group, limit)
         io_uring_sqe_set_data64(sqe, userData.rawValue)
     }
 

@@ -107,7 +107,8 @@ struct RingdCommand: ParsableCommand {
     @Flag(
         name: .long,
         help: ArgumentHelp(
-            "At exit, print each worker's counters as one JSON line on stdout: {\"workers\":[{\"accepted\":N,...},...]}."))
+            "At exit, print each worker's counters as one JSON line on stdout: {\"workers\":[{\"accepted\":N,...},...]}, with a cluster followed by ,\"node\":NAME."
+        ))
     var statsJson = false
 
     /// An argument ArgumentParser cannot parse (an unknown flag, a flag without its value) ends
@@ -158,7 +159,9 @@ struct RingdCommand: ParsableCommand {
                 fflush(nil)
             }
             if statsJson {
-                print("{\"workers\":[\(statistics.map(\.json).joined(separator: ","))]}")
+                // With a cluster, the node too, after the workers (scripts find the line by its start).
+                let node = ClusterIdentity(configuration.cluster).map { ",\"node\":" + TOMLValue.string($0.node).canonicalJSON }
+                print("{\"workers\":[\(statistics.map(\.json).joined(separator: ","))]\(node ?? "")}")
             }
         } catch {
             Self.printError("\(error)")

@@ -7,11 +7,12 @@ import Testing
 @Suite struct ReloadKeyTests {
     /// Keys that size what a worker makes once at start-up (sockets, threads, rings, buffers,
     /// slots, output memory), choose how every connection is read, or are read once by a worker
-    /// as it starts (the drain timeout).
+    /// as it starts (the drain timeout, the batch wait).
     private static let restartPaths: Set<String> = [
         "server.mode", "server.listen", "server.unix_mode", "server.workers", "server.pin_workers", "server.backlog",
         "server.max_connections", "server.drain_timeout", "server.control_socket",
         "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.send_gather", "io.receive_bundles",
+        "io.batch_wait",
         "io.output_memory", "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
         "relay.max_line", "metrics.listen",
         "cluster.redis", "cluster.prefix", "cluster.username", "cluster.password", "cluster.node",
@@ -87,6 +88,7 @@ import Testing
         case "io.buffer_count": .integer(512)
         case "io.buffer_size": .integer(8192)
         case "io.send_gather": .integer(4)
+        case "io.batch_wait": .string("50us")
         case "io.output_memory": .integer(128 << 20)
         case "echo.max_line", "relay.max_line": .integer(1000)
         case "metrics.listen": .string("127.0.0.1:9464")

@@ -57,11 +57,14 @@ struct ClusterTests {
         #expect(try redis.command("GET", "ringd:counter") == "300")
     }
 
-    @Test("cluster.prefix keys the counter: two deployments share one Redis, each counting from 0")
+    @Test(
+        "cluster.prefix keys the counter: two deployments share one Redis, each counting from 0; each host's node shows in its metrics and --stats-json"
+    )
     func prefixesKeepDeploymentsApart() throws {
         let redis = try RunningRedis()
         defer { redis.stop() }
-        let east = try Self.host("counter", redis: redis.address, ["cluster.prefix=east"])
+        let east = try Self.host(
+            "counter", redis: redis.address, ["cluster.prefix=east", "cluster.node=east-1", "metrics.listen=127.0.0.1:0"])
         defer { east.stop() }
         let west = try Self.host("counter", redis: redis.address, ["cluster.prefix=west"])
         defer { west.stop() }
@@ -70,6 +73,16 @@ struct ClusterTests {
         #expect(Self.numbers(in: try Self.counterReplies(3, from: [west])).sorted() == Array(0..<3))
         #expect(try redis.command("GET", "east:counter") == "5")
         #expect(try redis.command("GET", "west:counter") == "3")
+
+        let sample = try MetricsSample.scrape(try east.requireMetricsEndpoint())
+        let info = sample.values.keys.filter { $0.hasPrefix("ringd_cluster_info{") }
+        #expect(info.count == 1, "\(sample.text)")
+        #expect(
+            sample.total("ringd_cluster_info", #"node="east-1""#, #"prefix="east""#, #"redis="\#(redis.address)""#) == 1,
+            "\(sample.text)")
+        #expect(try east.child.terminateAndReadCounters().node == "east-1")
+        // By default the node is HOSTNAME:PID.
+        #expect(try west.child.terminateAndReadCounters().node?.hasSuffix(":\(west.pid)") == true)
     }
 
     @Test("cluster.redis = \"unix:/path\": the counter over Redis's Unix socket")

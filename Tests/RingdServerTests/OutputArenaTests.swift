@@ -56,26 +56,46 @@ import RingdServices
 }
 
 @Suite struct RelayInboxTests {
-    @Test func spansArriveInTheOrderPostedAcrossThreadsAndAFullInboxRefuses() async throws {
+    /// The `index`th post of the test below: every third for every client, the others for one.
+    static func post(_ index: UInt32) -> Post {
+        let span = OutputSpan(chunk: index, offset: index &* 7, length: 1)
+        return index % 3 == 0 ? Post(span) : Post(span, toSlot: index % 1000, client: UInt64(index) << 20)
+    }
+
+    @Test func postsArriveInTheOrderPostedAcrossThreadsAndAFullInboxRefuses() async throws {
         let inbox = RelayInbox(capacity: 64)
         let total: UInt32 = 200_000
         let producer = Task.detached {
             var next: UInt32 = 0
             while next < total {
-                if inbox.push(OutputSpan(chunk: next, offset: next &* 7, length: 1)) { next += 1 }
+                if inbox.push(Self.post(next)) { next += 1 }
             }
         }
         var expected: UInt32 = 0
         while expected < total {
-            if let span = inbox.pop() {
-                #expect(span.chunk == expected && span.offset == expected &* 7)
-                if span.chunk != expected { break }
+            if let post = inbox.pop() {
+                #expect(post == Self.post(expected))
+                if post != Self.post(expected) { break }
                 expected += 1
             }
         }
         await producer.value
         #expect(inbox.pop() == nil)
-        for value in 0..<64 { #expect(inbox.push(OutputSpan(chunk: UInt32(value), offset: 0, length: 0))) }
-        #expect(!inbox.push(OutputSpan(chunk: 99, offset: 0, length: 0)), "a full inbox refuses")
+        for value in 0..<64 { #expect(inbox.push(Post(OutputSpan(chunk: UInt32(value), offset: 0, length: 0)))) }
+        #expect(!inbox.push(Post(OutputSpan(chunk: 99, offset: 0, length: 0))), "a full inbox refuses")
+    }
+
+    @Test func aPostGrowsOnlyByTheNextBytesForTheSameClients() {
+        let first = OutputSpan(chunk: 3, offset: 100, length: 20)
+        let next = OutputSpan(chunk: 3, offset: 120, length: 5)
+        #expect(Post(first).isContinued(by: Post(next)))
+        #expect(Post(first, toSlot: 4, client: 9).isContinued(by: Post(next, toSlot: 4, client: 9)))
+        #expect(!Post(first).isContinued(by: Post(next, toSlot: 4, client: 9)), "a private line after a public one")
+        #expect(!Post(first, toSlot: 4, client: 9).isContinued(by: Post(next)), "a public line after a private one")
+        #expect(
+            !Post(first, toSlot: 4, client: 9).isContinued(by: Post(next, toSlot: 4, client: 11)), "a later client in the slot")
+        #expect(!Post(first, toSlot: 4, client: 9).isContinued(by: Post(next, toSlot: 5, client: 9)))
+        #expect(!Post(first).isContinued(by: Post(OutputSpan(chunk: 3, offset: 121, length: 5))), "a gap")
+        #expect(!Post(first).isContinued(by: Post(OutputSpan(chunk: 4, offset: 120, length: 5))), "another chunk")
     }
 }

@@ -1,7 +1,8 @@
 // Relay /msg and /who: a private line reaches its one target and nobody else, wherever in the
-// hub it is and by whichever name; errors are named to the sender alone; /who lists every
-// client, across hubs that share a directory, in one line that stays within its bound whatever
-// the crowd.
+// hub it is and by whichever name, and a target on another hub is addressed by its worker, slot
+// and number, which only that client answers to; errors are named to the sender alone; /who
+// lists every client, across hubs that share a directory, in one line that stays within its
+// bound whatever the crowd.
 
 import RingdServices
 import Testing
@@ -91,8 +92,9 @@ import Testing
         #expect(network.take(0) == ["error: no such client bob\n", "error: no such client client3\n"])
     }
 
-    @Test func aTargetOnAnotherHubIsNamedAsSuch() {
-        // Two workers' hubs sharing one directory: the engine sends to its own worker's clients only.
+    @Test func aTargetOnAnotherHubIsAddressedByWorkerSlotAndNumber() throws {
+        // Two workers' hubs sharing one directory: a /msg to the other one's client names it
+        // wherever it is, and the engine posts the line there.
         let directory = LocalRelayDirectory()
         let east = RelayNetwork(
             options: RelayOptions(firstClientNumber: 1, clientNumberStride: 2, worker: 0), directory: directory)
@@ -100,17 +102,33 @@ import Testing
             options: RelayOptions(firstClientNumber: 2, clientNumberStride: 2, worker: 1), directory: directory)
         east.connect(0)
         west.connect(0)
+        west.connect(1)
         east.connect(1)
         _ = east.takeAll()
         _ = west.takeAll()
         east.say(0, "/msg client3 same worker\n")
         #expect(east.take(1) == ["client1 (private): same worker\n"])
-        east.say(0, "/msg client2 other worker\n")
-        #expect(
-            east.take(0) == [
-                "error: client2 is on another worker of this server; /msg reaches clients of your own worker only, for now\n"
-            ])
+        #expect(east.elsewhere.isEmpty)
+        east.say(0, "/msg client4  other worker \n")
+        try #require(east.elsewhere.count == 1)
+        #expect(east.elsewhere[0].address == RelayAddress(worker: 1, slot: 1, client: 4))
+        #expect(east.elsewhere[0].line == "client1 (private): other worker \n")
+        #expect(east.nobodyReceivedAnything())
         #expect(west.nobodyReceivedAnything())
+    }
+
+    @Test func aSlotHoldsItsClientUntilItLeavesNotALaterOneInTheSameSlot() {
+        let network = fourClients()
+        #expect(network.hub.holdsClient(3, inSlot: 2))
+        #expect(!network.hub.holdsClient(2, inSlot: 2))
+        #expect(!network.hub.holdsClient(3, inSlot: 99), "a slot outside the table holds nobody")
+        network.say(2, "/nick carol\n")
+        #expect(network.hub.holdsClient(3, inSlot: 2), "a rename keeps the client's number")
+        network.hangUp(2)
+        #expect(!network.hub.holdsClient(3, inSlot: 2))
+        network.connect(2)
+        #expect(network.hub.holdsClient(5, inSlot: 2))
+        #expect(!network.hub.holdsClient(3, inSlot: 2), "the slot's new client is not the one that left")
     }
 
     @Test func whoListsEveryClientToTheAskerAlone() throws {
@@ -165,7 +183,7 @@ import Testing
         let name = try! Array(String(repeating: "q", count: 32).utf8).withUnsafeBytes { try RelayName(naming: $0) }
         let errors: [RelayError] = [
             .invalidName, .reservedName, .nameTaken(name), .alreadyNamed(name), .noSuchClient(name), .messageUsage,
-            .onAnotherWorker(name), .unknownCommand,
+            .unknownCommand,
         ]
         for error in errors {
             let line = rendered { _ = RelayFormat.writeError(error, into: &$0) }

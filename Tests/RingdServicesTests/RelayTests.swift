@@ -17,6 +17,8 @@ final class RelayNetwork {
     var published: [String] = []
     var requests: [ClusterRequest] = []
     var privateLines: [String] = []
+    /// Lines for clients of other hubs (`.client` sends), in order, and where they go.
+    private(set) var elsewhere: [(address: RelayAddress, line: String)] = []
 
     init(capacity: Int = 8, options: RelayOptions = RelayOptions(), directory: LocalRelayDirectory = LocalRelayDirectory()) {
         hub = RelayHub(capacity: capacity, options: options, directory: directory)
@@ -80,7 +82,9 @@ final class RelayNetwork {
                 case .one(let slot): connected.intersection([slot])
                 case .allExcept(let slot): connected.subtracting([slot])
                 case .everyone: connected
+                case .client: []
                 }
+                if case .client(let address) = recipients { elsewhere.append((address, line)) }
                 for slot in slots { inbox[slot, default: []].append(line) }
             case .closeAfterOutput(let slot):
                 closedByHub.append(slot)

@@ -69,4 +69,61 @@ import Testing
             "\(received.count) of \(sent.count) bytes, first difference at \(differing ?? -1)")
         #expect(largest > 1, "no completion spanned more than one buffer in \(bundles) completions")
     }
+
+    /// Raw echo's bound on what one recv takes: a limited bundle ends (no IORING_CQE_F_MORE)
+    /// once it has its limit, the next one armed takes the next bytes, and the end of the stream
+    /// still comes (a per-completion cap can lose it on 6.18; this limit must not).
+    @Test func aLimitedBundleEndsAtItsLimitAndTheEndOfStreamStillComes() throws {
+        let ring = try Ring(submissionEntries: 16, completionEntries: 64)
+        defer { ring.close() }
+        guard ring.supportsBundles, KernelSupport.receiveLimit else {
+            print("skipped: this kernel has no limit on a multishot recv (bundles: \(ring.supportsBundles))")
+            return
+        }
+        let buffers = try ProvidedBufferRing(ring: ring, group: 1, count: 64, bufferSize: 4096)
+        defer { buffers.close() }
+        let pair = try LoopbackPair()
+        let sent = pattern(100_000, seed: 11)
+        let written = sent.withUnsafeBytes { send(pair.client, $0.baseAddress, sent.count, 0) }
+        try #require(written == sent.count)
+        shutdown(pair.client, Int32(SHUT_WR))
+        let limit = 16 * 1024
+        var received: [UInt8] = []
+        var requests = 0
+        var endOfStream = false
+        let tag = UserData(operation: 2, slot: 0, generation: 0)
+        while !endOfStream && requests < 100 {
+            ring.queueMultishotReceiveBundle(socket: pair.server, group: buffers.group, limit: UInt32(limit), userData: tag)
+            requests += 1
+            var takenByThisRequest = 0
+            var more = true
+            while more {
+                let completion = try nextCompletion(ring)
+                more = completion.hasMore
+                if completion.result == 0 {
+                    endOfStream = true
+                    continue
+                }
+                try #require(completion.result > 0, "recv ended with \(completion.result)")
+                let first = try #require(completion.bufferID)
+                let count = (Int(completion.result) + 4095) / 4096
+                buffers.take(first, count: count)
+                let position = buffers.position(of: first)
+                var left = Int(completion.result)
+                for index in 0..<count {
+                    let buffer = index == 0 ? first : buffers.buffer(index, from: position)
+                    let length = min(left, 4096)
+                    received += UnsafeRawBufferPointer(start: buffers.bytes(of: buffer), count: length)
+                    left -= length
+                    buffers.recycle(buffer)
+                }
+                buffers.publish()
+                takenByThisRequest += Int(completion.result)
+            }
+            #expect(takenByThisRequest <= limit, "request \(requests) took \(takenByThisRequest) bytes, over its \(limit)")
+        }
+        #expect(endOfStream, "no end of stream after \(requests) requests and \(received.count) bytes")
+        #expect(received == sent, "\(received.count) of \(sent.count) bytes, or not in order")
+        #expect(requests >= sent.count / limit, "\(requests) requests for \(sent.count) bytes at most \(limit) each")
+    }
 }

@@ -29,6 +29,10 @@ RINGD=PATH and RING_CLIENT=PATH use those binaries instead of building them.
     tools/bench/compare.py idle-rss         # RSS growth per idle connection at 10,000
     tools/bench/compare.py broadcast        # ringd, 10,000 subscribers, 100 ms ticks: lines/s, spread
     tools/bench/compare.py relay            # ringd, 100 clients x 10 lines/s: deliveries, latency, loss
+    tools/bench/compare.py relay-hosts      # 3 ringd hosts in network namespaces x 100 clients x 10 lines/s:
+                                            # deliveries within and across hosts, latency, loss (root)
+    tools/bench/compare.py broadcast-hosts  # PUBLISH ringd:broadcast 10 times a second to 2 ringd hosts x
+                                            # 5,000 subscribers vs Redis serving the 10,000 itself (root)
     tools/bench/compare.py echo-pinned --baseline /tmp/ringd-before --servers ringd,ringd-before
                                             # a change against the ringd before it, side by side
 
@@ -42,6 +46,10 @@ greet: every server sends the same 24 bytes (ringd and nginx `hello from ringd_s
 placeholder); `ringd {peer}` (ringd's default template) and `ringd unpinned` are variants to
 name in --servers. broadcast and relay have no reference server; broadcast alternates three
 clients (ring-client, tools/bench/tickspread.c, loadgen) against a fresh ringd each run.
+
+relay-hosts and broadcast-hosts run each ringd in a network namespace of its own with a shared
+Redis in another (tools/cluster/netns.py, so they need root), and their clients,
+tools/bench/hostclients.c, in a client namespace; see sidebyside/hosts.py.
 """
 import argparse
 import os
@@ -50,7 +58,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from sidebyside import broadcast, echo, fanout, greet, servers  # noqa: E402
+from sidebyside import broadcast, echo, fanout, greet, hosts, servers  # noqa: E402
 from sidebyside.system import SHARED, build_ringd  # noqa: E402
 
 # Scenario: the servers it compares unless --servers names others.
@@ -65,22 +73,25 @@ DEFAULT_SERVERS = {
     "idle-rss": "ringd,uring_server,epoll_server",
     "fanout": "ringd,redis",
     "broadcast": "ring-client,tickspread,loadgen",
+    "broadcast-hosts": "ringd,redis",
 }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=list(DEFAULT_SERVERS) + ["relay"])
+    parser.add_argument("scenario", choices=list(DEFAULT_SERVERS) + ["relay", "relay-hosts"])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5, help="measured seconds per run (after 1 s of warm-up)")
     parser.add_argument("--connections", type=int, default=None,
-                        help="idle-rss: idle connections (10000); broadcast, fanout: subscribers (10000); "
-                             "relay: clients (100)")
+                        help="idle-rss: idle connections (10000); broadcast, fanout, broadcast-hosts: subscribers "
+                             "(10000); relay: clients (100); relay-hosts: clients per host (100)")
     parser.add_argument("--count", type=int, default=None,
                         help="greet: connections per run instead of --seconds (e.g. 100000)")
     parser.add_argument("--rate", type=int, default=None,
-                        help="echo-rate: requests per second in total (40000); relay: lines per second each "
-                             "client sends (10)")
+                        help="echo-rate: requests per second in total (40000); relay, relay-hosts: lines per "
+                             "second each client sends (10); broadcast-hosts: PUBLISHes per second (10)")
+    parser.add_argument("--hosts", type=int, default=None,
+                        help="relay-hosts: ringd hosts (3); broadcast-hosts: ringd hosts sharing the subscribers (2)")
     parser.add_argument("--baseline", default=None, help="a ringd binary to run as the server ringd-before")
     parser.add_argument("--servers", default=None,
                         help="comma-separated, in the order they run; greet also knows 'ringd {peer}' and "
@@ -92,7 +103,10 @@ def main():
 
     subprocess.run(["make", "-s", "-C", SHARED], check=True, stdout=subprocess.DEVNULL)
     build_ringd({"ringd"} | ({"ring-client"} if scenario in ("echo-rate", "broadcast", "relay") else set()))
-    if scenario not in ("broadcast", "relay"):
+    if scenario in ("relay-hosts", "broadcast-hosts"):
+        hosts.require_root()
+        hosts.build_hostclients()
+    elif scenario not in ("broadcast", "relay"):
         servers.prepare(names)
 
     if scenario in echo.SATURATION:
@@ -112,6 +126,14 @@ def main():
         subscribers = options.connections or 10000
         broadcast.print_broadcast(broadcast.run_broadcast(options.runs, options.seconds, subscribers, names),
                                   subscribers)
+    elif scenario == "relay-hosts":
+        count, clients, rate = options.hosts or 3, options.connections or 100, options.rate or 10
+        hosts.print_relay_hosts(hosts.run_relay_hosts(options.runs, options.seconds, count, clients, rate), count,
+                                clients, rate)
+    elif scenario == "broadcast-hosts":
+        count, subscribers, rate = options.hosts or 2, options.connections or 10000, options.rate or 10
+        figures = hosts.run_broadcast_hosts(names, options.runs, options.seconds, count, subscribers, rate)
+        hosts.print_broadcast_hosts(figures, names, count, subscribers, rate)
     else:
         clients, rate = options.connections or 100, options.rate or 10
         broadcast.print_relay(broadcast.run_relay(options.runs, options.seconds, clients, rate), clients, rate)

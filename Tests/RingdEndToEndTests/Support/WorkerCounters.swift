@@ -4,7 +4,8 @@
 //     {"workers":[{"accepted":4,"closed":4,"closed_idle":0,...},{"accepted":3,...}]}
 //
 // read into a name -> count table per worker, so a test can check that the counts add up to
-// what it did (every client accepted and closed, the refusals and idle closes it caused).
+// what it did (every client accepted and closed, the refusals and idle closes it caused). With a
+// cluster the line ends with the node's name: `...}],"node":"east-1"}`.
 
 import Foundation
 import Glibc
@@ -16,6 +17,8 @@ struct WorkerCounters {
     let byWorker: [Int: [String: Int]]
     /// The JSON line, for failure messages.
     let lines: [String]
+    /// `cluster.node` (or its default), with a cluster.
+    let node: String?
 
     init(parsing standardOutput: String) throws {
         guard let line = standardOutput.split(separator: "\n").last(where: { $0.hasPrefix("{\"workers\":") }) else {
@@ -26,6 +29,7 @@ struct WorkerCounters {
         else { throw HarnessFailure("cannot read the statistics line: \(line)") }
         byWorker = Dictionary(uniqueKeysWithValues: workers.enumerated().map { ($0.offset, $0.element) })
         lines = [String(line)]
+        node = object["node"] as? String
     }
 
     /// The sum of counter `name` over every worker; nil if some worker does not report it.
