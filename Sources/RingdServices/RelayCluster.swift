@@ -223,7 +223,10 @@ public struct RelayWire {
         } else {
             target = nil
         }
-        guard lineStart < message.count, message.last == UInt8(ascii: "\n") else { return nil }
+        // One line, as a hub renders it: a message with a line feed inside (nothing ringd
+        // published) would smuggle lines no client sent.
+        guard lineStart < message.count, message[lineStart...].firstIndex(of: UInt8(ascii: "\n")) == message.count - 1
+        else { return nil }
         line = UnsafeRawBufferPointer(rebasing: message[lineStart...])
     }
 

@@ -61,7 +61,10 @@ import Testing
         let network = threeClients()
         network.hear("Eweb2 client4@web2: from afar\n")
         #expect(network.takeAll() == [0: ["client4@web2: from afar\n"], 1: ["client4@web2: from afar\n"], 2: ["client4@web2: from afar\n"]])
-        for ignored in ["Eweb1 client1@web1: mine\n", "Xweb2 what\n", "Eweb2 no line feed", "E nobody\n", "Pweb2 client2@web1\n"] {
+        for ignored in [
+            "Eweb1 client1@web1: mine\n", "Xweb2 what\n", "Eweb2 no line feed", "E nobody\n", "Pweb2 client2@web1\n",
+            "Eweb2 two\nlines\n",
+        ] {
             network.hear(ignored)
             #expect(network.nobodyReceivedAnything(), "\(ignored.debugDescription)")
         }
@@ -207,7 +210,12 @@ extension RelayClusterTests {
             let message = (0..<count).map { _ in pieces.randomElement(using: &generator)! }.joined()
             network.hear(message)
             for (_, lines) in network.takeAll() {
-                for line in lines { #expect(message.hasSuffix(line) && line.hasSuffix("\n"), "\(message.debugDescription)") }
+                for line in lines {
+                    // By bytes: as Strings, "\r\n" is one Character.
+                    let bytes = Array(line.utf8)
+                    #expect(Array(message.utf8).suffix(bytes.count) == bytes[...], "\(message.debugDescription)")
+                    #expect(bytes.firstIndex(of: 10) == bytes.count - 1, "one line: \(message.debugDescription)")
+                }
             }
         }
         #expect(network.published.isEmpty && network.requests.isEmpty)
