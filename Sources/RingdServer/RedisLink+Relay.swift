@@ -2,8 +2,8 @@
 // what they are for): PUBLISH of a line on PREFIX:relay, and small Lua scripts for names, so
 // that each check and its write happen at once in Redis, whoever else runs them meanwhile.
 //
-//   PREFIX:name:NAME   "NODE CLIENT" with an expiry (`nameLifetime`): who holds NAME. A holder
-//                      refreshes it every `nameRefreshInterval`; a dead host's names expire.
+//   PREFIX:name:NAME   "NODE CLIENT", who holds NAME, with an expiry (`nameLifetimeMilliseconds`)
+//                      its holder refreshes (`nameRefreshMilliseconds`); a dead host's names expire.
 //   PREFIX:online      a sorted set of every name held, scored by when it expires, for /who.
 //
 // A claim sets the key unless a client of another node holds it. One of this node's own values

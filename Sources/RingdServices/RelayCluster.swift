@@ -8,7 +8,9 @@
 // clients already have it) and sends the rest to the clients of its own worker. A sender's
 // lines keep their order: one worker's connection publishes them in order, and Redis delivers
 // in order on each subscriber's connection. The per-line path asks nothing of Redis but the
-// PUBLISH, and the hub neither locks nor allocates for it.
+// PUBLISH, and the hub neither locks nor allocates for it. (One channel for all, rather than one
+// per host: a host gets its own lines back and drops them, one wasted delivery per worker, but
+// no host needs to know which others exist, and a new one is heard from its first line.)
 //
 // Names. A default name, `client<N>@<node>`, is unique without asking anyone (nodes are unique,
 // and names of that form cannot be chosen), so relay goes on while Redis is down; it is still
@@ -23,7 +25,9 @@
 //
 // /msg to a name not on this host asks Redis to publish the private line if some host holds the
 // name (one script: no round trip, no line held here while waiting); the hub of the worker that
-// holds the target sends it. /who asks Redis for the names online everywhere.
+// holds the target sends it. It travels on the sender's worker's connection like its chat lines,
+// so the target gets both in the order they were sent. /who asks Redis for the names online
+// everywhere.
 
 extension RelayHub {
     /// Where a line that also goes to other hosts starts: its wire header, with a cluster.
