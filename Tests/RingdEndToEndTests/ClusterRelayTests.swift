@@ -122,6 +122,11 @@ struct ClusterRelayTests {
         #expect(try b1.line() == "\(a1.name) (private): across hosts\n")
         try b1.connection.send("/msg \(c1.name) back\n")
         #expect(try c1.line() == "bob (private): back\n")
+        // Host A has two workers: whichever holds the target sends it, the other stays quiet.
+        for target in [a1, a2] {
+            try c1.connection.send("/msg \(target.name) to \(target.name)\n")
+            #expect(try target.line() == "\(c1.name) (private): to \(target.name)\n")
+        }
         try a1.connection.send("/msg nobody hello?\n")
         #expect(try a1.line() == "error: no such client nobody\n")
         try c1.connection.send("/who\n")
