@@ -51,9 +51,17 @@ extension EventLoop {
 
     // MARK: - Answers
 
-    /// The reply to a relay script: its answer goes to the service.
+    /// The reply to a relay script: its answer goes to the service. An error about one name (a
+    /// key of the wrong type, say) fails that request alone; one that says Redis lost the
+    /// scripts (NOSCRIPT), or a reply that is not RESP's answer to a script, resets the
+    /// connection, which loads them again.
     func relayReplied(_ link: RedisLink, _ pending: PendingReply, _ element: RESPElement?) {
         guard case .integer(let value)? = element else {
+            if let error = element?.errorText, !error.hasPrefix("NOSCRIPT") {
+                log.write(.error, "Redis answered \(pending.kind) about \(pending.target ?? pending.claim.name) with \(error)")
+                failPending(pending)
+                return
+            }
             replyFailed(link, pending, element?.errorText ?? "a reply that is not an integer")
             return
         }
