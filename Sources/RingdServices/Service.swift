@@ -185,7 +185,9 @@ public enum ClusterRequest: Sendable, Equatable {
     /// `PREFIX:name:NAME`, with an expiry the engine refreshes while `forEachClaim` lists it.
     /// Answered with `.claimed`.
     case claim(ClusterClaim)
-    /// Lets go of a name `claim` made (unless another host holds it by now). Not answered.
+    /// Lets go of a name `claim` made (unless another host holds it by now). Answered only with
+    /// `.failed`, when it cannot be sent; a release lost with the connection goes unanswered (the
+    /// name expires).
     case release(ClusterClaim)
     /// Publishes `bytes` (rendered by the service, which names the target in them) if some host
     /// holds `target`; answered with `.privateSent`. `from` is the sender.
