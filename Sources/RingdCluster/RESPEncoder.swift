@@ -64,14 +64,15 @@ public enum RESPArgument: ExpressibleByStringLiteral {
 
 /// A command and up to `maximumArgumentCount - 1` arguments, stored inline; see the file comment.
 public struct RESPCommand {
-    /// The command name included: enough for `SET key value NX PX ms` and `PUBLISH`, with room.
-    public static let maximumArgumentCount = 8
+    /// The command name included: enough for `SET key value NX PX ms`, `PUBLISH`, and `EVAL`
+    /// with a script, two keys and four arguments (the relay's name claims).
+    public static let maximumArgumentCount = 10
 
     private var arguments:
         (
-            RESPArgument?, RESPArgument?, RESPArgument?, RESPArgument?,
-            RESPArgument?, RESPArgument?, RESPArgument?, RESPArgument?
-        ) = (nil, nil, nil, nil, nil, nil, nil, nil)
+            RESPArgument?, RESPArgument?, RESPArgument?, RESPArgument?, RESPArgument?,
+            RESPArgument?, RESPArgument?, RESPArgument?, RESPArgument?, RESPArgument?
+        ) = (nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
     /// Arguments so far, the command name included.
     public private(set) var count = 0
 

@@ -160,7 +160,7 @@ enum Schema {
         ConfigurationKey(
             "cluster", "prefix", .text(maximumBytes: 256, allowsEmpty: false), default: "ringd", \.cluster.prefix,
             reload: .restart,
-            "put before every Redis key and channel (PREFIX:counter, PREFIX:broadcast)"),
+            "put before every Redis key and channel (PREFIX:counter, PREFIX:broadcast, PREFIX:relay, PREFIX:name:NAME)"),
         ConfigurationKey(
             "cluster", "username", .text(maximumBytes: 256, allowsEmpty: true), default: "", \.cluster.username,
             reload: .restart,
@@ -171,7 +171,8 @@ enum Schema {
             "Redis password for AUTH; \"\" = no AUTH (ringd --check prints it: keep the file private)"),
         ConfigurationKey(
             "cluster", "node", .text(maximumBytes: 128, allowsEmpty: true), default: "", \.cluster.node, reload: .restart,
-            "this process's name in logs and to other hosts; \"\" = HOSTNAME:PID"),
+            "this process's name in logs and to other hosts, unique among them; in relay mode at most 16 visible"
+                + " characters (default names end in it: client7@NODE); \"\" = HOSTNAME:PID, the host name cut to fit 16"),
         ConfigurationKey(
             "cluster", "unavailable_message", .template(filling: []),
             default: try! MessageTemplate(parsing: "error: the cluster is unavailable, try again later\n"),
@@ -226,6 +227,16 @@ enum Schema {
                 + " longest line ringd renders rounded up to a power of two, here \(ByteCountText.text(bytes: longest.bytes))"
                 + " (\(longest.cause)); that line follows echo.max_line, relay.max_line, greet.message, counter.message,"
                 + " broadcast.message and broadcast.greeting"
+        },
+        // A relay host's default names end in its node (client7@NODE), a name of at most 32 bytes;
+        // its lines carry it to the other hosts, where a space ends it.
+        Constraint(["server.mode", "cluster.redis", "cluster.node"]) { configuration in
+            let node = configuration.cluster.node
+            guard configuration.server.mode == .relay, configuration.cluster.redis != nil, !node.isEmpty else { return nil }
+            guard node.utf8.count > RelayName.maximumNodeCount || !node.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+            else { return nil }
+            return "cluster.node (\"\(node)\") must be 1 to \(RelayName.maximumNodeCount) visible ASCII characters without"
+                + " spaces in relay mode with a cluster: it ends every default name (client7@NODE), 32 bytes at most"
         },
         // The metrics socket is bound without SO_REUSEPORT: on a service port it would fail to bind.
         Constraint(["server.listen", "metrics.listen"]) { configuration in

@@ -100,6 +100,18 @@ private let workerFamilies: [WorkerFamily] = [
         "ringd_cluster_channel_messages_total", .counter,
         "Messages on the cluster channel: delivered to the service, or dropped as longer than an output chunk or io.output_cap.",
         [([("result", "delivered")], \.upstreamMessages), ([("result", "dropped")], \.upstreamDropped)]),
+    WorkerFamily(
+        "ringd_cluster_lines_unpublished_total", .counter,
+        "Relay lines that could not leave this host: Redis was down, or the worker's queue for it was full.",
+        \.clusterLinesUnpublished),
+    WorkerFamily(
+        "ringd_cluster_requests_failed_total", .counter,
+        "Relay requests to Redis (/nick, /msg, /who, a name's release) that failed: Redis down, queue full, or connection lost.",
+        \.clusterRequestsFailed),
+    WorkerFamily(
+        "ringd_cluster_names_lost_total", .counter,
+        "Relay names found taken on another host after an outage; each holder was renamed to its default name.",
+        \.clusterNamesLost),
     WorkerFamily("ringd_connections_open", .gauge, "Connections open.", \.connectionsOpen),
     WorkerFamily("ringd_output_queued_bytes", .gauge, "Bytes queued to send, over all connections.", \.outputQueuedBytes),
     WorkerFamily("ringd_free_output_chunks", .gauge, "Free chunks of the worker's output memory.", \.freeOutputChunks),

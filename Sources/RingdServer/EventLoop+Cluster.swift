@@ -80,7 +80,9 @@ extension EventLoop {
 
     /// End of iteration: what the handlers wrote goes out in one send, once connected.
     func flushRedis() {
-        guard let link = cluster, link.state == .greeting || link.state == .ready, let bytes = link.takeOutput() else { return }
+        guard let link = cluster, link.state == .greeting || link.state == .ready else { return }
+        if link.refreshCursor != nil && link.state == .ready { continueRefresh(link) }
+        guard let bytes = link.takeOutput() else { return }
         queueRedisSend(link, bytes)
     }
 
@@ -155,6 +157,9 @@ extension EventLoop {
             switch element {
             case .push(let count):
                 if count > 0 { link.value = .push(index: 0, isMessage: false, onChannel: false) }
+            case .array(let count?) where count > 0 && link.oldestPendingKind == .listNames:
+                link.names.reset()
+                link.value = .names(index: 0, total: 0)
             case .array(let count?) where count > 0, .set(let count) where count > 0, .map(let count) where count > 0:
                 link.value = .aggregateReply
             default:
@@ -172,8 +177,17 @@ extension EventLoop {
             }
             link.value = .push(index: index + 1, isMessage: isMessage, onChannel: onChannel)
         }
+        if case .names(let index, var total) = link.value, depthBefore == 1 {
+            if index == 0, case .integer(let count) = element { total = Int(clamping: count) }
+            if index > 0, let name = element.text { link.names.append(name) }
+            link.value = .names(index: index + 1, total: total)
+        }
         guard link.decoder.depth == 0 else { return }
-        if case .aggregateReply = link.value { redisReply(link, nil) }
+        switch link.value {
+        case .aggregateReply: redisReply(link, nil)
+        case .names(_, let total): namesReplied(link, total: total)
+        default: break
+        }
         link.value = .none
     }
 
@@ -202,6 +216,7 @@ extension EventLoop {
             link.reportedDown = false
             link.failedAttempts = 0
             link.backoff = RedisLink.initialBackoff
+            refreshClaims(link)
         case .incrementCounter:
             guard case .integer(let value)? = element, value >= 1 else {
                 sendUnavailable(pending.descriptor)
@@ -211,7 +226,23 @@ extension EventLoop {
                 return
             }
             sendNumberedGreeting(pending.descriptor, peer: pending.peer, number: UInt64(value - 1))
+        case .ping, .publish, .releaseName:
+            if let error = element?.errorText { replyFailed(link, pending, error) }
+        case .loadScript:
+            guard let sha = element?.text, link.relay?.record(sha: sha, of: Int(pending.descriptor)) == true else {
+                replyFailed(link, pending, element?.errorText ?? "a reply that is not a script's SHA1")
+                return
+            }
+        case .claimName, .refreshName, .sendPrivate, .listNames:
+            relayReplied(link, pending, element)
         }
+    }
+
+    /// An error where a reply must succeed: logged, and the connection reset.
+    func replyFailed(_ link: RedisLink, _ pending: PendingReply, _ error: String) {
+        log.write(.error, "Redis answered \(pending.kind) with \(error)")
+        failPending(pending)
+        resetRedis(link, nil)
     }
 
     // MARK: - Faults
@@ -236,9 +267,7 @@ extension EventLoop {
             ring.queueCancelAll(descriptor: link.socket, userData: tag(.cancel))
         }
         link.reset()
-        while let pending = link.popReply() {
-            if pending.kind == .incrementCounter { sendUnavailable(pending.descriptor) }
-        }
+        while let pending = link.popReply() { failPending(pending) }
         if wasUp { statistics.clusterDisconnects += 1 }
         redisAttemptFailed(link, reason, countsAsAttempt: !wasUp)
     }

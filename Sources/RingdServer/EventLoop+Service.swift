@@ -100,7 +100,18 @@ extension EventLoop {
         }
         statistics.upstreamMessages += 1
         let context = ServiceContext(time: .now, clients: group.clients.load(ordering: .relaxed), connections: table.openCount)
-        carryOut(service.upstream(message, context: context, into: &writer), writtenBytes: writer.count)
+        // Every worker hears the channel on its own connection: nothing is posted to the others.
+        carryOut(service.upstream(message, context: context, into: &writer), writtenBytes: writer.count, posting: false)
+    }
+
+    /// Redis's answer to one of the service's requests (or a lost name), for the service.
+    func answerService(_ answer: ClusterAnswer) {
+        guard var writer = arena.writer(room: service.maximumOutputCount) else {
+            statistics.outputExhausted += 1
+            return
+        }
+        let context = ServiceContext(time: .now, clients: group.clients.load(ordering: .relaxed), connections: table.openCount)
+        carryOut(service.clusterAnswered(answer, context: context, into: &writer), writtenBytes: writer.count)
     }
 
     /// Room for one event's output; when the arena has none, the client the event is about is
@@ -118,11 +129,17 @@ extension EventLoop {
     // MARK: - Actions
 
     /// Carries out what the service decided, in order. Its ranges are relative to the writer,
-    /// which began at the arena's fill point, so one `keep` covers them all.
+    /// which began at the arena's fill point, so one `keep` covers them all. `posting`: false
+    /// for a channel message, which every worker hears itself.
+    ///
+    /// A cluster request Redis cannot take now is answered (`.failed`) after every action has
+    /// been carried out: the answer renders into the arena, which must not move on from a chunk
+    /// that actions not yet queued still point into.
     @inline(__always)
-    private func carryOut(_ actions: ServiceActions, writtenBytes: Int) {
+    private func carryOut(_ actions: ServiceActions, writtenBytes: Int, posting: Bool = true) {
         guard !actions.isEmpty else { return }
         let written = arena.keep(writtenBytes)
+        var failedRequests: UInt8 = 0
         // By index: a debug build's unspecialized IndexingIterator mallocs for each element.
         var position = actions.startIndex
         while position < actions.endIndex {
@@ -130,9 +147,13 @@ extension EventLoop {
             position += 1
             switch action {
             case .send(let range, let recipients):
-                let span = OutputSpan(
-                    chunk: written.chunk, offset: written.offset + UInt32(range.lowerBound), length: UInt32(range.count))
-                send(span, to: recipients)
+                send(span(range, of: written), to: recipients, posting: posting)
+            case .publish(let range):
+                publishToCluster(bytes(of: span(range, of: written)))
+            case .cluster(let request):
+                var bytes: UnsafeRawBufferPointer?
+                if case .sendPrivate(_, _, let range) = request { bytes = self.bytes(of: span(range, of: written)) }
+                if !askCluster(request, bytes: bytes) { failedRequests |= 1 << (position - 1) }
             case .closeAfterOutput(let slot):
                 closeAfterOutput(UInt32(slot), table[UInt32(slot)])
             case .pauseReading(let slot):
@@ -146,19 +167,33 @@ extension EventLoop {
                 }
             }
         }
+        guard failedRequests != 0 else { return }
+        for position in actions.indices where failedRequests & (1 << position) != 0 {
+            if case .cluster(let request) = actions[position] { answerService(.failed(request)) }
+        }
     }
 
     @inline(__always)
-    private func send(_ span: OutputSpan, to recipients: Recipients) {
+    private func span(_ range: Range<Int>, of written: OutputSpan) -> OutputSpan {
+        OutputSpan(chunk: written.chunk, offset: written.offset + UInt32(range.lowerBound), length: UInt32(range.count))
+    }
+
+    @inline(__always)
+    private func bytes(of span: OutputSpan) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: group.bytes(of: span), count: Int(span.length))
+    }
+
+    @inline(__always)
+    private func send(_ span: OutputSpan, to recipients: Recipients, posting: Bool) {
         switch recipients {
         case .one(let slot):
             deliver(span, to: UInt32(slot), table[UInt32(slot)])
         case .allExcept(let slot):
             fanOut(span, except: UInt32(slot))
-            if S.reach == .everyWorker { post(span) }
+            if S.reach == .everyWorker && posting { post(span) }
         case .everyone:
             fanOut(span, except: nil)
-            if S.reach == .everyWorker { post(span) }
+            if S.reach == .everyWorker && posting { post(span) }
         case .client(let address):
             if address.worker == index {
                 deliver(span, toClient: address.client, inSlot: UInt32(address.slot))

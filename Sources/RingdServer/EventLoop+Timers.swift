@@ -54,6 +54,7 @@ extension EventLoop {
             }
         }
         if cluster != nil { checkRedisReplyDeadline() }
+        if let cluster, cluster.state == .ready { keepRedisBusy(cluster) }
         publishStatistics()
     }
 

@@ -82,6 +82,7 @@ final class EventLoop<S: Service> {
     static var batch: UInt32 { 32 }
     var acceptFailureReport = RateLimitedReport()
     var upstreamDropReport = RateLimitedReport()
+    var unpublishedReport = RateLimitedReport()
     /// Send-and-close connections whose close has not completed (`{clients}` for greet, counter).
     var greetingsInFlight = 0
     /// The service's `fixedGreeting`, read once at start and at each reload rather than per

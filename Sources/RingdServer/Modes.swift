@@ -57,12 +57,19 @@ extension Server {
         }
     }
 
-    /// Worker i of n names its clients client(i+1), client(i+1+n), ...: disjoint numbers.
+    /// Worker i of n names its clients client(i+1), client(i+1+n), ...: disjoint numbers. With
+    /// a cluster the names end in `@NODE`, which the configuration checked is a short name.
     private static func relayOptions(_ configuration: Configuration, _ worker: Worker) -> RelayOptions {
-        RelayOptions(
+        let node =
+            configuration.cluster.redis == nil
+            ? nil
+            : Array(configuration.cluster.nodeName.utf8).withUnsafeBytes {
+                try? RelayName(naming: $0)
+            }
+        return RelayOptions(
             notices: configuration.relay.notices, welcome: configuration.relay.welcome,
             firstClientNumber: UInt64(worker.index + 1), clientNumberStride: UInt64(worker.group.workerCount),
-            worker: worker.index)
+            worker: worker.index, node: node)
     }
 }
 

@@ -44,6 +44,21 @@ struct PendingReply {
         case hello
         /// INCR PREFIX:counter for the send-and-close connection `descriptor`.
         case incrementCounter
+        /// PING on an idle connection, so that a dead Redis is noticed (its reply deadline).
+        case ping
+        /// PUBLISH of a service's line (relay); the receiver count is not needed.
+        case publish
+        /// The relay's name scripts (RedisLink+Relay.swift) for `claim`: a /nick, a refresh or
+        /// a claim after a reconnect (a refusal means the name is lost), a release.
+        case claimName
+        case refreshName
+        case releaseName
+        /// /msg through the cluster, from `claim`'s client to `target`.
+        case sendPrivate
+        /// /who: an array of the total and some names.
+        case listNames
+        /// SCRIPT LOAD of the relay's script number `descriptor`: its SHA1, for EVALSHA.
+        case loadScript
     }
 
     var kind: Kind
@@ -52,6 +67,9 @@ struct PendingReply {
     var descriptor: Int32 = -1
     /// The waiting client's address, for a `{peer}` in its message.
     var peer: Peer = .unknown
+    /// For the relay's kinds: the name and the client it is for.
+    var claim = ClusterClaim(name: .numbered(0), slot: -1, client: 0)
+    var target: RelayName? = nil
 }
 
 /// The top-level value being decoded, when it spans several elements.
@@ -62,12 +80,17 @@ enum ValueInProgress {
     /// A push (RESP3 `>`): `index` counts its direct elements; `isMessage` once the first says
     /// "message", `onChannel` once the second names the channel the service hears.
     case push(index: Int, isMessage: Bool, onChannel: Bool)
+    /// The reply to /who (`listNames`): `index` counts its elements; the first is the total.
+    case names(index: Int, total: Int)
 }
 
 final class RedisLink {
     /// Output: two halves of this many bytes; input: one buffer of the largest element's bytes
     /// (RESPLimits.standard's 1 MiB bulk string) and room for its header.
     static let outputHalfSize = 64 << 10
+    /// The longest message published (a relay line and its header): what fits one output half
+    /// with the command around it, well below the 1 MiB bulk string every receiver accepts.
+    static let largestPublished = outputHalfSize - 1024
     static let inputSize = RESPLimits.standard.maximumBulkLength + (64 << 10)
     static let initialBackoff: Duration = .milliseconds(100)
     static let maximumBackoff: Duration = .seconds(5)
@@ -75,6 +98,9 @@ final class RedisLink {
     /// A reply that has not come this long after its command was queued resets the connection
     /// (checked by the sweep, at most a second apart): a stalled Redis holds clients no longer.
     static let replyLimitMilliseconds: UInt32 = 2000
+    /// A connection that sent nothing for this long sends a PING, so that a Redis that vanished
+    /// without a FIN (a lost host) is noticed by the reply deadline even in a quiet mode.
+    static let idlePingMilliseconds: UInt32 = 5000
 
     let addressText: String
     let node: String
@@ -116,6 +142,17 @@ final class RedisLink {
     var decoder = RESPDecoder()
     var value = ValueInProgress.none
 
+    /// When a command was last queued, on the worker's coarse clock.
+    private(set) var lastCommandAt: UInt32 = 0
+    /// When the relay's names were last refreshed, and the slot a refresh that did not fit the
+    /// output goes on from (nil when none is under way).
+    var lastRefreshAt: UInt32 = 0
+    var refreshCursor: Int?
+    /// The relay's keys and node, with a relay cluster (RedisLink+Relay.swift).
+    let relay: RelayKeys?
+    /// The names of a /who reply as they are decoded, each followed by a space.
+    let names = NameList()
+
     private let replies: UnsafeMutablePointer<PendingReply>
     let replyCapacity: Int
     private var replyHead = 0
@@ -130,7 +167,8 @@ final class RedisLink {
     /// `waitingCapacity`: the most replies that may be pending (clients waiting for a number).
     init(_ address: RedisAddress, settings: ClusterSettings, channel: ClusterChannel?, waitingCapacity: Int) {
         addressText = address.description
-        node = settings.node.isEmpty ? Self.defaultNode() : settings.node
+        node = settings.nodeName
+        relay = channel == .relay ? RelayKeys(prefix: settings.prefix, node: node) : nil
         self.address = .allocate(capacity: 1)
         self.address.initialize(to: sockaddr_storage())
         switch address {
@@ -169,18 +207,11 @@ final class RedisLink {
         password?.deallocate()
     }
 
-    private static func bytes(_ text: String) -> UnsafeMutableRawBufferPointer {
+    static func bytes(_ text: String) -> UnsafeMutableRawBufferPointer {
         let utf8 = Array(text.utf8)
         let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, utf8.count), alignment: 1)
         bytes.copyBytes(from: utf8)
         return UnsafeMutableRawBufferPointer(rebasing: bytes[0..<utf8.count])
-    }
-
-    /// `HOSTNAME:PID`.
-    private static func defaultNode() -> String {
-        var name = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&name, name.count - 1) == 0 ? String(cString: name) : "localhost"
-        return "\(host):\(getpid())"
     }
 
     // MARK: - Connections
@@ -206,6 +237,7 @@ final class RedisLink {
             subscribe.append(.bytes(UnsafeRawBufferPointer(channel)))
             _ = write(subscribe, expecting: nil)
         }
+        loadScripts(now: now)
     }
 
     /// Forgets the connection (its socket moves to `retiringSocket`) and hands back the replies
@@ -220,6 +252,8 @@ final class RedisLink {
         inputCount = 0
         decoder.reset()
         value = .none
+        relay?.loaded = 0
+        refreshCursor = nil
     }
 
     /// Takes the socket for closing at shutdown.
@@ -242,6 +276,7 @@ final class RedisLink {
                 rebasing: output[(fillingHalf * Self.outputHalfSize + fillCount)..<((fillingHalf + 1) * Self.outputHalfSize)]))
         guard let range = command.write(into: &writer) else { return false }
         fillCount += range.count
+        lastCommandAt = reply?.since ?? lastCommandAt
         if let reply {
             replies[(replyHead + replyCount) % replyCapacity] = reply
             replyCount += 1
@@ -256,6 +291,9 @@ final class RedisLink {
         let reply = PendingReply(kind: .incrementCounter, since: now, descriptor: descriptor, peer: peer)
         return write(increment, expecting: reply)
     }
+
+    /// The oldest pending reply's kind; nil when none is pending.
+    var oldestPendingKind: PendingReply.Kind? { replyCount > 0 ? replies[replyHead].kind : nil }
 
     /// When the oldest pending reply's command was queued; nil when none is pending.
     var oldestPendingSince: UInt32? { replyCount > 0 ? replies[replyHead].since : nil }

@@ -6,6 +6,7 @@
 // never waits for a reader (see WorkerStatistics.swift).
 
 import RingdConfig
+import RingdServices
 import RingdSystem
 import Synchronization
 
@@ -68,8 +69,8 @@ public final class ServerStatus: Sendable {
 /// Which deployment a clustered process belongs to, as the metrics (`ringd_cluster_info`) and
 /// `--stats-json` show it: an operator's way to tell the hosts' series apart.
 public struct ClusterIdentity: Sendable {
-    /// `cluster.node`, or by default `HOSTNAME:PID`: the name this process logs itself as when it
-    /// connects to Redis.
+    /// `cluster.node`, or by default `HOSTNAME:PID` (`nodeName`): the name this process logs
+    /// itself as when it connects to Redis.
     public let node: String
     /// `cluster.prefix`, before every key and channel.
     public let prefix: String
@@ -79,16 +80,24 @@ public struct ClusterIdentity: Sendable {
     /// nil without `[cluster] redis`.
     public init?(_ settings: ClusterSettings) {
         guard let redis = settings.redis else { return nil }
-        node = settings.node.isEmpty ? Self.defaultNode() : settings.node
+        node = settings.nodeName
         prefix = settings.prefix
         self.redis = redis.description
     }
+}
 
-    /// The same default RedisLink gives its connections (`HOSTNAME:PID`); the two must agree.
-    private static func defaultNode() -> String {
+extension ClusterSettings {
+    /// `cluster.node`, or by default `HOSTNAME:PID` with the host name cut so that the whole is
+    /// at most `RelayName.maximumNodeCount` bytes (a relay's default names end in it). The
+    /// metrics, the log and the relay's names all take it from here, so they agree.
+    var nodeName: String {
+        guard node.isEmpty else { return node }
         var name = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&name, name.count - 1) == 0 ? String(cString: name) : "localhost"
-        return "\(host):\(getpid())"
+        let host =
+            gethostname(&name, name.count - 1) == 0
+            ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
+        let pid = ":\(getpid())"
+        return String(decoding: host.utf8.prefix(max(1, RelayName.maximumNodeCount - pid.utf8.count)), as: UTF8.self) + pid
     }
 }
 

@@ -59,6 +59,15 @@ public struct WorkerStatistics: Sendable, Equatable, CustomStringConvertible {
     /// `outputExhausted`).
     public var upstreamMessages = 0
     public var upstreamDropped = 0
+    /// Lines a service published (relay) that could not leave the host: Redis was down, or the
+    /// worker's queue for it was full.
+    public var clusterLinesUnpublished = 0
+    /// Requests (a relay /nick, /msg or /who through Redis, a name's release or refresh) that
+    /// failed because Redis was down, its queue full, or the connection lost before the answer.
+    public var clusterRequestsFailed = 0
+    /// Relay names found taken on another host when refreshed or claimed again after a
+    /// reconnect; each holder was renamed to its default name.
+    public var clusterNamesLost = 0
     /// Gauges, as of the publication: connections open, bytes queued to send, free output chunks.
     public var connectionsOpen = 0
     public var outputQueuedBytes = 0
@@ -84,6 +93,8 @@ public struct WorkerStatistics: Sendable, Equatable, CustomStringConvertible {
         ("cluster_connects", \.clusterConnects), ("cluster_disconnects", \.clusterDisconnects),
         ("cluster_unavailable", \.clusterUnavailable), ("cluster_waiting_dropped", \.clusterWaitingDropped),
         ("upstream_messages", \.upstreamMessages), ("upstream_dropped", \.upstreamDropped),
+        ("cluster_lines_unpublished", \.clusterLinesUnpublished), ("cluster_requests_failed", \.clusterRequestsFailed),
+        ("cluster_names_lost", \.clusterNamesLost),
         ("connections_open", \.connectionsOpen), ("output_queued_bytes", \.outputQueuedBytes),
         ("free_output_chunks", \.freeOutputChunks),
     ]

@@ -29,9 +29,12 @@
 // client's default name never collides with a chosen one. Join, leave and rename notices are
 // optional (`Options.notices`), as is the welcome line.
 //
+// With a cluster (`Options.node`), the hub spans every host: RelayCluster.swift.
+//
 // The hub is a Service: it holds a fixed-capacity table indexed by the engine's connection slot,
-// writes the lines it wants sent into the engine's ByteWriter, and returns at most two actions, each
-// `send(bytes: range in the writer, to: recipients)` or `closeAfterOutput(slot)`, carried out in order.
+// writes the lines it wants sent into the engine's ByteWriter, and returns at most four actions,
+// each `send(bytes: range in the writer, to: recipients)` or `closeAfterOutput(slot)` (with a
+// cluster also `publish` and `cluster`), carried out in order.
 // Actions from successive calls keep each sender's lines in order. "allExcept" and "everyone"
 // mean the clients of this hub; delivering to clients held by other workers is the server's
 // business, and RelayFormat renders the same lines so a line can be rendered once and fanned out.
@@ -112,10 +115,16 @@ public struct RelayOptions: Sendable {
     public var clientNumberStride: UInt64 = 1
     /// The worker this hub serves, as its clients' addresses in the directory give it.
     public var worker = 0
+    /// With a cluster, this host's node name (`cluster.node`): lines also go to the other hosts,
+    /// and default names are `client<N>@<node>` (RelayCluster.swift). Nil for one host alone.
+    public var node: RelayName?
 
     public init(
-        notices: Bool = true, welcome: Bool = true, firstClientNumber: UInt64 = 1, clientNumberStride: UInt64 = 1, worker: Int = 0
+        notices: Bool = true, welcome: Bool = true, firstClientNumber: UInt64 = 1, clientNumberStride: UInt64 = 1,
+        worker: Int = 0,
+        node: RelayName? = nil
     ) {
+        self.node = node
         self.notices = notices
         self.welcome = welcome
         self.firstClientNumber = firstClientNumber
@@ -129,19 +138,24 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
     public static var input: ServiceInput { .lines }
     public static var slowReaders: SlowReaderPolicy { .cut }
     public static var reach: ServiceReach { .everyWorker }
+    public static var clusterChannel: ClusterChannel? { .relay }
 
     public typealias Options = RelayOptions
 
     /// A client in the table: what it is called and the number it got when it connected.
-    private struct Client {
+    struct Client {
         var name: RelayName
         let number: UInt64
+        /// With a cluster: the name a /nick asked Redis for, held in the directory meanwhile.
+        var pendingName: RelayName? = nil
+        /// The name is one it chose (with a cluster, claimed in Redis), not its default.
+        var chosen = false
     }
 
     /// Notices and welcome can change (a reloaded configuration); the numbering does not.
     public var options: Options
     /// Clients by connection slot; nil for a slot with no client.
-    private var clients: [Client?]
+    var clients: [Client?]
     /// Every client's name, this hub's and perhaps other hubs' too.
     public let directory: Directory
     /// Clients in the table.
@@ -180,7 +194,7 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
     {
         precondition(clients.indices.contains(slot), "slot \(slot) is outside the hub's \(capacity) slots")
         precondition(clients[slot] == nil, "slot \(slot) already holds a client")
-        let client = Client(name: .numbered(nextClientNumber), number: nextClientNumber)
+        let client = Client(name: .numbered(nextClientNumber, node: options.node), number: nextClientNumber)
         nextClientNumber &+= options.clientNumberStride
         // Numbered names cannot be chosen, and each hub's numbers are its own.
         let claimed = directory.claim(client.name, for: address(of: client, in: slot))
@@ -192,8 +206,12 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
             actions.append(.send(bytes: fitting(RelayFormat.writeWelcome(client.name, into: &writer)), to: .one(slot: slot)))
         }
         if options.notices {
-            actions.append(.send(bytes: fitting(RelayFormat.writeJoined(client.name, into: &writer)), to: .allExcept(slot: slot)))
+            let start = beginShared(into: &writer)
+            let joined = fitting(RelayFormat.writeJoined(client.name, into: &writer))
+            appendShared(joined, from: start, to: .allExcept(slot: slot), into: &actions)
         }
+        // Default names are unique without asking; they are in Redis for /msg and /who.
+        if options.node != nil { actions.append(.cluster(.claim(claim(of: client, in: slot)))) }
         return actions
     }
 
@@ -205,8 +223,9 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
         if text.first == UInt8(ascii: "/") { return command(text, from: slot, name: name, into: &writer) }
         var actions = ServiceActions()
         if !text.isEmpty {
-            actions.append(
-                .send(bytes: fitting(RelayFormat.writeChat(from: name, text: text, into: &writer)), to: .allExcept(slot: slot)))
+            let start = beginShared(into: &writer)
+            let chat = fitting(RelayFormat.writeChat(from: name, text: text, into: &writer))
+            appendShared(chat, from: start, to: .allExcept(slot: slot), into: &actions)
         }
         return actions
     }
@@ -215,13 +234,19 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
     /// sent `/quit`), so the server can always call this when it closes a connection.
     public mutating func closed(_ slot: Int, into writer: inout ByteWriter) -> ServiceActions {
         var actions = ServiceActions()
-        guard let name = name(ofSlot: slot) else { return actions }
+        guard let client = clients[slot] else { return actions }
+        let name = client.name
         directory.release(name)
+        // A name still waiting for Redis stays in the directory until the answer comes, which
+        // then lets go of it in both places (`clusterAnswered`).
         clients[slot] = nil
         clientCount -= 1
         if options.notices {
-            actions.append(.send(bytes: fitting(RelayFormat.writeLeft(name, into: &writer)), to: .allExcept(slot: slot)))
+            let start = beginShared(into: &writer)
+            let left = fitting(RelayFormat.writeLeft(name, into: &writer))
+            appendShared(left, from: start, to: .allExcept(slot: slot), into: &actions)
         }
+        if options.node != nil { actions.append(.cluster(.release(claim(of: client, in: slot)))) }
         return actions
     }
 
@@ -234,6 +259,8 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
         var actions = ServiceActions()
         if command.elementsEqual("/msg".utf8) {
             actions.append(message(arguments, from: slot, name: name, into: &writer))
+        } else if command.elementsEqual("/who".utf8), options.node != nil {
+            actions.append(.cluster(.listNames(for: claim(of: clients[slot]!, in: slot))))
         } else if command.elementsEqual("/who".utf8) {
             let who = RelayFormat.writeWho(listing: directory, into: &writer)
             actions.append(.send(bytes: fitting(who), to: .one(slot: slot)))
@@ -258,7 +285,10 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
         guard let target = try? RelayName(naming: UnsafeRawBufferPointer(rebasing: arguments[0..<nameEnd])) else {
             return reply(.invalidName, to: slot, into: &writer)
         }
-        guard let address = directory.find(target) else { return reply(.noSuchClient(target), to: slot, into: &writer) }
+        guard let address = directory.find(target) else {
+            if options.node != nil { return messageThroughCluster(arguments, textStart, to: target, from: slot, into: &writer) }
+            return reply(.noSuchClient(target), to: slot, into: &writer)
+        }
         let text = UnsafeRawBufferPointer(rebasing: arguments[textStart...])
         let recipient: Recipients = address.worker == options.worker ? .one(slot: address.slot) : .client(address)
         return .send(bytes: fitting(RelayFormat.writePrivate(from: name, text: text, into: &writer)), to: recipient)
@@ -275,25 +305,32 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
         }
         if new == old { return reply(.alreadyNamed(old), to: slot, into: &writer) }
         let client = clients[slot]!
+        if client.pendingName != nil { return reply(.renameInProgress, to: slot, into: &writer) }
         guard directory.claim(new, for: address(of: client, in: slot)) else {
             return reply(.nameTaken(new), to: slot, into: &writer)
         }
+        if options.node != nil {
+            // Held here meanwhile, so no client of this host takes it; Redis says for the others.
+            clients[slot]!.pendingName = new
+            return .cluster(.claim(ClusterClaim(name: new, slot: slot, client: client.number)))
+        }
         directory.release(old)
         clients[slot]!.name = new
+        clients[slot]!.chosen = true
         let bytes = fitting(RelayFormat.writeRenamed(from: old, to: new, into: &writer))
         return .send(bytes: bytes, to: options.notices ? .everyone : .one(slot: slot))
     }
 
-    private func reply(_ error: RelayError, to slot: Int, into writer: inout ByteWriter) -> ServiceAction {
+    func reply(_ error: RelayError, to slot: Int, into writer: inout ByteWriter) -> ServiceAction {
         .send(bytes: fitting(RelayFormat.writeError(error, into: &writer)), to: .one(slot: slot))
     }
 
-    private func address(of client: Client, in slot: Int) -> RelayAddress {
+    func address(of client: Client, in slot: Int) -> RelayAddress {
         RelayAddress(worker: options.worker, slot: slot, client: client.number)
     }
 
     /// The first index at or after `start` that is not a space.
-    private func skippingSpaces(in text: UnsafeRawBufferPointer, from start: Int) -> Int {
+    func skippingSpaces(in text: UnsafeRawBufferPointer, from start: Int) -> Int {
         var index = start
         while index < text.count && text[index] == UInt8(ascii: " ") { index += 1 }
         return index
@@ -301,7 +338,7 @@ public struct RelayHub<Directory: RelayDirectory>: Service {
 
     /// The range a RelayFormat call wrote. The caller sized the writer with
     /// `maximumOutputCount`, so a line that does not fit is a bug in the caller.
-    private func fitting(_ written: Range<Int>?) -> Range<Int> {
+    func fitting(_ written: Range<Int>?) -> Range<Int> {
         guard let written else {
             preconditionFailure("the relay's writer is full; size it with RelayFormat.maximumHubOutputCount(maxLine:)")
         }

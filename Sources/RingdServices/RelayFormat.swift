@@ -33,31 +33,45 @@ public struct RelayName: Hashable, Sendable, CustomStringConvertible {
         self.init(unchecked: bytes)
     }
 
-    private init(unchecked bytes: UnsafeRawBufferPointer) {
+    init(unchecked bytes: UnsafeRawBufferPointer) {
         withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: bytes) }
         length = UInt8(bytes.count)
     }
 
-    /// `client<number>`, a new client's name.
-    public static func numbered(_ number: UInt64) -> RelayName {
-        withUnsafeTemporaryAllocation(byteCount: maximumCount, alignment: 1) { scratch in
+    /// `client<number>`, a new client's name; with a cluster `client<number>@<node>`, so that
+    /// each host's default names are its own and no host asks Redis for them. The node is at
+    /// most `maximumNodeCount` bytes (the configuration checks it), which leaves room for numbers
+    /// of up to 9 digits; past that the node is cut to fit (a billion relay clients in one
+    /// process).
+    public static func numbered(_ number: UInt64, node: RelayName? = nil) -> RelayName {
+        withUnsafeTemporaryAllocation(byteCount: maximumCount + 1 + maximumNodeCount, alignment: 1) { scratch in
             var writer = ByteWriter(scratch)
             writer.write("client")
             writer.write(decimal: number)
-            return RelayName(unchecked: writer.written)
+            if let node {
+                writer.write(UInt8(ascii: "@"))
+                node.write(to: &writer)
+            }
+            return RelayName(unchecked: UnsafeRawBufferPointer(rebasing: writer.written.prefix(maximumCount)))
         }
     }
 
-    /// `client` followed by one or more digits.
+    /// The longest node name default names can end in (`cluster.node` in relay mode).
+    public static let maximumNodeCount = 16
+
+    /// `client` followed by one or more digits, and with a cluster `@` and a node: the names new
+    /// clients get, which nobody may choose.
     var isReserved: Bool {
         withBytes { bytes in
             let prefix = "client".utf8
-            return bytes.count > prefix.count && bytes.starts(with: prefix)
-                && bytes.dropFirst(prefix.count).allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+            guard bytes.count > prefix.count && bytes.starts(with: prefix) else { return false }
+            let rest = bytes.dropFirst(prefix.count)
+            let digits = rest.prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+            return !digits.isEmpty && (digits.count == rest.count || rest[rest.startIndex + digits.count] == UInt8(ascii: "@"))
         }
     }
 
-    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
         withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
     }
 
@@ -88,6 +102,10 @@ public enum RelayError: Sendable, Equatable {
     /// `/msg` without a name or without a text.
     case messageUsage
     case unknownCommand
+    /// `/nick` while an earlier one waits for the cluster's answer.
+    case renameInProgress
+    /// `/nick`, or `/msg` to a client not on this host, while Redis cannot be reached.
+    case clusterUnavailable
 }
 
 /// The relay's lines, for a hub and for a worker that fans a line out to its own clients.
@@ -106,7 +124,8 @@ public enum RelayFormat {
 
     /// The free bytes a writer needs for one RelayHub call, when lines are at most `maxLine` bytes.
     public static func maximumHubOutputCount(maxLine: Int) -> Int {
-        2 * maximumLineCount(maxLine: maxLine)
+        // Two lines (a welcome and a join), and with a cluster a header for the other hosts.
+        2 * maximumLineCount(maxLine: maxLine) + RelayWire.maximumHeaderCount
     }
 
     /// `NAME: text\n`
@@ -157,6 +176,33 @@ public enum RelayFormat {
         if listed < total {
             writer.write(" and ")
             writer.write(decimal: UInt64(total - listed))
+            writer.write(" more")
+        }
+        writer.write(UInt8(ascii: "\n"))
+        return writer.commit(since: start) ? start..<writer.count : nil
+    }
+
+    /// `* online: ...\n` from the cluster: `listed` holds names, each followed by a space, of
+    /// the `total` held on every host; as many as fit, then ` and N more`.
+    @discardableResult
+    public static func writeWho(listed: UnsafeRawBufferPointer, total: Int, into writer: inout ByteWriter) -> Range<Int>? {
+        let start = writer.count
+        let namesEnd = start + whoLineLimit - (5 + 20 + 5 + 1)
+        writer.write("* online:")
+        var listedCount = 0
+        var nameStart = 0
+        while let space = listed[nameStart...].firstIndex(of: UInt8(ascii: " ")) {
+            let name = UnsafeRawBufferPointer(rebasing: listed[nameStart..<space])
+            nameStart = space + 1
+            guard !name.isEmpty else { continue }
+            guard writer.count + 1 + name.count <= namesEnd else { break }
+            writer.write(UInt8(ascii: " "))
+            writer.write(name)
+            listedCount += 1
+        }
+        if listedCount < total {
+            writer.write(" and ")
+            writer.write(decimal: UInt64(total - listedCount))
             writer.write(" more")
         }
         writer.write(UInt8(ascii: "\n"))
@@ -222,6 +268,10 @@ public enum RelayFormat {
             writer.write("error: usage: /msg NAME text\n")
         case .unknownCommand:
             writer.write("error: unknown command; commands are /msg NAME text, /who, /nick NAME and /quit\n")
+        case .renameInProgress:
+            writer.write("error: your last /nick is still waiting for an answer from the other hosts\n")
+        case .clusterUnavailable:
+            writer.write("error: the other hosts cannot be reached now; try again later\n")
         }
         return writer.commit(since: start) ? start..<writer.count : nil
     }

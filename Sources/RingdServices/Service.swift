@@ -11,7 +11,8 @@
 //   outputDrained(slot)
 //   closed(slot)
 //   tick                                     (every `tickInterval`)
-//   upstream(message)                        (a message on `clusterChannel`, with a cluster)
+//   upstream(message)                        publish(bytes)       (with a cluster)
+//   clusterAnswered(answer)                  cluster(request)     (with a cluster)
 //
 // Bytes are written into the ByteWriter the engine passes, which has at least
 // `maximumOutputCount` free bytes; an action names a range of that writer. The engine renders
@@ -20,6 +21,10 @@
 // `reach` is `.everyWorker` has its `everyone` and `allExcept` sends posted to the other workers,
 // which queue them to their own clients, and a `client` send on another worker posted to that
 // worker alone, which asks its own service (`holdsClient`) whether the client is still there.
+// With a cluster, `publish` puts bytes on the service's `clusterChannel`, where every worker of
+// every host hears them (as `upstream`, so a service tells its own host's messages by what it
+// wrote in them), and `cluster` asks the engine for something Redis keeps (a name); Redis's
+// answer comes back as `clusterAnswered`.
 //
 // A service is plain code: no ring, no socket, no clock of its own (time comes in the
 // `ServiceContext`), so every mode is tested with no I/O. The engine is generic over the service
@@ -100,14 +105,20 @@ public enum ServiceAction: Sendable, Equatable {
     /// client down.
     case pauseReading(slot: Int)
     case resumeReading(slot: Int)
+    /// With a cluster: PUBLISH the bytes on `clusterChannel`, for every worker of every host
+    /// (this one's too: see `upstream`). Dropped and counted while Redis cannot take them.
+    case publish(bytes: Range<Int>)
+    /// With a cluster: what Redis should do; answered by `clusterAnswered` (see ClusterRequest).
+    case cluster(ClusterRequest)
 }
 
-/// Up to three actions, stored inline so that answering an event allocates nothing; carried
+/// Up to four actions, stored inline so that answering an event allocates nothing; carried
 /// out in order.
 public struct ServiceActions: RandomAccessCollection, Sendable, Equatable {
     private var first: ServiceAction?
     private var second: ServiceAction?
     private var third: ServiceAction?
+    private var fourth: ServiceAction?
 
     public init() {}
 
@@ -120,9 +131,11 @@ public struct ServiceActions: RandomAccessCollection, Sendable, Equatable {
             first = action
         } else if second == nil {
             second = action
-        } else {
-            precondition(third == nil, "a service answers one event with at most three actions")
+        } else if third == nil {
             third = action
+        } else {
+            precondition(fourth == nil, "a service answers one event with at most four actions")
+            fourth = action
         }
     }
 
@@ -131,10 +144,15 @@ public struct ServiceActions: RandomAccessCollection, Sendable, Equatable {
     }
 
     public var startIndex: Int { 0 }
-    public var endIndex: Int { first == nil ? 0 : second == nil ? 1 : third == nil ? 2 : 3 }
+    public var endIndex: Int { first == nil ? 0 : second == nil ? 1 : third == nil ? 2 : fourth == nil ? 3 : 4 }
     public subscript(position: Int) -> ServiceAction {
         precondition(position >= 0 && position < endIndex, "index \(position) out of range")
-        return position == 0 ? first! : position == 1 ? second! : third!
+        switch position {
+        case 0: return first!
+        case 1: return second!
+        case 2: return third!
+        default: return fourth!
+        }
     }
 }
 
@@ -142,6 +160,56 @@ public struct ServiceActions: RandomAccessCollection, Sendable, Equatable {
 public enum ClusterChannel: String, Sendable {
     /// `PREFIX:broadcast`: lines published from anywhere for every subscriber on every host.
     case broadcast
+    /// `PREFIX:relay`: the relay's lines between hosts (RelayWire says what they hold).
+    case relay
+}
+
+/// A name a client holds in the cluster's Redis, and which client: the slot and the number it got
+/// when it connected, so that an answer that comes after the client left is recognised.
+public struct ClusterClaim: Sendable, Equatable {
+    public var name: RelayName
+    public var slot: Int
+    public var client: UInt64
+
+    public init(name: RelayName, slot: Int, client: UInt64) {
+        self.name = name
+        self.slot = slot
+        self.client = client
+    }
+}
+
+/// What a service asks of the cluster's Redis. Each is answered once, by `clusterAnswered`
+/// (`.failed` when Redis is down, its queue full, or the connection lost before the answer).
+public enum ClusterRequest: Sendable, Equatable {
+    /// Holds `claim.name` for the client across hosts, unless a client of another host holds it:
+    /// `PREFIX:name:NAME`, with an expiry the engine refreshes while `forEachClaim` lists it.
+    /// Answered with `.claimed`.
+    case claim(ClusterClaim)
+    /// Lets go of a name `claim` made (unless another host holds it by now). Answered only with
+    /// `.failed`, when it cannot be sent; a release lost with the connection goes unanswered (the
+    /// name expires).
+    case release(ClusterClaim)
+    /// Publishes `bytes` (rendered by the service, which names the target in them) if some host
+    /// holds `target`; answered with `.privateSent`. `from` is the sender.
+    case sendPrivate(from: ClusterClaim, target: RelayName, bytes: Range<Int>)
+    /// The names held on every host, for the client in `for`; answered with `.names`.
+    case listNames(for: ClusterClaim)
+}
+
+/// Redis's answer to a ClusterRequest, or news about a name the service holds. Bytes are valid
+/// for the call only.
+public enum ClusterAnswer {
+    /// `claim` was granted, or refused because another host holds the name.
+    case claimed(ClusterClaim, granted: Bool)
+    /// A name the service held (listed by `forEachClaim`) was found taken by another host when
+    /// the engine refreshed it or claimed it again after a reconnect.
+    case lost(ClusterClaim)
+    /// `/msg` through the cluster: some host holds the target (`delivered`), or none does.
+    case privateSent(from: ClusterClaim, target: RelayName, delivered: Bool)
+    /// `total` names are held across hosts; `listed` holds some of them, each followed by a space.
+    case names(for: ClusterClaim, total: Int, listed: UnsafeRawBufferPointer)
+    /// The request could not be carried out: Redis is down or slow.
+    case failed(ClusterRequest)
 }
 
 /// A mode: see the file comment.
@@ -156,6 +224,12 @@ public protocol Service: SendableMetatype {
     static var numbersGreetingsInCluster: Bool { get }
     /// With a cluster, the channel whose messages the engine hands to `upstream`; nil for none.
     static var clusterChannel: ClusterChannel? { get }
+
+    /// With a cluster: calls `body` with the names this service holds in Redis, for the engine
+    /// to refresh them before they expire and to claim them again after a reconnect: those of
+    /// slots `slot` and on, until `body` returns false (no room to send it). Returns the slot to
+    /// go on from, that claim's, or nil when every name was given.
+    func forEachClaim(from slot: Int, _ body: (ClusterClaim) -> Bool) -> Int?
 
     /// The most bytes one event writes; the engine hands every call a writer with this much room.
     var maximumOutputCount: Int { get }
@@ -189,6 +263,10 @@ public protocol Service: SendableMetatype {
         _ message: UnsafeRawBufferPointer, context: ServiceContext, into writer: inout ByteWriter
     )
         -> ServiceActions
+    /// Redis answered a `cluster` request, or a held name was lost (see ClusterAnswer).
+    mutating func clusterAnswered(
+        _ answer: ClusterAnswer, context: ServiceContext, into writer: inout ByteWriter
+    ) -> ServiceActions
     mutating func received(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> ServiceActions
     /// A line passed `maximumLineLength`; nothing more is read from the connection.
     mutating func lineTooLong(from slot: Int, into writer: inout ByteWriter) -> ServiceActions
@@ -232,6 +310,12 @@ extension Service {
         ServiceActions()
     }
     public mutating func received(_ line: Line, from slot: Int, into writer: inout ByteWriter) -> ServiceActions {
+        ServiceActions()
+    }
+    public func forEachClaim(from slot: Int, _ body: (ClusterClaim) -> Bool) -> Int? { nil }
+    public mutating func clusterAnswered(
+        _ answer: ClusterAnswer, context: ServiceContext, into writer: inout ByteWriter
+    ) -> ServiceActions {
         ServiceActions()
     }
     /// `error: line longer than N bytes`, then a close.

@@ -91,11 +91,11 @@ private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8
         #expect(text(short.bytes) == "*1\r\n$4\r\nPING\r\n")
     }
 
-    @Test func eightArgumentsFit() {
+    @Test func tenArgumentsFit() {
         var command = RESPCommand("MSET")
-        for value in 1...7 { command.append(.integer(Int64(value))) }
+        for value in 1...9 { command.append(.integer(Int64(value))) }
         #expect(command.count == RESPCommand.maximumArgumentCount)
         let values = RESPStreamDecoder.decode([written([command]).bytes]).values
-        #expect(values == [.array([.bulk("MSET")] + (1...7).map { .bulk(String($0)) })])
+        #expect(values == [.array([.bulk("MSET")] + (1...9).map { .bulk(String($0)) })])
     }
 }

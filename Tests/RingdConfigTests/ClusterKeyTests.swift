@@ -65,4 +65,18 @@ import Testing
         #expect(configurationError("[cluster]\nprefix = \"\"\n") == #"t.toml:2:10: cluster.prefix = "" is empty"#)
         #expect(configurationError("[cluster]\nunavailable_message = \"{peer}\\n\"\n")?.hasPrefix("t.toml:2:24: ") == true)
     }
+
+    @Test func aRelayNodeEndsDefaultNamesSoItIsShortAndHasNoSpaces() throws {
+        let relay = "[server]\nmode = \"relay\"\n[cluster]\nredis = \"127.0.0.1:6379\"\n"
+        for node in ["seventeen-bytes-x", "web 1"] {
+            let error = configurationError(relay + "node = \"\(node)\"\n")
+            #expect(
+                error?.contains(
+                    "cluster.node (\"\(node)\") must be 1 to 16 visible ASCII characters without spaces in relay mode with a cluster")
+                    == true, "\(error ?? "accepted")")
+        }
+        for accepted in [relay + "node = \"sixteen-bytes-xy\"\n", relay, "[cluster]\nnode = \"a node of the counter\"\n"] {
+            #expect(configurationError(accepted) == nil, "\(accepted)")
+        }
+    }
 }

@@ -12,6 +12,11 @@ final class RelayNetwork {
     private(set) var inbox: [Int: [String]] = [:]
     private(set) var connected: Set<Int> = []
     private(set) var closedByHub: [Int] = []
+    /// With a cluster: what the hub published, and what it asked of Redis (a private line's
+    /// bytes in `privateLines`), in order, until taken.
+    var published: [String] = []
+    var requests: [ClusterRequest] = []
+    var privateLines: [String] = []
     /// Lines for clients of other hubs (`.client` sends), in order, and where they go.
     private(set) var elsewhere: [(address: RelayAddress, line: String)] = []
 
@@ -38,6 +43,18 @@ final class RelayNetwork {
         connected.remove(slot)
         scratch.writer.reset()
         carryOut(hub.closed(slot, into: &scratch.writer))
+    }
+
+    /// A message on the relay channel, from another host or this one.
+    func hear(_ message: String) {
+        scratch.writer.reset()
+        carryOut(Array(message.utf8).withUnsafeBytes { hub.upstream($0, context: anyContext, into: &scratch.writer) })
+    }
+
+    /// Redis's answer to a request.
+    func answer(_ answer: ClusterAnswer) {
+        scratch.writer.reset()
+        carryOut(hub.clusterAnswered(answer, context: anyContext, into: &scratch.writer))
     }
 
     /// Everything `slot` has received since the last call, and forgets it.
@@ -78,6 +95,11 @@ final class RelayNetwork {
                 let after = hub.closed(slot, into: &scratch.writer)
                 #expect(after.isEmpty)
                 #expect(scratch.writer.count == writer)
+            case .publish(let range):
+                published.append(scratch.text(range))
+            case .cluster(let request):
+                requests.append(request)
+                if case .sendPrivate(_, _, let range) = request { privateLines.append(scratch.text(range)) }
             case .pauseReading, .resumeReading:
                 Issue.record("the hub never pauses a client: \(action)")
             }

@@ -12,7 +12,12 @@ after a 1 s warm-up counts ringd's malloc calls over a 2 s window with a perf up
   broadcast  2 workers, 10 ms ticks, 50 subscribers reading every line
   relay      2 workers, 50 clients reading, one more sending a line every 2 ms
 
+  --redis HOST:PORT runs broadcast and relay as a host of a cluster (`[cluster] redis`), so each
+  line also goes through Redis; with --remote, relay's sender is a client of a second ringd host
+  of the same cluster, so the measured one gets every line from Redis.
+
     tools/bench/mallocs.py [--scenario raw|lines|broadcast|relay] [--ringd .build/release/ringd] [--runs 2]
+                           [--redis HOST:PORT [--remote]]
 
 Needs root and perf; creates the probe `probe_libc:malloc` if it is missing.
 """
@@ -140,8 +145,15 @@ def read_lines(sockets, seconds):
     return lines
 
 
-def pushed_run(ringd, mode):
-    server = start_ringd(ringd, ["--workers", "2", "--mode", mode, "--set", "broadcast.interval=10ms"])
+def pushed_run(ringd, mode, redis=None, remote=False):
+    cluster = ["--set", f"cluster.redis={redis}"] if redis else []
+    server = start_ringd(
+        ringd, ["--workers", "2", "--mode", mode, "--set", "broadcast.interval=10ms", "--set", "cluster.node=measured"] + cluster)
+    other = None
+    if remote:
+        other = subprocess.Popen([ringd, "--listen", f"127.0.0.1:{PORT + 1}", "--mode", "relay", "--set", "cluster.node=sender"]
+                                 + cluster, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
     try:
         readers = [socket.create_connection(("127.0.0.1", PORT)) for _ in range(50)]
         result = {}
@@ -149,7 +161,7 @@ def pushed_run(ringd, mode):
         reader.start()
         if mode == "relay":
             def speak():
-                with socket.create_connection(("127.0.0.1", PORT)) as speaker:
+                with socket.create_connection(("127.0.0.1", PORT + 1 if remote else PORT)) as speaker:
                     end, number = time.monotonic() + 3.5, 0
                     while time.monotonic() < end:
                         speaker.sendall(b"line %d\n" % number)
@@ -163,8 +175,9 @@ def pushed_run(ringd, mode):
             client.close()
         return mallocs, f"lines received by the 50 readers in 4 s: {result['lines']}"
     finally:
-        server.terminate()
-        server.wait()
+        for process in [server] + ([other] if other else []):
+            process.terminate()
+            process.wait()
 
 
 def main():
@@ -172,7 +185,11 @@ def main():
     parser.add_argument("--scenario", choices=["raw", "lines", "broadcast", "relay"], default="lines")
     parser.add_argument("--ringd", default=".build/release/ringd")
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--redis", help="HOST:PORT of a Redis: broadcast and relay as a host of a cluster")
+    parser.add_argument("--remote", action="store_true", help="relay with --redis: the sender is on a second host")
     arguments = parser.parse_args()
+    if arguments.remote and not (arguments.redis and arguments.scenario == "relay"):
+        parser.error("--remote is for --scenario relay with --redis")
     ensure_probe()
     for run in range(arguments.runs):
         if arguments.scenario == "raw":
@@ -180,7 +197,7 @@ def main():
         elif arguments.scenario == "lines":
             mallocs, load = lines_run(arguments.ringd)
         else:
-            mallocs, load = pushed_run(arguments.ringd, arguments.scenario)
+            mallocs, load = pushed_run(arguments.ringd, arguments.scenario, arguments.redis, arguments.remote)
         print(f"{arguments.scenario} run {run + 1}: malloc calls in 2 s: {mallocs}; {load}")
 
 
