@@ -233,15 +233,14 @@ def start_ringd(network, index, mode, port=RINGD_PORT, workers=1, settings=(), c
     return NamespacedProcess(f"host{index}", network, namespace, command, cpu).wait_for("listening on")
 
 
-# The modes whose workers connect to Redis at start; relay does once it spans hosts (its
-# connections are waited for, but not required).
-CLUSTER_MODES = ("counter", "broadcast")
+# The modes whose workers connect to Redis at start (relay too, since it spans hosts).
+CLUSTER_MODES = ("counter", "broadcast", "relay")
 
 
 def wait_connected(hosts, mode, workers, optional_seconds=2.0):
     """Waits until every worker of every host has logged its connection to Redis, so that a
     benchmark's first line finds every subscription in place. For a mode that need not connect
-    (relay before it spans hosts), waits at most `optional_seconds` and goes on."""
+    (echo, greet), waits at most `optional_seconds` and goes on."""
     if mode in CLUSTER_MODES:
         for host in hosts:
             host.wait_for("connected to Redis at", count=workers)
