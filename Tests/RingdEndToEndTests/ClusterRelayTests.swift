@@ -193,4 +193,36 @@ struct ClusterRelayTests {
         let countersB = try hostB.child.terminateAndReadCounters()
         #expect(countersB.total("cluster_names_lost") == 1, "\(countersB.lines)")
     }
+
+    @Test("a host killed outright leaves its names to expire in Redis: refused at first, then free for a client of another host")
+    func aDeadHostsNamesExpire() throws {
+        let redis = try RunningRedis()
+        defer { redis.stop() }
+        let hostA = try Self.host("A", redis: redis)
+        defer { hostA.stop() }
+        let hostB = try Self.host("B", redis: redis)
+        defer { hostB.stop() }
+        let a1 = try Self.join(hostA, node: "A", among: [])
+        let b1 = try Self.join(hostB, node: "B", among: [a1])
+        try b1.connection.send("/nick carol\n")
+        try Self.expectEveryone([a1, b1], get: "* \(b1.name) is now carol\n")
+
+        // No leave, no release: the name stays in Redis with the expiry its holder refreshed.
+        hostB.child.send(signal: SIGKILL)
+        _ = hostB.child.waitForExit(timeout: .seconds(10))
+        let remaining = Int(try redis.command("PTTL", "ringd:name:carol")) ?? -2
+        #expect((1...15_000).contains(remaining), "PTTL ringd:name:carol after its host died: \(remaining)")
+        try a1.connection.send("/nick carol\n")
+        #expect(try a1.line() == "error: the name carol is taken\n")
+
+        // Once the expiry has passed, nobody holds it. (Redis expires the key; ringd asks again.)
+        var answer = ""
+        for _ in 0..<25 {
+            usleep(1_000_000)
+            try a1.connection.send("/nick carol\n")
+            answer = try a1.line()
+            if answer != "error: the name carol is taken\n" { break }
+        }
+        #expect(answer == "* \(a1.name) is now carol\n")
+    }
 }
