@@ -60,6 +60,20 @@ struct ClusterFaultTests {
         #expect(Set(after).count == 4 && after.allSatisfy { $0 >= 3 }, "\(after)")
     }
 
+    @Test("an idle broadcast host notices a Redis that stopped answering (its PING goes unanswered), and connects again after SIGCONT")
+    func idleLinkNoticesAStalledRedis() throws {
+        let redis = try RunningRedis()
+        defer { redis.stop() }
+        // Nothing to send: no counter clients, the heartbeat far away. Only the idle PING can
+        // find out that Redis no longer answers.
+        let ringd = try ClusterTests.host("broadcast", redis: redis.address, ["broadcast.interval=1h"])
+        defer { ringd.stop() }
+        redis.child.send(signal: SIGSTOP)
+        try ringd.waitForLog(containing: "no reply within 2000 ms", within: .seconds(30))
+        redis.child.send(signal: SIGCONT)
+        try ringd.waitForLog(containing: "connected to Redis", count: 3, within: .seconds(30))
+    }
+
     @Test("a server that answers with bytes that are not RESP: logged with the offset, reset, retried; ringd keeps serving")
     func garbageFromTheServer() throws {
         let impostor = try GarbageServer(reply: "HTTP/1.1 400 Bad Request\r\n\r\n")
