@@ -163,34 +163,29 @@ extension RedisLink {
 
     /// The claim script for `claim`; `kind` says what its answer means.
     func claimName(_ claim: ClusterClaim, kind: PendingReply.Kind, now: UInt32) -> Bool {
-        guard let relay else { return false }
-        return claim.name.withBytes { name in
-            withClientNumber(claim.client) { number in
-                var command = relay.call(0)
-                command.append("2")
-                command.append(.joined(UnsafeRawBufferPointer(relay.namePrefix), name))
-                command.append(.bytes(UnsafeRawBufferPointer(relay.onlineKey)))
-                command.append(.bytes(UnsafeRawBufferPointer(relay.node)))
-                command.append(.bytes(number))
-                command.append(.integer(RelayKeys.nameLifetimeMilliseconds))
-                command.append(.bytes(name))
-                return write(command, expecting: PendingReply(kind: kind, since: now, claim: claim))
-            }
-        }
+        callNameScript(0, for: claim, withLifetime: true, expecting: PendingReply(kind: kind, since: now, claim: claim))
     }
 
     func releaseName(_ claim: ClusterClaim, now: UInt32) -> Bool {
+        callNameScript(1, for: claim, withLifetime: false, expecting: PendingReply(kind: .releaseName, since: now, claim: claim))
+    }
+
+    /// Script `script` (claim or release) on `claim`'s name key and the online set, with this
+    /// node and the client's number as the value it compares, and the name itself last.
+    private func callNameScript(_ script: Int, for claim: ClusterClaim, withLifetime: Bool, expecting reply: PendingReply) -> Bool
+    {
         guard let relay else { return false }
         return claim.name.withBytes { name in
             withClientNumber(claim.client) { number in
-                var command = relay.call(1)
+                var command = relay.call(script)
                 command.append("2")
                 command.append(.joined(UnsafeRawBufferPointer(relay.namePrefix), name))
                 command.append(.bytes(UnsafeRawBufferPointer(relay.onlineKey)))
                 command.append(.bytes(UnsafeRawBufferPointer(relay.node)))
                 command.append(.bytes(number))
+                if withLifetime { command.append(.integer(RelayKeys.nameLifetimeMilliseconds)) }
                 command.append(.bytes(name))
-                return write(command, expecting: PendingReply(kind: .releaseName, since: now, claim: claim))
+                return write(command, expecting: reply)
             }
         }
     }

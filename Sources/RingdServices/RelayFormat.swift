@@ -173,13 +173,7 @@ public enum RelayFormat {
             listed += 1
             return true
         }
-        if listed < total {
-            writer.write(" and ")
-            writer.write(decimal: UInt64(total - listed))
-            writer.write(" more")
-        }
-        writer.write(UInt8(ascii: "\n"))
-        return writer.commit(since: start) ? start..<writer.count : nil
+        return finishWho(listed: listed, total: total, from: start, into: &writer)
     }
 
     /// `* online: ...\n` from the cluster: `listed` holds names, each followed by a space, of
@@ -200,9 +194,14 @@ public enum RelayFormat {
             writer.write(name)
             listedCount += 1
         }
-        if listedCount < total {
+        return finishWho(listed: listedCount, total: total, from: start, into: &writer)
+    }
+
+    /// ` and N more` when not every name fitted, the line feed, and the line's range.
+    private static func finishWho(listed: Int, total: Int, from start: Int, into writer: inout ByteWriter) -> Range<Int>? {
+        if listed < total {
             writer.write(" and ")
-            writer.write(decimal: UInt64(total - listedCount))
+            writer.write(decimal: UInt64(total - listed))
             writer.write(" more")
         }
         writer.write(UInt8(ascii: "\n"))

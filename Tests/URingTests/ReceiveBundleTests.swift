@@ -41,20 +41,10 @@ import Testing
             armed = completion.hasMore
             if completion.result == -ENOBUFS { continue }  // re-armed above, as ringd does after recycling
             try #require(completion.result > 0, "recv ended with \(completion.result)")
-            let first = try #require(completion.bufferID)
-            let count = (Int(completion.result) + 255) / 256
-            buffers.take(first, count: count)
-            let position = buffers.position(of: first)
-            var left = Int(completion.result)
-            for index in 0..<count {
-                let buffer = index == 0 ? first : buffers.buffer(index, from: position)
-                let length = min(left, 256)
-                received += UnsafeRawBufferPointer(start: buffers.bytes(of: buffer), count: length)
-                left -= length
-                held.append(buffer)
-            }
+            let bundle = try takeBundle(completion, from: buffers) { received += $0 }
+            held += bundle
             bundles += 1
-            largest = max(largest, count)
+            largest = max(largest, bundle.count)
             // Buffers go back newest first, two kept back: the ring's order is never the ids'.
             while held.count > 2 { buffers.recycle(held.removeLast()) }
             buffers.publish()
@@ -105,18 +95,7 @@ import Testing
                     continue
                 }
                 try #require(completion.result > 0, "recv ended with \(completion.result)")
-                let first = try #require(completion.bufferID)
-                let count = (Int(completion.result) + 4095) / 4096
-                buffers.take(first, count: count)
-                let position = buffers.position(of: first)
-                var left = Int(completion.result)
-                for index in 0..<count {
-                    let buffer = index == 0 ? first : buffers.buffer(index, from: position)
-                    let length = min(left, 4096)
-                    received += UnsafeRawBufferPointer(start: buffers.bytes(of: buffer), count: length)
-                    left -= length
-                    buffers.recycle(buffer)
-                }
+                for buffer in try takeBundle(completion, from: buffers, { received += $0 }) { buffers.recycle(buffer) }
                 buffers.publish()
                 takenByThisRequest += Int(completion.result)
             }
@@ -125,5 +104,26 @@ import Testing
         #expect(endOfStream, "no end of stream after \(requests) requests and \(received.count) bytes")
         #expect(received == sent, "\(received.count) of \(sent.count) bytes, or not in order")
         #expect(requests >= sent.count / limit, "\(requests) requests for \(sent.count) bytes at most \(limit) each")
+    }
+
+    /// Takes the buffers a bundle `completion` filled, in ring order, hands `body` the bytes of
+    /// each, and returns their ids (the caller recycles them).
+    private func takeBundle(
+        _ completion: Completion, from buffers: ProvidedBufferRing, _ body: (UnsafeRawBufferPointer) -> Void
+    ) throws -> [UInt16] {
+        let first = try #require(completion.bufferID)
+        let count = (Int(completion.result) + buffers.bufferSize - 1) / buffers.bufferSize
+        buffers.take(first, count: count)
+        let position = buffers.position(of: first)
+        var left = Int(completion.result)
+        var taken: [UInt16] = []
+        for index in 0..<count {
+            let buffer = index == 0 ? first : buffers.buffer(index, from: position)
+            let length = min(left, buffers.bufferSize)
+            body(UnsafeRawBufferPointer(start: buffers.bytes(of: buffer), count: length))
+            left -= length
+            taken.append(buffer)
+        }
+        return taken
     }
 }
