@@ -88,8 +88,9 @@ public struct IOSettings: Sendable, Equatable {
     public var bufferCount: Int
     /// Bytes in each receive buffer, 512...1048576.
     public var bufferSize: Int
-    /// Recvs of line services fill several buffers per completion where the kernel can (Linux
-    /// 6.10); false = one buffer per completion, as on older kernels and for raw echo.
+    /// Recvs fill several buffers per completion where the kernel can (Linux 6.10; raw echo
+    /// also needs the kernel's limit on a multishot recv); false = one buffer per completion,
+    /// as on older kernels.
     public var receiveBundles: Bool
     /// The most queued buffers or spans one send gathers (sendmsg with an iovec); 1 = one send
     /// per buffer.

@@ -37,8 +37,8 @@ final class EventLoop<S: Service> {
     let segments: SegmentPool
     let rawQueues: RawEchoQueues
     let vectors: SendVectors
-    /// Recvs fill bundles of buffers (`io.receive_bundles`, where the kernel has them; services
-    /// that read lines).
+    /// Recvs fill bundles of buffers (`io.receive_bundles`, where the kernel has them; for raw
+    /// echo only where it also has the total limit, `receiveLimit`).
     let receiveBundles: Bool
     /// The bytes one bundled recv may take before it ends and must be armed again (0: no end).
     let receiveLimit: UInt32
