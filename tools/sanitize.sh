@@ -15,6 +15,7 @@
 # <scratch>/sanitizer-reports/ rather than to stderr: a child the tests kill with a signal, or
 # whose exit status no test checks, would otherwise report to a file nobody reads. The run fails
 # if that directory holds any report when the tests end, whatever the tests said, and prints them.
+# The suite's output is also kept in <scratch>/tests.log, and its failing lines are printed last.
 #
 # What is suppressed, and why, is in tools/sanitizers/*.supp, one comment per entry.
 # tools/test.sh (and so CI) runs `all` after the normal suite; `tools/test.sh --quick` skips it.
@@ -40,13 +41,15 @@ run_under() {
     export RINGD_SANITIZER="$sanitizer"  # tests whose figures a sanitizer changes read this
     rm -rf "$reports" && mkdir -p "$reports"
     ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports/asan" TSAN_OPTIONS="$TSAN_OPTIONS:log_path=$reports/tsan" \
-        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --parallel "$@" || status=$?
+        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --parallel "$@" 2>&1 \
+        | tee "$scratch/tests.log" || status=$?
     if [ -n "$(ls -A "$reports")" ]; then
         for report in "$reports"/*; do echo "=== $report"; cat "$report"; done >&2
         echo "sanitize: $sanitizer: $(ls "$reports" | wc -l) process(es) reported, see above and $reports" >&2
         status=1
     fi
     echo "sanitize: $sanitizer: build $(( built - started ))s, tests $(( $(date +%s) - built ))s, exit status $status" >&2
+    tools/test-failures.sh "$sanitizer" "$scratch/tests.log" >&2
     return $status
 }
 

@@ -22,8 +22,17 @@ python3 tools/check-size.py  # the engine stays small enough to read: files and 
 swift format lint --strict --recursive Sources  # the layout .swift-format settles
 swift build -c release
 swift build --build-tests
+rm -f .build/tests.log .build-asan/tests.log .build-tsan/tests.log
+status=0
 RINGD_BIN="$(pwd)/.build/release/ringd" RING_CLIENT_BIN="$(pwd)/.build/release/ring-client" \
-    swift test --skip-build --parallel ${arguments[@]+"${arguments[@]}"}
+    swift test --skip-build --parallel ${arguments[@]+"${arguments[@]}"} 2>&1 | tee .build/tests.log || status=$?
 if [ "$quick" = false ]; then
-    tools/sanitize.sh all ${arguments[@]+"${arguments[@]}"}
+    tools/sanitize.sh all ${arguments[@]+"${arguments[@]}"} || status=$?
 fi
+# CI shows only the end of this output: every run's failing lines are printed again there, last.
+tools/test-failures.sh release .build/tests.log >&2
+if [ "$quick" = false ]; then
+    tools/test-failures.sh address .build-asan/tests.log >&2
+    tools/test-failures.sh thread .build-tsan/tests.log >&2
+fi
+exit $status

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Prints the failing lines of one `swift test` log: the tests that failed and the issues they
+# recorded, with file and line. tools/test.sh and tools/sanitize.sh call it after each run, so the
+# end of a long CI log, which is often all that is shown, still names what failed and where.
+#   tools/test-failures.sh LABEL LOG
+set -euo pipefail
+label=$1 log=$2
+[ -f "$log" ] || exit 0
+failures=$(grep -E '^(✘|error:)|Fatal error|sanitizer-reports' "$log" | grep -v '^✘ Test run with' || true)
+[ -z "$failures" ] && exit 0
+echo "=== failures in the $label run ($log):"
+echo "$failures" | head -60
