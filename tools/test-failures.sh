@@ -6,7 +6,7 @@
 set -euo pipefail
 label=$1 log=$2
 [ -f "$log" ] || exit 0
-failures=$(grep -E '^(✘|error:)|Fatal error|sanitizer-reports' "$log" | grep -v '^✘ Test run with' || true)
+failures=$(grep -E '^(✘|↳|error:)|Fatal error|sanitizer-reports' "$log" | grep -v '^✘ Test run with' || true)
 [ -z "$failures" ] && exit 0
 echo "=== failures in the $label run ($log):"
 echo "$failures" | head -60
