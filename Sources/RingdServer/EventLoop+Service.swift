@@ -115,9 +115,17 @@ extension EventLoop {
     }
 
     /// Room for one event's output; when the arena has none, the client the event is about is
-    /// cut, since what it is owed cannot be stored.
+    /// cut, since what it is owed cannot be stored. Once the arena runs low, a client already a
+    /// chunk or more behind is cut at its next event instead: it is one of those pinning the
+    /// memory, and the last quarter is left for clients that read. Without that, the clients
+    /// that never read fill the arena between two pressure scans, and the next client to speak
+    /// is the one cut, however little it is owed.
     @inline(__always)
     private func writer(for slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) -> ByteWriter? {
+        if arena.isLow && Int(connection.pointee.queue.queuedBytes) >= arena.chunkSize {
+            cut(slot, connection, .outputMemoryFull)
+            return nil
+        }
         guard let writer = arena.writer(room: service.maximumOutputCount) else {
             statistics.outputExhausted += 1
             cut(slot, connection, .outputMemoryFull)
