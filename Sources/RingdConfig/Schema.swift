@@ -55,10 +55,14 @@ enum Schema {
             // 16384 x 4 = 65536, the largest completion queue: every accepted size can meet the 4x rule.
             "io", "submission_entries", .powerOfTwo(in: 8...16384), default: 512, \.io.submissionEntries, reload: .restart,
             "submission queue entries per worker"),
-        // 65536 is the kernel's limit (IORING_MAX_CQ_ENTRIES).
+        // 65536 is the kernel's limit (IORING_MAX_CQ_ENTRIES). The default holds a completion for
+        // each of twice the default max_connections: a broadcast tick or a relay line sends to every
+        // client of a worker in one iteration, one completion each. A smaller queue overflows then,
+        // which costs the kernel an allocation per completion and ends the multishot accept and
+        // recvs (10,000 subscribers saw accepts wait seconds in the backlog). 512 KiB per worker.
         ConfigurationKey(
-            "io", "completion_entries", .powerOfTwo(in: 32...65536), default: 4096, \.io.completionEntries, reload: .restart,
-            "completion queue entries per worker, at least 4 x submission_entries"),
+            "io", "completion_entries", .powerOfTwo(in: 32...65536), default: 32768, \.io.completionEntries, reload: .restart,
+            "completion queue entries per worker, at least 4 x submission_entries; a fan-out needs one per client"),
         ConfigurationKey(
             "io", "buffer_count", .powerOfTwo(in: 1...32768), default: 1024, \.io.bufferCount, reload: .restart,
             "provided receive buffers per worker"),

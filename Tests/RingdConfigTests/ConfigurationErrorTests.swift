@@ -102,8 +102,8 @@ import RingdConfig
         #expect(configurationError("[io]\ncompletion_entries = 1024\nsubmission_entries = 512") == "t.toml:3:1: " + message)
         #expect(configurationError("[io]\ncompletion_entries = 1024", overrides: ["io.submission_entries=512"])
             == "--set io.submission_entries=512:1:1: " + message)
-        #expect(configurationError("[io]\nsubmission_entries = 8192\n")
-            == "t.toml:2:1: io.completion_entries (4096) must be at least 4 x io.submission_entries (4 x 8192 = 32768)")
+        #expect(configurationError("[io]\nsubmission_entries = 16384\n")
+            == "t.toml:2:1: io.completion_entries (32768) must be at least 4 x io.submission_entries (4 x 16384 = 65536)")
     }
 
     @Test func outputLimitMustHoldAReceiveBuffer() {

@@ -17,7 +17,7 @@ import RingdServices
             mode: .echo, listen: [try ListenAddress(parsing: "127.0.0.1:7000")], unixMode: FileMode(bits: 0o660)!, workers: .auto, pinWorkers: true,
             backlog: 4096, maxConnections: 16384, busyMessage: nil, drainTimeout: .seconds(5), controlSocket: nil, idleTimeout: .seconds(300), logLevel: .info))
         #expect(defaults.io == IOSettings(
-            submissionEntries: 512, completionEntries: 4096, bufferCount: 1024, bufferSize: 4096, receiveBundles: true, sendGather: 32, batchWait: .zero, outputLimit: 1 << 20,
+            submissionEntries: 512, completionEntries: 32768, bufferCount: 1024, bufferSize: 4096, receiveBundles: true, sendGather: 32, batchWait: .zero, outputLimit: 1 << 20,
             outputCap: 1 << 20, outputSoftCap: 256 << 10, outputSoftTime: .seconds(30), outputMemory: 64 << 20))
         #expect(defaults.echo == EchoSettings(lines: false, lineNumbers: false, maxLine: 64 << 10, accessLog: false))
         #expect(defaults.greet.message.text == "Hello from ringd, {peer}\n")

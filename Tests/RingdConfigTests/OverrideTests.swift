@@ -76,10 +76,12 @@ import RingdServices
         // An override may replace a value the file gets wrong.
         #expect(try configuration(["server.backlog=10"], file: "[server]\nbacklog = 0").server.backlog == 10)
         #expect(try configuration(["server.backlog=10"], file: "[server]\nbacklog = \"many\"").server.backlog == 10)
-        // Each of these alone breaks completion >= 4 x submission; together they are fine, in either order.
-        let raised = ["io.completion_entries=16384", "io.submission_entries=4096"]
-        #expect(try configuration(raised).io.submissionEntries == 4096)
-        #expect(try configuration(raised.reversed()).io.completionEntries == 16384)
+        // The second alone breaks completion >= 4 x submission (4 x 16384 against the default
+        // 32768); with the first it is fine, in either order.
+        let raised = ["io.completion_entries=65536", "io.submission_entries=16384"]
+        #expect(configurationError("", overrides: [raised[1]]) != nil)
+        #expect(try configuration(raised).io.submissionEntries == 16384)
+        #expect(try configuration(raised.reversed()).io.completionEntries == 65536)
         // But the file's tables and keys must still exist.
         #expect(configurationError("[server]\nwokers = 2", overrides: ["server.workers=2"])
             == "t.toml:2:1: unknown key 'wokers' in [server] (did you mean 'workers'?)")

@@ -41,6 +41,41 @@ struct BroadcastModeTests {
         #expect(tracks.allSatisfy { $0.count >= 10 }, "lines per client: \(tracks.map(\.count))")
     }
 
+    @Test("5,000 subscribers connected at once to one worker with the default io keys: each gets 3 consecutive heartbeats, and the completion queue never overflowed")
+    func fiveThousandSubscribersFitTheCompletionQueue() throws {
+        // A tick sends to every subscriber in one iteration: a completion each. A completion
+        // queue smaller than that overflows, which ends the multishot accept (new clients then
+        // waited seconds in the backlog) and costs the kernel an allocation per completion.
+        let subscriberCount = 5_000
+        try raiseDescriptorLimit(to: subscriberCount + 500)
+        let ringd = try RunningRingd(extraArguments: [
+            "--mode", "broadcast", "--workers", "1", "--set", "broadcast.interval=100ms",
+        ])
+        defer { ringd.stop() }
+        let connections = try (0..<subscriberCount).map { _ in try LineConnection(connectingTo: ringd.endpoint) }
+        var tracks = [HeartbeatTrack](repeating: HeartbeatTrack(), count: subscriberCount)
+        let done = try LineConnection.pump(connections, within: .seconds(120)) {
+            for (index, connection) in connections.enumerated() {
+                while let line = connection.nextLine() {
+                    tracks[index].add(line, seq: Self.defaultHeartbeatSeq(line, maximumClients: subscriberCount))
+                }
+            }
+            return tracks.allSatisfy { $0.count >= 3 } || connections.contains(where: \.hasEnded)
+        }
+        let short = tracks.indices.filter { tracks[$0].count < 3 }
+        #expect(done, "\(short.count) subscribers got fewer than 3 heartbeats, e.g. \(short.prefix(5))")
+        let problems = tracks.enumerated().flatMap { index, track in track.problems.map { "subscriber \(index): \($0)" } }
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))")
+        let ended = connections.indices.filter { connections[$0].hasEnded }
+        #expect(ended.isEmpty, "\(ended.count) subscribers were disconnected, e.g. \(ended.first.map { connections[$0].end! }.debugDescription)")
+        connections.forEach { $0.socket.close() }
+
+        let counters = try ringd.child.terminateAndReadCounters()
+        let report = counters.lines.joined(separator: "\n")
+        #expect(counters.total("accepted") == subscriberCount, "\(report)")
+        #expect(counters.total("completion_overflows") == 0, "\(report)")
+    }
+
     @Test("the seed's client: connect, read 2 lines, close; 5 rounds, each gets 2 complete heartbeats")
     func repeatedShortConnections() throws {
         let ringd = try RunningRingd(extraArguments: Self.arguments(interval: "100ms"))

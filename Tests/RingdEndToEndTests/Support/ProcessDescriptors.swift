@@ -59,3 +59,21 @@ enum ProcessDescriptors {
         return Set(sockets.map { String($0.dropFirst("socket:[".count).dropLast()) })
     }
 }
+
+/// Raises this test process's soft RLIMIT_NOFILE to `count` when it is lower, for a test that
+/// holds thousands of connections itself. ringd and the other children inherit it. Fails, naming
+/// both figures, when the hard limit is lower: the test cannot run here as written.
+func raiseDescriptorLimit(to count: Int) throws {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else {
+        throw HarnessFailure("getrlimit(RLIMIT_NOFILE): errno \(errno)")
+    }
+    guard limit.rlim_cur < rlim_t(count) else { return }
+    guard limit.rlim_max >= rlim_t(count) else {
+        throw HarnessFailure("this test holds \(count) descriptors, and the hard RLIMIT_NOFILE is \(limit.rlim_max)")
+    }
+    limit.rlim_cur = rlim_t(count)
+    guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else {
+        throw HarnessFailure("setrlimit(RLIMIT_NOFILE, \(count)): errno \(errno)")
+    }
+}
