@@ -6,7 +6,12 @@
 set -euo pipefail
 label=$1 log=$2
 [ -f "$log" ] || exit 0
-failures=$(grep -E '^(✘|↳|error:)|Fatal error|sanitizer-reports' "$log" | grep -v '^✘ Test run with' || true)
+# A failed test's lines start with ✘; the ↳ lines right after one carry its message.
+failures=$(awk '/^✘ Test run with/ { next }
+    /^✘/ { print; message = 1; next }
+    /^↳/ && message { print; next }
+    { message = 0 }
+    /^error:|Fatal error|sanitizer-reports/ { print }' "$log")
 [ -z "$failures" ] && exit 0
 echo "=== failures in the $label run ($log):"
 echo "$failures" | head -60

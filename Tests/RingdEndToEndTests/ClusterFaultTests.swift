@@ -54,7 +54,9 @@ struct ClusterFaultTests {
         redis.child.send(signal: SIGCONT)
         #expect(stalled == Array(repeating: ClusterTests.unavailable, count: 6))
 
-        try ringd.waitForLog(containing: "connected to Redis", count: 3)
+        // The worker the clients waited on has reset its link; the other may have too, if its
+        // idle PING was out when Redis stopped. Each must be connected before numbers can come.
+        try ringd.waitForEveryWorkerConnected(2)
         // The stalled INCRs reach Redis when it resumes, so the numbers go on past them, each once.
         let after = ClusterTests.numbers(in: try ClusterTests.counterReplies(4, from: [ringd])).sorted()
         #expect(Set(after).count == 4 && after.allSatisfy { $0 >= 3 }, "\(after)")
@@ -143,5 +145,26 @@ final class GarbageServer {
         // shutdown wakes the accept, which then fails and ends the thread.
         _ = shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
+    }
+}
+
+extension RunningRingd {
+    /// Waits until each of the first `workers` workers has a link to Redis: its last word on it
+    /// in the log is `connected to Redis`, after any `Redis at ...` (unavailable, refused).
+    func waitForEveryWorkerConnected(_ workers: Int, within timeout: Duration = .seconds(20)) throws {
+        let deadline = Deadline(after: timeout)
+        while true {
+            let log = child.standardError
+            let connected = (0..<workers).allSatisfy { worker in
+                guard let up = log.range(of: "worker=\(worker): connected to Redis", options: .backwards) else { return false }
+                guard let down = log.range(of: "worker=\(worker): Redis at ", options: .backwards) else { return true }
+                return up.lowerBound > down.lowerBound
+            }
+            if connected { return }
+            guard !deadline.hasPassed else {
+                throw HarnessFailure("not every one of \(workers) workers is connected to Redis:\n\(log)")
+            }
+            usleep(20_000)
+        }
     }
 }
