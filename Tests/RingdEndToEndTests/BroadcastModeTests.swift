@@ -76,6 +76,25 @@ struct BroadcastModeTests {
         #expect(counters.total("completion_overflows") == 0, "\(report)")
     }
 
+    @Test("io.completion_entries below server.max_connections: broadcast and relay warn at start, naming both and the size to raise it to; echo and the defaults do not")
+    func smallCompletionQueueIsWarnedOf() throws {
+        let small = ["--workers", "1", "--set", "io.submission_entries=64", "--set", "io.completion_entries=256",
+                     "--set", "server.max_connections=1000"]
+        let warning =
+            "io.completion_entries (256) is below server.max_connections (1000): a MODE line to that many clients overflows"
+            + " the completion queue, which stalls accepting; raise io.completion_entries to 1024"
+        for mode in ["broadcast", "relay"] {
+            let ringd = try RunningRingd(extraArguments: ["--mode", mode] + small)
+            defer { ringd.stop() }
+            try ringd.waitForLog(containing: warning.replacingOccurrences(of: "MODE", with: mode))
+        }
+        for arguments in [["--mode", "echo"] + small, ["--mode", "broadcast"], ["--mode", "relay"]] {
+            let ringd = try RunningRingd(extraArguments: arguments)
+            _ = try ringd.child.terminateAndReadCounters()
+            #expect(!ringd.child.standardError.contains("io.completion_entries"), "\(arguments): \(ringd.child.standardError)")
+        }
+    }
+
     @Test("the seed's client: connect, read 2 lines, close; 5 rounds, each gets 2 complete heartbeats")
     func repeatedShortConnections() throws {
         let ringd = try RunningRingd(extraArguments: Self.arguments(interval: "100ms"))
