@@ -341,3 +341,18 @@ struct Constraint: Sendable {
 extension ListenAddress {
     static let loopback7000 = try! ListenAddress(parsing: "127.0.0.1:7000")
 }
+
+extension Configuration {
+    /// Why `io.completion_entries` is too small for this configuration, with the size that fits,
+    /// or nil. A broadcast tick or a relayed line reaches every client of a worker in one
+    /// iteration, a completion each, so a queue smaller than `server.max_connections` overflows
+    /// then (see the key's default above). Not an error: the queue still works, slowly.
+    public var completionQueueWarning: String? {
+        let entries = io.completionEntries
+        let slots = server.maxConnections
+        guard server.mode == .broadcast || server.mode == .relay, entries < slots else { return nil }
+        return "io.completion_entries (\(entries)) is below server.max_connections (\(slots)): a \(server.mode.rawValue) line"
+            + " to that many clients overflows the completion queue, which stalls accepting; raise io.completion_entries to"
+            + " \(min(nextPowerOfTwo(slots), 65536))"
+    }
+}

@@ -97,7 +97,7 @@ public enum Server {
             throw failure
         }
         control?.start(listeners: listeners, workers: group, mainThread: pthread_self(), log: log)
-        warnOfSmallCompletionQueue(configuration, log: log)
+        if let warning = configuration.completionQueueWarning { log.write(.warning, warning) }
         let addresses = listeners.map(\.address.description)
         let status = ServerStatus(
             mode: configuration.server.mode, taskRunMode: startup.taskRunMode.rawValue, addresses: addresses,
@@ -118,23 +118,6 @@ public enum Server {
         threads.forEach { $0.join() }
         if let failure = latch.runFailure { throw failure }
         return group.statistics.map(\.snapshot)
-    }
-
-    /// A broadcast tick or a relayed line reaches every client of a worker in one iteration, a
-    /// completion each. A completion queue smaller than the clients a worker may hold overflows
-    /// then, which costs the kernel an allocation per completion and ends the multishot accept
-    /// (README, io.completion_entries). Worth a word at start, not a refusal: it still works.
-    private static func warnOfSmallCompletionQueue(_ configuration: Configuration, log: ServerLog) {
-        let mode = configuration.server.mode
-        let entries = configuration.io.completionEntries
-        let slots = configuration.server.maxConnections
-        guard mode == .broadcast || mode == .relay, entries < slots else { return }
-        var enough = entries
-        while enough < slots && enough < 65536 { enough *= 2 }
-        log.write(
-            .warning,
-            "io.completion_entries (\(entries)) is below server.max_connections (\(slots)): a \(mode.rawValue) line to that many"
-                + " clients overflows the completion queue, which stalls accepting; raise io.completion_entries to \(enough)")
     }
 
     /// Why the main thread stopped waiting for signals.
