@@ -23,15 +23,7 @@ struct BroadcastModeTests {
         let clientCount = 100
 
         let connections = try (0..<clientCount).map { _ in try LineConnection(connectingTo: ringd.endpoint) }
-        var tracks = [HeartbeatTrack](repeating: HeartbeatTrack(), count: clientCount)
-        let done = try LineConnection.pump(connections, within: .seconds(30)) {
-            for (index, connection) in connections.enumerated() {
-                while let line = connection.nextLine() {
-                    tracks[index].add(line, seq: Self.defaultHeartbeatSeq(line, maximumClients: clientCount))
-                }
-            }
-            return tracks.allSatisfy { $0.count >= 10 } || connections.contains(where: \.hasEnded)
-        }
+        let (done, tracks) = try Self.readHeartbeats(10, on: connections, within: .seconds(30))
 
         #expect(done, "lines per client: \(tracks.map(\.count))")
         let problems = tracks.enumerated().flatMap { index, track in track.problems.map { "client \(index): \($0)" } }
@@ -53,15 +45,7 @@ struct BroadcastModeTests {
         ])
         defer { ringd.stop() }
         let connections = try (0..<subscriberCount).map { _ in try LineConnection(connectingTo: ringd.endpoint) }
-        var tracks = [HeartbeatTrack](repeating: HeartbeatTrack(), count: subscriberCount)
-        let done = try LineConnection.pump(connections, within: .seconds(120)) {
-            for (index, connection) in connections.enumerated() {
-                while let line = connection.nextLine() {
-                    tracks[index].add(line, seq: Self.defaultHeartbeatSeq(line, maximumClients: subscriberCount))
-                }
-            }
-            return tracks.allSatisfy { $0.count >= 3 } || connections.contains(where: \.hasEnded)
-        }
+        let (done, tracks) = try Self.readHeartbeats(3, on: connections, within: .seconds(120))
         let short = tracks.indices.filter { tracks[$0].count < 3 }
         #expect(done, "\(short.count) subscribers got fewer than 3 heartbeats, e.g. \(short.prefix(5))")
         let problems = tracks.enumerated().flatMap { index, track in track.problems.map { "subscriber \(index): \($0)" } }
@@ -93,6 +77,23 @@ struct BroadcastModeTests {
             _ = try ringd.child.terminateAndReadCounters()
             #expect(!ringd.child.standardError.contains("io.completion_entries"), "\(arguments): \(ringd.child.standardError)")
         }
+    }
+
+    /// Reads default heartbeats on every connection until each has had `count`, or one ends.
+    /// `done` says whether every connection got there; each track holds its connection's lines.
+    static func readHeartbeats(_ count: Int, on connections: [LineConnection], within timeout: Duration) throws
+        -> (done: Bool, tracks: [HeartbeatTrack])
+    {
+        var tracks = [HeartbeatTrack](repeating: HeartbeatTrack(), count: connections.count)
+        let done = try LineConnection.pump(connections, within: timeout) {
+            for (index, connection) in connections.enumerated() {
+                while let line = connection.nextLine() {
+                    tracks[index].add(line, seq: defaultHeartbeatSeq(line, maximumClients: connections.count))
+                }
+            }
+            return tracks.allSatisfy { $0.count >= count } || connections.contains(where: \.hasEnded)
+        }
+        return (done && tracks.allSatisfy { $0.count >= count }, tracks)
     }
 
     @Test("the seed's client: connect, read 2 lines, close; 5 rounds, each gets 2 complete heartbeats")
