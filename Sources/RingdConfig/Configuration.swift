@@ -88,6 +88,11 @@ public struct IOSettings: Sendable, Equatable {
     public var bufferCount: Int
     /// Bytes in each receive buffer, 512...1048576.
     public var bufferSize: Int
+    /// Large receive buffers for raw echo's streaming connections, a power of two 0...4096;
+    /// 0 = none, every recv uses the main buffers.
+    public var bulkBufferCount: Int
+    /// Bytes in each large receive buffer; none are used unless it is larger than `bufferSize`.
+    public var bulkBufferSize: Int
     /// Recvs fill several buffers per completion where the kernel can (Linux 6.10; raw echo
     /// also needs the kernel's limit on a multishot recv); false = one buffer per completion,
     /// as on older kernels.
@@ -215,7 +220,9 @@ public struct Configuration: Sendable, Equatable {
             maxConnections: 0,
             busyMessage: nil, drainTimeout: .zero, controlSocket: nil, idleTimeout: .zero, logLevel: .info),
         io: IOSettings(
-            submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, receiveBundles: false, sendGather: 0,
+            submissionEntries: 0, completionEntries: 0, bufferCount: 0, bufferSize: 0, bulkBufferCount: 0, bulkBufferSize: 0,
+            receiveBundles: false,
+            sendGather: 0,
             batchWait: .zero,
             outputLimit: 0,
             outputCap: 0,

@@ -69,6 +69,15 @@ enum Schema {
         ConfigurationKey(
             "io", "buffer_size", .size(in: 512...(1 << 20)), default: 4 << 10, \.io.bufferSize, reload: .restart,
             "bytes in each receive buffer"),
+        // 64 x 64 KiB, 4 MiB per worker, touched only by raw echo clients that stream: a 200 KB
+        // message costs about 0.6x the CPU it costs in 4 KiB buffers (BENCHMARKS.md). Not a
+        // constraint on buffer_size: raising that alone must not make a file invalid.
+        ConfigurationKey(
+            "io", "bulk_buffer_count", .powerOfTwo(in: 0...4096), default: 64, \.io.bulkBufferCount, reload: .restart,
+            "large receive buffers per worker that raw echo moves a streaming client to; 0 = none"),
+        ConfigurationKey(
+            "io", "bulk_buffer_size", .size(in: 512...(1 << 20)), default: 64 << 10, \.io.bulkBufferSize, reload: .restart,
+            "bytes in each large receive buffer; none are used unless larger than buffer_size"),
         ConfigurationKey(
             "io", "receive_bundles", .boolean, default: true, \.io.receiveBundles, reload: .restart,
             "a recv may fill several buffers in one completion (Linux 6.10; raw echo also needs the recv limit of newer kernels)"),

@@ -29,6 +29,11 @@ struct Connection {
     var receivePaused: Bool
     /// The recv ended with ENOBUFS; it is re-armed when buffers come back.
     var waitingForBuffers: Bool
+    /// Raw echo: the client streams (a recv filled its whole limit), so its next recv reads
+    /// into the bulk buffers (ReceiveBuffers.swift).
+    var streams: Bool
+    /// The armed recv reads into the bulk buffers (its completions are `.bulkReceive`).
+    var receivesBulk: Bool
     /// When input last arrived (or lingering began), in the worker's coarse milliseconds.
     var lastActivity: UInt32
     /// When queued output last rose above `io.output_soft_cap` and has stayed there (push
@@ -96,7 +101,8 @@ final class ConnectionTable {
         let listedAsWaiting = connection.pointee.listedAsWaiting
         connection.pointee = Connection(
             lifecycle: .open, receiveArmed: false, sendInFlight: false, peerFinished: false,
-            receivePaused: false, waitingForBuffers: false, lastActivity: 0, overSoftCapSince: 0, generation: generation,
+            receivePaused: false, waitingForBuffers: false, streams: false, receivesBulk: false, lastActivity: 0,
+            overSoftCapSince: 0, generation: generation,
             descriptor: descriptor, queue: SendQueue(), nextFree: .max, listedAsWaiting: listedAsWaiting)
         openCount += 1
         return slot

@@ -9,6 +9,8 @@ enum Operation: UInt8, CaseIterable {
     /// Slot: the listener's index.
     case accept = 1
     case receive
+    /// A recv into the bulk buffers (raw echo, a client that streams).
+    case bulkReceive
     case send
     /// The close of a connection's socket, or of one refused at once; reports only a failure.
     case close

@@ -7,6 +7,11 @@
 // what it keeps, and it is recycled at once; (2c) input for a closing or lingering connection
 // is dropped and recycled. ENOBUFS means the ring ran dry: the data is still in the socket, and
 // the recv is re-armed once buffers come back, not at once, which would spin.
+//
+// Raw echo's streaming clients read into the bulk buffers (ReceiveBuffers.swift): a recv whose
+// first completion fills its whole limit marks the client as streaming, and its next recv reads
+// into bulk buffers; a bulk completion of less than a quarter of a bulk buffer, or a bulk pool
+// that ran dry, moves it back to the main buffers.
 
 import RingdServices
 import URing
@@ -19,24 +24,33 @@ extension EventLoop {
     @inline(__always)
     func armReceive(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         connection.pointee.receiveArmed = true
-        let userData = tag(.receive, slot: slot, generation: connection.pointee.generation)
-        if receiveBundles {
+        let bulk = connection.pointee.streams
+        connection.pointee.receivesBulk = bulk
+        let userData = tag(bulk ? .bulkReceive : .receive, slot: slot, generation: connection.pointee.generation)
+        if bulk {
             ring.queueMultishotReceiveBundle(
-                socket: connection.pointee.descriptor, group: bufferGroup, limit: receiveLimit, userData: userData)
+                socket: connection.pointee.descriptor, group: ReceiveBuffers.bulkGroup, limit: bulkReceiveLimit,
+                userData: userData)
+        } else if receiveBundles {
+            ring.queueMultishotReceiveBundle(
+                socket: connection.pointee.descriptor, group: ReceiveBuffers.mainGroup, limit: receiveLimit, userData: userData)
         } else {
-            ring.queueMultishotReceive(socket: connection.pointee.descriptor, group: bufferGroup, userData: userData)
+            ring.queueMultishotReceive(socket: connection.pointee.descriptor, group: ReceiveBuffers.mainGroup, userData: userData)
         }
     }
 
-    func handleReceive(_ completion: Completion) {
+    /// A recv completion, from the main buffers or (`bulk`) the bulk buffers.
+    @inline(__always)
+    func handleReceive(_ completion: Completion, bulk: Bool) {
+        let pool = bulk ? buffers.bulk.unsafelyUnwrapped : buffers.main
         let bufferID = completion.bufferID
         // A bundle fills whole buffers but the last; without bundles this is 1.
-        let bufferCount = completion.result > 0 ? (Int(completion.result) + buffers.bufferSize - 1) / buffers.bufferSize : 1
-        if let bufferID { buffers.take(bufferID, count: bufferCount) }
+        let bufferCount = completion.result > 0 ? (Int(completion.result) + pool.bufferSize - 1) / pool.bufferSize : 1
+        if let bufferID { pool.take(bufferID, count: bufferCount) }
         guard let connection = table.live(completion.userData) else {
             // Cannot happen while slots are released only after their last completion; if it
             // does, the buffers still go back.
-            if let bufferID { recycle(bufferCount, from: bufferID) }
+            if let bufferID { recycle(bufferCount, from: bufferID, in: pool) }
             return
         }
         let slot = completion.userData.slot
@@ -44,7 +58,8 @@ extension EventLoop {
 
         if completion.result > 0, let bufferID {
             statistics.bytesReceived += Int(completion.result)
-            received(bufferID, bufferCount, bytes: Int(completion.result), slot, connection)
+            if bulk { statistics.bulkReceives += 1 }
+            received(bufferID, bufferCount, in: pool, bulk: bulk, bytes: Int(completion.result), slot, connection)
         } else if completion.result == 0 {
             connection.pointee.peerFinished = true
             if connection.pointee.lifecycle == .open {
@@ -52,6 +67,9 @@ extension EventLoop {
             }
         } else if completion.result < 0 {
             switch CompletionError(errno: -completion.result) {
+            case .noBuffers where bulk:
+                // The bulk pool ran dry: read on from the main buffers at once.
+                connection.pointee.streams = false
             case .noBuffers:
                 statistics.bufferStarvations += 1
                 waitForBuffers(slot, connection)
@@ -69,40 +87,61 @@ extension EventLoop {
         continueAfterReceive(slot, connection)
     }
 
-    /// Steps (2a) to (2c) of the file comment, for each of the `bufferCount` buffers from
-    /// `first` on, which hold `bytes` in all.
+    /// Steps (2a) to (2c) of the file comment, for each of the `bufferCount` buffers of `pool`
+    /// from `first` on, which hold `bytes` in all.
     @inline(__always)
     private func received(
-        _ first: UInt16, _ bufferCount: Int, bytes: Int, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>
+        _ first: UInt16, _ bufferCount: Int, in pool: ProvidedBufferRing, bulk: Bool, bytes: Int, _ slot: UInt32,
+        _ connection: UnsafeMutablePointer<Connection>
     ) {
         guard connection.pointee.lifecycle == .open else {
-            recycle(bufferCount, from: first)
+            recycle(bufferCount, from: first, in: pool)
             return
         }
         connection.pointee.lastActivity = now
-        let position = buffers.position(of: first)
+        let position = pool.position(of: first)
         var left = bytes
         for index in 0..<bufferCount {
-            let buffer = index == 0 ? first : buffers.buffer(index, from: position)
-            let length = min(left, buffers.bufferSize)
+            let buffer = index == 0 ? first : pool.buffer(index, from: position)
+            let length = min(left, pool.bufferSize)
             left -= length
             if S.input == .echoed {
-                connection.pointee.queue.append(buffer: buffer, length: UInt32(length), links: rawQueues)
+                let id = bulk ? buffers.bulkBase + buffer : buffer
+                connection.pointee.queue.append(buffer: id, length: UInt32(length), links: rawQueues)
             } else {
                 // A line may close the connection; the rest of the bundle is then dropped.
                 if S.input == .lines && connection.pointee.lifecycle == .open {
-                    receivedLines(UnsafeRawBufferPointer(start: buffers.bytes(of: buffer), count: length), slot, connection)
+                    receivedLines(UnsafeRawBufferPointer(start: pool.bytes(of: buffer), count: length), slot, connection)
                 }
-                buffers.recycle(buffer)
+                pool.recycle(buffer)
             }
         }
-        if S.input == .echoed { sendQueued(slot, connection) }
+        if S.input == .echoed {
+            if buffers.bulk != nil { steer(bulk: bulk, bytes: bytes, slot, connection) }
+            sendQueued(slot, connection)
+        }
     }
 
-    /// Gives back `count` buffers from `first` on in ring order (a whole bundle).
-    private func recycle(_ count: Int, from first: UInt16) {
-        let position = buffers.position(of: first)
-        for index in 0..<count { buffers.recycle(index == 0 ? first : buffers.buffer(index, from: position)) }
+    /// Raw echo: moves a client that streams to the bulk buffers from its next recv on, and
+    /// one whose reads are small again back to the main ones (file comment). A bulk recv that
+    /// is still armed is cancelled for that; its end arms the next recv in the main buffers.
+    @inline(__always)
+    private func steer(bulk: Bool, bytes: Int, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
+        if !bulk {
+            if bytes >= Int(receiveLimit) { connection.pointee.streams = true }
+        } else if bytes < buffers.bulk.unsafelyUnwrapped.bufferSize / 4 && connection.pointee.streams {
+            connection.pointee.streams = false
+            if connection.pointee.receiveArmed && !connection.pointee.receivePaused {
+                ring.queueCancel(
+                    target: tag(.bulkReceive, slot: slot, generation: connection.pointee.generation), userData: tag(.cancel))
+            }
+        }
+    }
+
+    /// Gives back `count` buffers of `pool` from `first` on in ring order (a whole bundle).
+    private func recycle(_ count: Int, from first: UInt16, in pool: ProvidedBufferRing) {
+        let position = pool.position(of: first)
+        for index in 0..<count { pool.recycle(index == 0 ? first : pool.buffer(index, from: position)) }
     }
 
     /// What the connection needs once a recv completion is handled: a close that can finish,
@@ -130,7 +169,7 @@ extension EventLoop {
     /// Buffers came back: re-arms the recvs that ran dry, oldest first. (Arming takes no buffer;
     /// a recv that finds the ring dry again waits again.)
     func rearmWaitingForBuffers() {
-        guard buffers.available > 0 else { return }
+        guard buffers.main.available > 0 else { return }
         rawQueues.takeAllWaiting { slot in
             let connection = table[slot]
             connection.pointee.listedAsWaiting = false
@@ -150,6 +189,7 @@ extension EventLoop {
         guard
             connection.pointee.queue.queuedBytes > limits.outputLimit
                 || connection.pointee.queue.heldBuffers > rawQueues.bufferShare
+                || connection.pointee.queue.heldBulkBuffers > rawQueues.bulkShare
         else { return }
         pauseReceive(slot, connection)
     }
@@ -161,7 +201,9 @@ extension EventLoop {
         guard !connection.pointee.receivePaused else { return }
         connection.pointee.receivePaused = true
         guard connection.pointee.receiveArmed else { return }
-        ring.queueCancel(target: tag(.receive, slot: slot, generation: connection.pointee.generation), userData: tag(.cancel))
+        let armed = tag(
+            connection.pointee.receivesBulk ? .bulkReceive : .receive, slot: slot, generation: connection.pointee.generation)
+        ring.queueCancel(target: armed, userData: tag(.cancel))
     }
 
     /// Reading resumes once the queue is down to half of both bounds.
@@ -170,6 +212,7 @@ extension EventLoop {
         guard
             connection.pointee.receivePaused && connection.pointee.queue.queuedBytes <= limits.outputLimit / 2
                 && connection.pointee.queue.heldBuffers <= rawQueues.bufferShare / 2
+                && connection.pointee.queue.heldBulkBuffers <= rawQueues.bulkShare / 2
         else { return }
         resumeReceive(slot, connection)
     }

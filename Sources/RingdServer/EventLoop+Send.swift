@@ -26,7 +26,7 @@ extension EventLoop {
     private func sendHead(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         connection.pointee.sendInFlight = true
         let userData = tag(.send, slot: slot, generation: connection.pointee.generation)
-        if vectors.limit > 1 && connection.pointee.queue.heldBuffers > 1 {
+        if vectors.limit > 1 && connection.pointee.queue.heldBufferCount > 1 {
             let parts = vectors.parts(of: slot)
             let count = connection.pointee.queue.forEachQueuedBuffer(limit: vectors.limit, links: rawQueues) {
                 index, buffer, offset, length in

@@ -27,11 +27,10 @@ import URing
 final class EventLoop<S: Service> {
     let index: Int
     let ring: Ring
-    let buffers: ProvidedBufferRing
+    let buffers: ReceiveBuffers
     let table: ConnectionTable
     let listeners: [ListeningSocket]
     let shutdownSignal: Int32
-    let bufferGroup: UInt16 = 0
     let group: WorkerGroup
     let arena: OutputArena
     let segments: SegmentPool
@@ -42,6 +41,8 @@ final class EventLoop<S: Service> {
     let receiveBundles: Bool
     /// The bytes one bundled recv may take before it ends and must be armed again (0: no end).
     let receiveLimit: UInt32
+    /// The same for a recv into the bulk buffers.
+    let bulkReceiveLimit: UInt32
     /// `io.batch_wait` where the kernel has batch waits, else zero.
     let batchWait: Duration
     var service: S
@@ -108,7 +109,12 @@ final class EventLoop<S: Service> {
             if let missing = KernelSupport.missingOperation(on: ring) {
                 throw SystemError("io_uring probe", errno: EOPNOTSUPP, context: "the kernel lacks \(missing)")
             }
-            buffers = try ProvidedBufferRing(ring: ring, group: bufferGroup, count: io.bufferCount, bufferSize: io.bufferSize)
+            // Bulk buffers only where a recv's total limit bounds what one client takes of them,
+            // and only when they are larger than the main ones.
+            let bulk =
+                S.input == .echoed && io.bulkBufferSize > io.bufferSize && io.receiveBundles && ring.supportsBundles
+                && KernelSupport.receiveLimit
+            buffers = try ReceiveBuffers(ring: ring, io: io, withBulk: bulk)
         } catch {
             ring.close()
             throw error
@@ -119,7 +125,7 @@ final class EventLoop<S: Service> {
         // Coalescing keeps most queues at one or two segments; a queue that needs more than its
         // share when the pool is empty is cut like one over its output cap.
         segments = SegmentPool(capacity: max(65536, 4 * capacity))
-        rawQueues = RawEchoQueues(bufferCount: io.bufferCount, slots: capacity)
+        rawQueues = RawEchoQueues(bufferCount: buffers.main.count, bulkCount: buffers.bulk?.count ?? 0, slots: capacity)
         vectors = try SendVectors(capacity: capacity, limit: io.sendGather)
         // Raw echo holds each buffer until its bytes are sent back, so its bundles need a bound:
         // without one a client that never reads could take most of the ring in a few
@@ -131,9 +137,11 @@ final class EventLoop<S: Service> {
         if S.input == .echoed {
             receiveBundles = io.receiveBundles && ring.supportsBundles && KernelSupport.receiveLimit
             receiveLimit = UInt32(max(1, Int(rawQueues.bufferShare) / 4) * io.bufferSize)
+            bulkReceiveLimit = UInt32(max(1, Int(rawQueues.bulkShare) / 4) * io.bulkBufferSize)
         } else {
             receiveBundles = io.receiveBundles && ring.supportsBundles
             receiveLimit = 0
+            bulkReceiveLimit = 0
         }
         batchWait = ring.supportsBatchWait ? io.batchWait : .zero
         cuts = .allocate(capacity: capacity)
@@ -206,7 +214,8 @@ final class EventLoop<S: Service> {
             return
         }
         switch operation {
-        case .receive: handleReceive(completion)
+        case .receive: handleReceive(completion, bulk: false)
+        case .bulkReceive: handleReceive(completion, bulk: true)
         case .send: handleSend(completion)
         case .accept: handleAccept(completion)
         case .acceptRetry: resumeAccept(Int(completion.userData.slot))

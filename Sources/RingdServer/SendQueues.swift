@@ -19,8 +19,9 @@ let noBuffer: UInt16 = .max
 struct SendQueue {
     var bufferHead: UInt16 = noBuffer
     var bufferTail: UInt16 = noBuffer
-    /// Receive buffers in the list.
+    /// Receive buffers in the list: main ones, and bulk ones (ReceiveBuffers.swift).
     var heldBuffers: UInt16 = 0
+    var heldBulkBuffers: UInt16 = 0
     var segmentHead: UInt32 = SegmentPool.none
     var segmentTail: UInt32 = SegmentPool.none
     /// Bytes of the head already sent.
@@ -35,8 +36,11 @@ struct SendQueue {
     mutating func append(buffer: UInt16, length: UInt32, links: RawEchoQueues) {
         links.append(buffer, length: length, head: &bufferHead, tail: &bufferTail)
         queuedBytes += length
-        heldBuffers += 1
+        if links.isBulk(buffer) { heldBulkBuffers += 1 } else { heldBuffers += 1 }
     }
+
+    /// Receive buffers of either kind in the list.
+    var heldBufferCount: Int { Int(heldBuffers) + Int(heldBulkBuffers) }
 
     /// The unsent part of the head buffer: its id, the offset to send from, the bytes left.
     @inline(__always)
@@ -77,7 +81,7 @@ struct SendQueue {
             bufferHead = links.next(after: head)
             if bufferHead == noBuffer { bufferTail = noBuffer }
             sentFromHead = 0
-            heldBuffers -= 1
+            if links.isBulk(head) { heldBulkBuffers -= 1 } else { heldBuffers -= 1 }
             recycle(head)
         }
     }
@@ -94,6 +98,7 @@ struct SendQueue {
         bufferHead = noBuffer
         bufferTail = noBuffer
         heldBuffers = 0
+        heldBulkBuffers = 0
     }
 
     // MARK: Rendered spans
@@ -208,18 +213,31 @@ final class RawEchoQueues {
     /// Slots whose recv stopped with ENOBUFS, re-armed in this order when buffers are recycled.
     private let waiting: UnsafeMutablePointer<UInt32>
     private(set) var waitingCount = 0
-    /// Receive buffers one raw echo connection may hold unsent before its recv is paused: a
-    /// sixteenth of the pool, so a few clients that never read cannot take every buffer.
+    /// Main receive buffers one raw echo connection may hold unsent before its recv is paused:
+    /// a sixteenth of the pool, so a few clients that never read cannot take every buffer.
     let bufferShare: UInt16
+    /// The same for bulk buffers: a quarter of their pool. More generous, because a client
+    /// that finds the bulk pool dry reads into the main one instead of waiting: clients that
+    /// stall can slow the others down to main buffers, not stop them.
+    let bulkShare: UInt16
+    /// The first bulk buffer id.
+    private let bulkBase: UInt16
 
-    init(bufferCount: Int, slots: Int) {
-        nextInQueue = .allocate(capacity: bufferCount)
-        nextInQueue.initialize(repeating: noBuffer, count: bufferCount)
-        bufferLength = .allocate(capacity: bufferCount)
-        bufferLength.initialize(repeating: 0, count: bufferCount)
+    /// For `bufferCount` main buffers, ids 0..<bufferCount, and `bulkCount` bulk buffers after
+    /// them (ReceiveBuffers' id space).
+    init(bufferCount: Int, bulkCount: Int = 0, slots: Int) {
+        nextInQueue = .allocate(capacity: bufferCount + bulkCount)
+        nextInQueue.initialize(repeating: noBuffer, count: bufferCount + bulkCount)
+        bufferLength = .allocate(capacity: bufferCount + bulkCount)
+        bufferLength.initialize(repeating: 0, count: bufferCount + bulkCount)
         waiting = .allocate(capacity: slots)
         bufferShare = UInt16(clamping: max(2, bufferCount / 16))
+        bulkShare = UInt16(clamping: max(2, bulkCount / 4))
+        bulkBase = UInt16(bufferCount)
     }
+
+    @inline(__always)
+    func isBulk(_ buffer: UInt16) -> Bool { buffer >= bulkBase }
 
     deinit {
         nextInQueue.deallocate()

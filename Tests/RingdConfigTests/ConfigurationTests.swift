@@ -17,7 +17,7 @@ import RingdServices
             mode: .echo, listen: [try ListenAddress(parsing: "127.0.0.1:7000")], unixMode: FileMode(bits: 0o660)!, workers: .auto, pinWorkers: true,
             backlog: 4096, maxConnections: 16384, busyMessage: nil, drainTimeout: .seconds(5), controlSocket: nil, idleTimeout: .seconds(300), logLevel: .info))
         #expect(defaults.io == IOSettings(
-            submissionEntries: 512, completionEntries: 32768, bufferCount: 1024, bufferSize: 4096, receiveBundles: true, sendGather: 32, batchWait: .zero, outputLimit: 1 << 20,
+            submissionEntries: 512, completionEntries: 32768, bufferCount: 1024, bufferSize: 4096, bulkBufferCount: 64, bulkBufferSize: 64 << 10, receiveBundles: true, sendGather: 32, batchWait: .zero, outputLimit: 1 << 20,
             outputCap: 1 << 20, outputSoftCap: 256 << 10, outputSoftTime: .seconds(30), outputMemory: 64 << 20))
         #expect(defaults.echo == EchoSettings(lines: false, lineNumbers: false, maxLine: 64 << 10, accessLog: false))
         #expect(defaults.greet.message.text == "Hello from ringd, {peer}\n")
@@ -108,7 +108,7 @@ import RingdServices
                      try ListenAddress(parsing: "[::1]:0")],
             unixMode: FileMode(bits: 0o660)!, workers: .count(8), pinWorkers: false, backlog: 128, maxConnections: 1_048_576, busyMessage: nil, drainTimeout: .seconds(5), controlSocket: nil, idleTimeout: .seconds(300), logLevel: .debug))
         #expect(configuration.io == IOSettings(
-            submissionEntries: 1024, completionEntries: 8192, bufferCount: 1, bufferSize: 64 << 10, receiveBundles: true, sendGather: 32, batchWait: .zero, outputLimit: 1 << 30,
+            submissionEntries: 1024, completionEntries: 8192, bufferCount: 1, bufferSize: 64 << 10, bulkBufferCount: 64, bulkBufferSize: 64 << 10, receiveBundles: true, sendGather: 32, batchWait: .zero, outputLimit: 1 << 30,
             outputCap: 2 << 20, outputSoftCap: 256 << 10, outputSoftTime: .seconds(30), outputMemory: 1 << 30))
         #expect(configuration.echo == EchoSettings(lines: true, lineNumbers: true, maxLine: 16 << 20, accessLog: true))
         #expect(configuration.greet.message.text == "hi {peer} at {time}, {clients} here\r\n")
@@ -175,7 +175,7 @@ import RingdServices
             max_line = 1
             """)
         #expect(low.server.backlog == 1 && low.server.maxConnections == 1)
-        #expect(low.io == IOSettings(submissionEntries: 8, completionEntries: 32, bufferCount: 1, bufferSize: 512, receiveBundles: false, sendGather: 1, batchWait: .zero, outputLimit: 512,
+        #expect(low.io == IOSettings(submissionEntries: 8, completionEntries: 32, bufferCount: 1, bufferSize: 512, bulkBufferCount: 64, bulkBufferSize: 64 << 10, receiveBundles: false, sendGather: 1, batchWait: .zero, outputLimit: 512,
                                   outputCap: 512, outputSoftCap: 256 << 10, outputSoftTime: .seconds(30), outputMemory: 256 << 10))
         #expect(low.echo.maxLine == 1)
         #expect(low.broadcast.interval == .milliseconds(1) && low.broadcast.message.text == ".")

@@ -27,7 +27,7 @@ import RingdServices
             mode: .greet, listen: [try ListenAddress(parsing: "[::1]:7001")], unixMode: FileMode(bits: 0o660)!, workers: .count(6), pinWorkers: false,
             backlog: 1024, maxConnections: 16, busyMessage: nil, drainTimeout: .seconds(5), controlSocket: nil, idleTimeout: .seconds(300), logLevel: .trace))
         #expect(configuration.io == IOSettings(
-            submissionEntries: 1024, completionEntries: 8192, bufferCount: 64, bufferSize: 8192, receiveBundles: false, sendGather: 8, batchWait: .zero, outputLimit: 2 << 20,
+            submissionEntries: 1024, completionEntries: 8192, bufferCount: 64, bufferSize: 8192, bulkBufferCount: 64, bulkBufferSize: 64 << 10, receiveBundles: false, sendGather: 8, batchWait: .zero, outputLimit: 2 << 20,
             outputCap: 4 << 20, outputSoftCap: 256 << 10, outputSoftTime: .seconds(30), outputMemory: 512 << 20))
         #expect(configuration.echo == EchoSettings(lines: true, lineNumbers: true, maxLine: 1024, accessLog: true))
         #expect(configuration.greet.message.text == "hello {peer}")

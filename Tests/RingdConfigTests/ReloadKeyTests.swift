@@ -12,7 +12,7 @@ import Testing
         "server.mode", "server.listen", "server.unix_mode", "server.workers", "server.pin_workers", "server.backlog",
         "server.max_connections", "server.drain_timeout", "server.control_socket",
         "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.send_gather", "io.receive_bundles",
-        "io.batch_wait",
+        "io.batch_wait", "io.bulk_buffer_count", "io.bulk_buffer_size",
         "io.output_memory", "echo.lines", "echo.line_numbers", "echo.max_line", "echo.access_log",
         "relay.max_line", "metrics.listen",
         "cluster.redis", "cluster.prefix", "cluster.username", "cluster.password", "cluster.node",
@@ -87,6 +87,8 @@ import Testing
         case "io.completion_entries": .integer(8192)
         case "io.buffer_count": .integer(512)
         case "io.buffer_size": .integer(8192)
+        case "io.bulk_buffer_count": .integer(16)
+        case "io.bulk_buffer_size": .integer(128 << 10)
         case "io.send_gather": .integer(4)
         case "io.batch_wait": .string("50us")
         case "io.output_memory": .integer(128 << 20)

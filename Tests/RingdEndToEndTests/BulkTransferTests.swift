@@ -1,8 +1,8 @@
 // Bulk transfer through every send and receive path: 64 MiB on one connection written far ahead
 // of the echo, random write splits, many large conversations at once, and pipelined lines (the
 // rendered-output path), each with every optional path it can take on and off (gathered sends;
-// receive bundles, limited ones for raw echo), so the fallback a kernel without a feature takes
-// is served and checked here too.
+// receive bundles, limited ones for raw echo; raw echo's bulk buffers), so the fallback a kernel
+// without a feature takes is served and checked here too.
 import TestSupport
 import Testing
 
@@ -13,7 +13,11 @@ struct BulkTransferTests {
     static let rawPaths: [[String]] = [
         ["io.send_gather=1", "io.receive_bundles=false"],
         ["io.send_gather=32", "io.receive_bundles=false"],
+        // Limited bundles, in the main buffers only, then with bulk buffers (the default), then
+        // with a bulk pool so small that streaming clients keep finding it dry.
+        ["io.send_gather=32", "io.receive_bundles=true", "io.bulk_buffer_count=0"],
         ["io.send_gather=32", "io.receive_bundles=true"],
+        ["io.send_gather=32", "io.receive_bundles=true", "io.bulk_buffer_count=4"],
     ]
 
     /// One entry per combination of the optional paths of a line service.
@@ -72,5 +76,49 @@ struct BulkTransferTests {
             reply: expected)
         EchoExchange.run([conversation])
         #expect(conversation.problem == nil, "\(path): \(conversation.problem ?? "")\n\(ringd.child.standardError)")
+    }
+
+    @Test(
+        "a client that streams, then trades small messages, then streams again: byte for byte, its large reads in bulk buffers when there are some",
+        arguments: [64, 0])
+    func streamingThenSmallThenStreaming(bulkBuffers: Int) throws {
+        let ringd = try Self.start(["io.receive_bundles=true", "io.bulk_buffer_count=\(bulkBuffers)"])
+        defer { ringd.stop() }
+        var random = SeededRandom(seed: testSeed(default: 12))
+        let socket = try TestSocket(connectingTo: ringd.endpoint)
+        defer { socket.close() }
+        func stream(_ byteCount: Int) {
+            let conversation = EchoConversation(
+                socket: socket, payload: random.bytes(count: byteCount),
+                plan: .random(SeededRandom(seed: random.next()), range: (64 << 10)...(1 << 20)))
+            EchoExchange.run([conversation])
+            #expect(conversation.problem == nil, "\(conversation.problem ?? "")\n\(ringd.child.standardError)")
+        }
+        stream(8 << 20)
+        // Small round trips, one at a time: each is a read far below a quarter of a bulk
+        // buffer, which moves the client back to the main buffers.
+        var reply = [UInt8](repeating: 0, count: 4096)
+        for round in 0..<500 {
+            let message = random.bytes(count: 1 + round % 300)
+            try socket.sendAll(message)
+            var received = 0
+            while received < message.count {
+                try socket.requireReadable(within: .seconds(10))
+                let got = try reply.withUnsafeMutableBytes { try socket.receiveSome(into: UnsafeMutableRawBufferPointer(rebasing: $0[received...])) }
+                guard case .bytes(let count) = got else { throw HarnessFailure("round \(round): \(got) after \(received) bytes") }
+                received += count
+            }
+            #expect(Array(reply[..<received]) == message, "round \(round)")
+        }
+        stream(8 << 20)
+        socket.close()
+        let counters = try ringd.child.terminateAndReadCounters()
+        let bulkReceives = counters.total("bulk_receives") ?? -1
+        if bulkBuffers > 0 {
+            #expect(bulkReceives > 0, "\(counters.lines)")
+        } else {
+            #expect(bulkReceives == 0, "\(counters.lines)")
+        }
+        #expect(counters.total("bytes_received") == counters.total("bytes_sent"), "\(counters.lines)")
     }
 }

@@ -132,9 +132,15 @@ extension HardeningTests {
         /// io.output_limit each: 1024 x 4 KiB buffers hold four 1 MiB queues.
         static let stalledClientCount = 8
 
-        @Test("8 clients that never read on one worker (raw echo) leave receive buffers for the others: new clients are still echoed")
-        func stalledClientsDoNotStarveOthers() throws {
-            let ringd = try RunningRingd(extraArguments: ["--workers", "1", "--set", "server.drain_timeout=1s"])
+        /// With bulk buffers (the default) the stalled clients stream into them first and take
+        /// the bulk pool; the others must then be served from the main buffers.
+        @Test(
+            "8 clients that never read on one worker (raw echo) leave receive buffers for the others: new clients are still echoed",
+            arguments: [64, 0])
+        func stalledClientsDoNotStarveOthers(bulkBuffers: Int) throws {
+            let ringd = try RunningRingd(extraArguments: [
+                "--workers", "1", "--set", "server.drain_timeout=1s", "--set", "io.bulk_buffer_count=\(bulkBuffers)",
+            ])
             defer { ringd.stop() }
             let baseline = try ProcessDescriptors.count(of: ringd.pid)
             var random = SeededRandom(seed: testSeed(default: 407))

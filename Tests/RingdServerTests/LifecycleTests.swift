@@ -3,6 +3,7 @@
 // about idle, lingering and slow clients, the drain and the cuts.
 import RingdConfig
 import Testing
+
 @testable import RingdServer
 
 @Suite struct LifecycleTests {
@@ -10,11 +11,14 @@ import Testing
     func connection(at now: UInt32) -> Connection {
         Connection(
             lifecycle: .open, receiveArmed: true, sendInFlight: false, peerFinished: false, receivePaused: false,
-            waitingForBuffers: false, lastActivity: now, overSoftCapSince: 0, generation: 0, descriptor: -1,
+            waitingForBuffers: false, streams: false, receivesBulk: false, lastActivity: now, overSoftCapSince: 0, generation: 0,
+            descriptor: -1,
             queue: SendQueue(), nextFree: .max, listedAsWaiting: false)
     }
 
-    func limits(idle: Duration = .seconds(300), softCap: Int = 256 << 10, softTime: Duration = .seconds(30)) throws -> ConnectionLimits {
+    func limits(
+        idle: Duration = .seconds(300), softCap: Int = 256 << 10, softTime: Duration = .seconds(30)
+    ) throws -> ConnectionLimits {
         var configuration = try Configuration.load(file: nil, overrides: [])
         configuration.server.idleTimeout = idle
         configuration.io.outputSoftCap = softCap
@@ -34,7 +38,9 @@ import Testing
             [.lingering, .markedForCutAfterService], [.lingering, .closing],
             [.markedForCut, .closing], [.markedForCutAfterService, .closing], [.closing, .free],
         ]
-        let all: [Lifecycle] = [.free, .open, .closingAfterOutput, .lingering, .markedForCut, .markedForCutAfterService, .closing]
+        let all: [Lifecycle] = [
+            .free, .open, .closingAfterOutput, .lingering, .markedForCut, .markedForCutAfterService, .closing,
+        ]
         for from in all {
             for to in all {
                 #expect(from.allows(to) == allowed.contains([from, to]), "\(from) -> \(to)")
@@ -60,8 +66,11 @@ import Testing
         client.move(to: .closingAfterOutput)
         client.move(to: .lingering)
         client.lastActivity = 2_000  // the FIN went out
-        #expect(swept(&client, now: 2_000 + Connection.lingerLimitMilliseconds - 1, limits: limits, softCapApplies: false) == .keep)
-        #expect(swept(&client, now: 2_000 + Connection.lingerLimitMilliseconds, limits: limits, softCapApplies: false) == .closeLingering)
+        #expect(
+            swept(&client, now: 2_000 + Connection.lingerLimitMilliseconds - 1, limits: limits, softCapApplies: false) == .keep)
+        #expect(
+            swept(&client, now: 2_000 + Connection.lingerLimitMilliseconds, limits: limits, softCapApplies: false)
+                == .closeLingering)
     }
 
     @Test func aSlowReaderIsCutOnlyAfterStayingAboveTheSoftCapForItsTime() throws {
