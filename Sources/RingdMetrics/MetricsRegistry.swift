@@ -61,9 +61,9 @@ private let workerFamilies: [WorkerFamily] = [
         "Times the provided receive buffers ran out (io.buffer_count); reading resumes as buffers return.",
         \.bufferStarvations),
     WorkerFamily(
-        "ringd_bulk_receives_total", .counter,
-        "Raw echo: recv completions into the large buffers a streaming client reads into (io.bulk_buffer_count).",
-        \.bulkReceives),
+        "ringd_bulk_bytes_received_total", .counter,
+        "Raw echo: bytes received into the large buffers a streaming client reads into (io.bulk_buffer_count); part of ringd_bytes_received_total.",
+        \.bulkBytesReceived),
     WorkerFamily(
         "ringd_completion_queue_overflows_total", .counter,
         "Loop iterations that met completions the kernel parked because the completion queue was full (io.completion_entries).",

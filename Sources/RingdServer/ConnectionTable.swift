@@ -48,6 +48,8 @@ struct Connection {
     /// The slot is in the event loop's list of connections waiting for buffers. Survives the
     /// slot's reuse, so a slot is listed at most once and the list needs only `capacity` room.
     var listedAsWaiting: Bool
+    /// Bulk reads in a row of less than a quarter of a bulk buffer (EventLoop+Receive.swift).
+    var smallBulkReads: UInt8
 }
 
 final class ConnectionTable {
@@ -103,7 +105,7 @@ final class ConnectionTable {
             lifecycle: .open, receiveArmed: false, sendInFlight: false, peerFinished: false,
             receivePaused: false, waitingForBuffers: false, streams: false, receivesBulk: false, lastActivity: 0,
             overSoftCapSince: 0, generation: generation,
-            descriptor: descriptor, queue: SendQueue(), nextFree: .max, listedAsWaiting: listedAsWaiting)
+            descriptor: descriptor, queue: SendQueue(), nextFree: .max, listedAsWaiting: listedAsWaiting, smallBulkReads: 0)
         openCount += 1
         return slot
     }

@@ -10,8 +10,9 @@
 //
 // Raw echo's streaming clients read into the bulk buffers (ReceiveBuffers.swift): a recv whose
 // first completion fills its whole limit marks the client as streaming, and its next recv reads
-// into bulk buffers; a bulk completion of less than a quarter of a bulk buffer, or a bulk pool
-// that ran dry, moves it back to the main buffers.
+// into bulk buffers. Eight bulk completions in a row of less than a quarter of a bulk buffer
+// each, or a bulk pool that ran dry, move it back to the main buffers. (Not one small read: a
+// streaming client's reads often end on the short tail of a message.)
 
 import RingdServices
 import URing
@@ -58,7 +59,7 @@ extension EventLoop {
 
         if completion.result > 0, let bufferID {
             statistics.bytesReceived += Int(completion.result)
-            if bulk { statistics.bulkReceives += 1 }
+            if bulk { statistics.bulkBytesReceived += Int(completion.result) }
             received(bufferID, bufferCount, in: pool, bulk: bulk, bytes: Int(completion.result), slot, connection)
         } else if completion.result == 0 {
             connection.pointee.peerFinished = true
@@ -122,14 +123,23 @@ extension EventLoop {
         }
     }
 
+    static var smallBulkReadsToLeave: UInt8 { 8 }
+
     /// Raw echo: moves a client that streams to the bulk buffers from its next recv on, and
     /// one whose reads are small again back to the main ones (file comment). A bulk recv that
     /// is still armed is cancelled for that; its end arms the next recv in the main buffers.
     @inline(__always)
     private func steer(bulk: Bool, bytes: Int, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         if !bulk {
-            if bytes >= Int(receiveLimit) { connection.pointee.streams = true }
-        } else if bytes < buffers.bulk.unsafelyUnwrapped.bufferSize / 4 && connection.pointee.streams {
+            if bytes >= Int(receiveLimit) {
+                connection.pointee.streams = true
+                connection.pointee.smallBulkReads = 0
+            }
+        } else if bytes >= buffers.bulk.unsafelyUnwrapped.bufferSize / 4 {
+            connection.pointee.smallBulkReads = 0
+        } else if connection.pointee.streams {
+            connection.pointee.smallBulkReads += 1
+            guard connection.pointee.smallBulkReads >= Self.smallBulkReadsToLeave else { return }
             connection.pointee.streams = false
             if connection.pointee.receiveArmed && !connection.pointee.receivePaused {
                 ring.queueCancel(

@@ -18,8 +18,8 @@ public struct WorkerStatistics: Sendable, Equatable, CustomStringConvertible {
     /// Closed after `idle_timeout` without input.
     public var closedIdle = 0
     public var bufferStarvations = 0
-    /// Recv completions into the bulk buffers (raw echo's streaming clients).
-    public var bulkReceives = 0
+    /// Bytes received into the bulk buffers (raw echo's streaming clients); part of `bytesReceived`.
+    public var bulkBytesReceived = 0
     public var acceptFailures = 0
     /// Clients cut off, one counter per `CutReason`.
     public var cutOverOutputCap = 0
@@ -82,7 +82,8 @@ public struct WorkerStatistics: Sendable, Equatable, CustomStringConvertible {
     nonisolated(unsafe) static let fields: [(name: String, path: WritableKeyPath<WorkerStatistics, Int>)] = [
         ("accepted", \.accepted), ("closed", \.closed), ("refused_table_full", \.refusedTableFull),
         ("refused_by_access_list", \.refusedByAccessList), ("closed_idle", \.closedIdle),
-        ("buffer_starvations", \.bufferStarvations), ("bulk_receives", \.bulkReceives), ("accept_failures", \.acceptFailures),
+        ("buffer_starvations", \.bufferStarvations), ("bulk_bytes_received", \.bulkBytesReceived),
+        ("accept_failures", \.acceptFailures),
         ("cut_output_cap", \.cutOverOutputCap), ("cut_soft_cap", \.cutOverSoftCap),
         ("cut_output_memory_full", \.cutOutputMemoryFull), ("closed_at_drain_deadline", \.closedAtDrainDeadline),
         ("output_exhausted", \.outputExhausted), ("relay_posts_dropped", \.relayPostsDropped),

@@ -113,11 +113,11 @@ struct BulkTransferTests {
         stream(8 << 20)
         socket.close()
         let counters = try ringd.child.terminateAndReadCounters()
-        let bulkReceives = counters.total("bulk_receives") ?? -1
+        let bulkBytesReceived = counters.total("bulk_bytes_received") ?? -1
         if bulkBuffers > 0 {
-            #expect(bulkReceives > 0, "\(counters.lines)")
+            #expect(bulkBytesReceived > 0, "\(counters.lines)")
         } else {
-            #expect(bulkReceives == 0, "\(counters.lines)")
+            #expect(bulkBytesReceived == 0, "\(counters.lines)")
         }
         #expect(counters.total("bytes_received") == counters.total("bytes_sent"), "\(counters.lines)")
     }

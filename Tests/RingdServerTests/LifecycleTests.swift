@@ -13,7 +13,7 @@ import Testing
             lifecycle: .open, receiveArmed: true, sendInFlight: false, peerFinished: false, receivePaused: false,
             waitingForBuffers: false, streams: false, receivesBulk: false, lastActivity: now, overSoftCapSince: 0, generation: 0,
             descriptor: -1,
-            queue: SendQueue(), nextFree: .max, listedAsWaiting: false)
+            queue: SendQueue(), nextFree: .max, listedAsWaiting: false, smallBulkReads: 0)
     }
 
     func limits(
