@@ -123,6 +123,7 @@ extension EventLoop {
         }
     }
 
+    /// Small bulk reads in a row that move a client back to the main buffers (file comment).
     static var smallBulkReadsToLeave: UInt8 { 8 }
 
     /// Raw echo: moves a client that streams to the bulk buffers from its next recv on, and
