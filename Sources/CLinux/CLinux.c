@@ -27,6 +27,15 @@ int ringd_pin_current_thread(int cpu) {
     return sched_setaffinity(0, sizeof set, &set);
 }
 
+int ringd_set_allowed_cpus(const unsigned char *mask, unsigned long bytes) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu = 0; cpu < CPU_SETSIZE && (unsigned long)(cpu / 8) < bytes; cpu++) {
+        if (mask[cpu / 8] & (1u << (cpu % 8))) CPU_SET(cpu, &set);
+    }
+    return sched_setaffinity(0, sizeof set, &set);
+}
+
 int ringd_name_current_thread(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }

@@ -61,6 +61,10 @@ public struct ServerSettings: Sendable, Equatable {
     public var workers: WorkerCount
     /// Pin worker i to the i-th CPU the process may run on.
     public var pinWorkers: Bool
+    /// Each pinned worker's TCP listeners take the connections whose handshake the kernel
+    /// handled on the worker's CPU (SO_INCOMING_CPU); off: the reuseport group spreads them by
+    /// hash.
+    public var incomingCPU: Bool
     /// The listen(2) backlog, 1...65535.
     public var backlog: Int
     /// Connection slots per worker, 1...1048576.
@@ -216,7 +220,8 @@ public struct Configuration: Sendable, Equatable {
     /// keep its placeholder; a test checks that every field has one.
     private static let unset = Configuration(
         server: ServerSettings(
-            mode: .echo, listen: [], unixMode: FileMode(bits: 0)!, workers: .auto, pinWorkers: false, backlog: 0,
+            mode: .echo, listen: [], unixMode: FileMode(bits: 0)!, workers: .auto, pinWorkers: false, incomingCPU: false,
+            backlog: 0,
             maxConnections: 0,
             busyMessage: nil, drainTimeout: .zero, controlSocket: nil, idleTimeout: .zero, logLevel: .info),
         io: IOSettings(

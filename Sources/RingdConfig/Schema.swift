@@ -25,6 +25,14 @@ enum Schema {
         ConfigurationKey(
             "server", "pin_workers", .boolean, default: true, \.server.pinWorkers, reload: .restart,
             "pin worker i to the i-th CPU the process may run on"),
+        // Off by default: where one CPU handles every arriving packet (a NIC with one queue and
+        // no RPS, or loopback from a one-thread client) it would give that CPU's worker every
+        // connection. Where packets are spread over the CPUs it keeps a connection's packets,
+        // wake-ups and worker on one CPU (BENCHMARKS.md: 0.77x the CPU per request on loopback).
+        ConfigurationKey(
+            "server", "incoming_cpu", .boolean, default: false, \.server.incomingCPU, reload: .restart,
+            "a pinned worker takes the TCP connections whose packets arrive on its CPU (SO_INCOMING_CPU); only where the NIC spreads them over every CPU"
+        ),
         ConfigurationKey(
             "server", "backlog", .integer(in: 1...65535), default: 4096, \.server.backlog, reload: .restart,
             "listen(2) backlog"),

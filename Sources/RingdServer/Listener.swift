@@ -28,6 +28,16 @@ final class ListeningSocket: @unchecked Sendable {
         self.address = address
     }
 
+    /// Asks the kernel to give this socket, among its reuseport group, the connections whose
+    /// handshake it handled on `cpu` (SO_INCOMING_CPU, Linux 6.2 for reuseport groups), so a
+    /// pinned worker gets the connections that arrive on its own CPU and their packets and
+    /// wake-ups stay there. Only for TCP; a failure is harmless (the group spreads by hash).
+    func preferConnections(arrivingOn cpu: Int) {
+        guard address.family == AF_INET || address.family == AF_INET6 else { return }
+        var value = Int32(cpu)
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_INCOMING_CPU, &value, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Another descriptor for the same socket (dup(2)), for a second worker to accept on.
     func duplicate() throws(SystemError) -> ListeningSocket {
         let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)

@@ -206,7 +206,10 @@ public enum Server {
         _ index: Int, cpu: Int?, configuration: Configuration, group: WorkerGroup, listeners: [ListeningSocket],
         shutdownSignal: Int32, latch: StartupLatch, makeService: @escaping (Configuration) -> S
     ) {
-        if let cpu { CPUSet.pinCurrentThread(to: cpu) }
+        if let cpu {
+            CPUSet.pinCurrentThread(to: cpu)
+            if configuration.server.incomingCPU { listeners.forEach { $0.preferConnections(arrivingOn: cpu) } }
+        }
         _ = ringd_name_current_thread("ringd-worker-\(index)")  // 15 bytes kept: "ringd-worker-99"
         let loop: EventLoop<S>
         do {

@@ -14,7 +14,7 @@ import RingdServices
     @Test func defaultsAreTheDocumentedOnes() throws {
         let defaults = Configuration.defaults
         #expect(defaults.server == ServerSettings(
-            mode: .echo, listen: [try ListenAddress(parsing: "127.0.0.1:7000")], unixMode: FileMode(bits: 0o660)!, workers: .auto, pinWorkers: true,
+            mode: .echo, listen: [try ListenAddress(parsing: "127.0.0.1:7000")], unixMode: FileMode(bits: 0o660)!, workers: .auto, pinWorkers: true, incomingCPU: false,
             backlog: 4096, maxConnections: 16384, busyMessage: nil, drainTimeout: .seconds(5), controlSocket: nil, idleTimeout: .seconds(300), logLevel: .info))
         #expect(defaults.io == IOSettings(
             submissionEntries: 512, completionEntries: 32768, bufferCount: 1024, bufferSize: 4096, bulkBufferCount: 64, bulkBufferSize: 64 << 10, receiveBundles: true, sendGather: 32, batchWait: .zero, outputLimit: 1 << 20,
@@ -106,7 +106,7 @@ import RingdServices
             mode: .relay,
             listen: [try ListenAddress(parsing: "0.0.0.0:80"), try ListenAddress(parsing: "[::]:8080"),
                      try ListenAddress(parsing: "[::1]:0")],
-            unixMode: FileMode(bits: 0o660)!, workers: .count(8), pinWorkers: false, backlog: 128, maxConnections: 1_048_576, busyMessage: nil, drainTimeout: .seconds(5), controlSocket: nil, idleTimeout: .seconds(300), logLevel: .debug))
+            unixMode: FileMode(bits: 0o660)!, workers: .count(8), pinWorkers: false, incomingCPU: false, backlog: 128, maxConnections: 1_048_576, busyMessage: nil, drainTimeout: .seconds(5), controlSocket: nil, idleTimeout: .seconds(300), logLevel: .debug))
         #expect(configuration.io == IOSettings(
             submissionEntries: 1024, completionEntries: 8192, bufferCount: 1, bufferSize: 64 << 10, bulkBufferCount: 64, bulkBufferSize: 64 << 10, receiveBundles: true, sendGather: 32, batchWait: .zero, outputLimit: 1 << 30,
             outputCap: 2 << 20, outputSoftCap: 256 << 10, outputSoftTime: .seconds(30), outputMemory: 1 << 30))

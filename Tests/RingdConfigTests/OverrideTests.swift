@@ -24,7 +24,7 @@ import RingdServices
             "relay.max_line=100", "access.allow=127.0.0.0/8", "access.deny=[\"127.0.0.2\", \"::/0\"]",
         ])
         #expect(configuration.server == ServerSettings(
-            mode: .greet, listen: [try ListenAddress(parsing: "[::1]:7001")], unixMode: FileMode(bits: 0o660)!, workers: .count(6), pinWorkers: false,
+            mode: .greet, listen: [try ListenAddress(parsing: "[::1]:7001")], unixMode: FileMode(bits: 0o660)!, workers: .count(6), pinWorkers: false, incomingCPU: false,
             backlog: 1024, maxConnections: 16, busyMessage: nil, drainTimeout: .seconds(5), controlSocket: nil, idleTimeout: .seconds(300), logLevel: .trace))
         #expect(configuration.io == IOSettings(
             submissionEntries: 1024, completionEntries: 8192, bufferCount: 64, bufferSize: 8192, bulkBufferCount: 64, bulkBufferSize: 64 << 10, receiveBundles: false, sendGather: 8, batchWait: .zero, outputLimit: 2 << 20,

@@ -9,7 +9,7 @@ import Testing
     /// slots, output memory), choose how every connection is read, or are read once by a worker
     /// as it starts (the drain timeout, the batch wait).
     private static let restartPaths: Set<String> = [
-        "server.mode", "server.listen", "server.unix_mode", "server.workers", "server.pin_workers", "server.backlog",
+        "server.mode", "server.listen", "server.unix_mode", "server.workers", "server.pin_workers", "server.incoming_cpu", "server.backlog",
         "server.max_connections", "server.drain_timeout", "server.control_socket",
         "io.submission_entries", "io.completion_entries", "io.buffer_count", "io.buffer_size", "io.send_gather", "io.receive_bundles",
         "io.batch_wait", "io.bulk_buffer_count", "io.bulk_buffer_size",

@@ -1,5 +1,7 @@
 // Listen addresses and workers: one `listening on` line per address (not per worker), every
 // address echoes, and with port 0 all workers share the one port ringd printed.
+import CLinux
+import Glibc
 import TestSupport
 import Testing
 
@@ -57,5 +59,41 @@ struct ListenersAndWorkersTests {
         }
         EchoExchange.run(conversations)
         return EchoExchange.problems(of: conversations)
+    }
+
+    /// The CPUs this test process may run on, lowest first: ringd, started from it, pins its
+    /// worker 0 to the first.
+    static let allowedCPUs: [Int] = {
+        var mask = [UInt8](repeating: 0, count: 128)
+        guard ringd_get_allowed_cpus(&mask, UInt(mask.count)) == 0 else { return [] }
+        return (0..<mask.count * 8).filter { mask[$0 / 8] & (1 << ($0 % 8)) != 0 }
+    }()
+
+    @Test(
+        "server.incoming_cpu: connections made on worker 0's CPU all go to worker 0; without it the reuseport group spreads them",
+        .enabled(if: allowedCPUs.count >= 2, "needs two CPUs"), arguments: [true, false])
+    func incomingCPU(enabled: Bool) throws {
+        let ringd = try RunningRingd(extraArguments: ["--workers", "2", "--set", "server.incoming_cpu=\(enabled)"])
+        defer { ringd.stop() }
+        // On loopback the kernel handles a connect's handshake on the connecting thread's CPU.
+        // Pinned after ringd started, so that ringd does not inherit the pin.
+        var saved = [UInt8](repeating: 0, count: 128)
+        guard ringd_get_allowed_cpus(&saved, UInt(saved.count)) == 0 else { throw HarnessFailure("sched_getaffinity: \(errnoName(errno))") }
+        guard ringd_pin_current_thread(Int32(Self.allowedCPUs[0])) == 0 else { throw HarnessFailure("cannot pin to a CPU") }
+        var random = SeededRandom(seed: testSeed(default: 9))
+        let problems: [String]
+        do {
+            defer { _ = ringd_set_allowed_cpus(saved, UInt(saved.count)) }
+            problems = try Self.echoOnSeveralConnections(to: ringd.endpoint, count: 40, random: &random)
+        }
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        let counters = try ringd.child.terminateAndReadCounters()
+        let accepted = (0..<2).map { counters.byWorker[$0]?["accepted"] ?? -1 }
+        if enabled {
+            #expect(accepted == [40, 0], "accepted per worker: \(accepted)\n\(counters.lines)")
+        } else {
+            // 40 connections spread by hash: all on one worker has odds of 2 in 2^40.
+            #expect(accepted[0] > 0 && accepted[1] > 0 && accepted[0] + accepted[1] == 40, "accepted per worker: \(accepted)")
+        }
     }
 }

@@ -8,6 +8,9 @@ int ringd_get_allowed_cpus(unsigned char *mask, unsigned long bytes);
 
 /// Pins the calling thread to `cpu`. Returns 0, or -1 with errno.
 int ringd_pin_current_thread(int cpu);
+/// Sets the calling thread's affinity to the CPUs in `mask` (bit i of byte i/8 = CPU i), as
+/// ringd_get_allowed_cpus reads it. 0 on success, -1 with errno set.
+int ringd_set_allowed_cpus(const unsigned char *mask, unsigned long bytes);
 
 /// Names the calling thread (at most 15 bytes are kept), as top -H, ps -L and /proc/PID/task/TID/comm
 /// show it. Returns 0, or -1 with errno.
