@@ -9,8 +9,8 @@
 // the recv is re-armed once buffers come back, not at once, which would spin.
 //
 // Raw echo's streaming clients read into the bulk buffers (ReceiveBuffers.swift): a recv whose
-// first completion fills its whole limit marks the client as streaming, and its next recv reads
-// into bulk buffers. Eight bulk completions in a row of less than a quarter of a bulk buffer
+// first completion fills its whole limit (or a bulk buffer) marks the client as streaming, and
+// its next recv reads into bulk buffers, if the bulk pool has any. Eight bulk completions in a row of less than a quarter of a bulk buffer
 // each, or a bulk pool that ran dry, move it back to the main buffers. (Not one small read: a
 // streaming client's reads often end on the short tail of a message.)
 
@@ -25,7 +25,8 @@ extension EventLoop {
     @inline(__always)
     func armReceive(_ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         connection.pointee.receiveArmed = true
-        let bulk = connection.pointee.streams
+        // A dry bulk pool would only answer ENOBUFS: read from the main one until it has buffers.
+        let bulk = connection.pointee.streams && buffers.bulk.unsafelyUnwrapped.available > 0
         connection.pointee.receivesBulk = bulk
         let userData = tag(bulk ? .bulkReceive : .receive, slot: slot, generation: connection.pointee.generation)
         if bulk {
@@ -132,7 +133,7 @@ extension EventLoop {
     @inline(__always)
     private func steer(bulk: Bool, bytes: Int, _ slot: UInt32, _ connection: UnsafeMutablePointer<Connection>) {
         if !bulk {
-            if bytes >= Int(receiveLimit) {
+            if bytes >= streamingRead {
                 connection.pointee.streams = true
                 connection.pointee.smallBulkReads = 0
             }

@@ -43,6 +43,9 @@ final class EventLoop<S: Service> {
     let receiveLimit: UInt32
     /// The same for a recv into the bulk buffers.
     let bulkReceiveLimit: UInt32
+    /// Raw echo: a main-pool completion this large marks its client as streaming (the recv's
+    /// whole limit, or one bulk buffer if that is less).
+    let streamingRead: Int
     /// `io.batch_wait` where the kernel has batch waits, else zero.
     let batchWait: Duration
     var service: S
@@ -138,10 +141,12 @@ final class EventLoop<S: Service> {
             receiveBundles = io.receiveBundles && ring.supportsBundles && KernelSupport.receiveLimit
             receiveLimit = UInt32(max(1, Int(rawQueues.bufferShare) / 4) * io.bufferSize)
             bulkReceiveLimit = UInt32(max(1, Int(rawQueues.bulkShare) / 4) * io.bulkBufferSize)
+            streamingRead = min(Int(receiveLimit), io.bulkBufferSize)
         } else {
             receiveBundles = io.receiveBundles && ring.supportsBundles
             receiveLimit = 0
             bulkReceiveLimit = 0
+            streamingRead = .max
         }
         batchWait = ring.supportsBatchWait ? io.batchWait : .zero
         cuts = .allocate(capacity: capacity)

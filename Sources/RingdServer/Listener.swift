@@ -31,10 +31,11 @@ final class ListeningSocket: @unchecked Sendable {
     /// Asks the kernel to give this socket, among its reuseport group, the connections whose
     /// handshake it handled on `cpu` (SO_INCOMING_CPU, Linux 6.2 for reuseport groups), so a
     /// pinned worker gets the connections that arrive on its own CPU and their packets and
-    /// wake-ups stay there. Only for TCP; a failure is harmless (the group spreads by hash).
-    func preferConnections(arrivingOn cpu: Int) {
+    /// wake-ups stay there; nil clears it, since a socket taken over from another ringd keeps
+    /// that process's setting. Only for TCP; a failure is harmless (the group spreads by hash).
+    func preferConnections(arrivingOn cpu: Int?) {
         guard address.family == AF_INET || address.family == AF_INET6 else { return }
-        var value = Int32(cpu)
+        var value = Int32(cpu ?? -1)
         _ = setsockopt(descriptor, SOL_SOCKET, SO_INCOMING_CPU, &value, socklen_t(MemoryLayout<Int32>.size))
     }
 

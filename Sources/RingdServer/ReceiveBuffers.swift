@@ -38,6 +38,8 @@ final class ReceiveBuffers {
         } else {
             bulk = nil
         }
+        // Every id, main or bulk, stays below `noBuffer`, the send queues' list terminator.
+        precondition(io.bufferCount + (bulk?.count ?? 0) < Int(noBuffer), "receive buffer ids overflow UInt16")
         bulkBase = UInt16(io.bufferCount)
     }
 

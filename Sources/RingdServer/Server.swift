@@ -206,10 +206,9 @@ public enum Server {
         _ index: Int, cpu: Int?, configuration: Configuration, group: WorkerGroup, listeners: [ListeningSocket],
         shutdownSignal: Int32, latch: StartupLatch, makeService: @escaping (Configuration) -> S
     ) {
-        if let cpu {
-            CPUSet.pinCurrentThread(to: cpu)
-            if configuration.server.incomingCPU { listeners.forEach { $0.preferConnections(arrivingOn: cpu) } }
-        }
+        if let cpu { CPUSet.pinCurrentThread(to: cpu) }
+        let incomingCPU = configuration.server.incomingCPU ? cpu : nil
+        listeners.forEach { $0.preferConnections(arrivingOn: incomingCPU) }
         _ = ringd_name_current_thread("ringd-worker-\(index)")  // 15 bytes kept: "ringd-worker-99"
         let loop: EventLoop<S>
         do {
