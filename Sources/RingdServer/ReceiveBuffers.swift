@@ -4,7 +4,7 @@
 // default): small buffers let many connections each have a message in flight. Raw echo has a
 // second pool of large buffers (`io.bulk_buffer_count` x `io.bulk_buffer_size`) that a
 // connection's recv moves to while the connection streams, because a large message costs far
-// more in small buffers: 200 KB echoed from fifty scattered 4 KiB buffers took about 1.7x the
+// more in small buffers: 200 KB echoed from fifty scattered 4 KiB buffers took about 1.6x the
 // server CPU of the same bytes in 64 KiB buffers, most of it in the send's copy out of them
 // (BENCHMARKS.md, "Bulk buffers"). Which pool a recv reads from is the event loop's choice
 // (EventLoop+Receive.swift); here the two are one id space, so a send queue threads buffers of
