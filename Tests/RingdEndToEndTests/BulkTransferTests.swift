@@ -79,11 +79,19 @@ struct BulkTransferTests {
     }
 
     @Test(
-        "a client that streams, then trades small messages, then streams again: byte for byte, its large reads in bulk buffers when there are some",
+        "a client that streams, then trades small messages, then streams again: byte for byte, its large reads in bulk buffers when there are some, its small ones not",
         arguments: [64, 0])
     func streamingThenSmallThenStreaming(bulkBuffers: Int) throws {
-        let ringd = try Self.start(["io.receive_bundles=true", "io.bulk_buffer_count=\(bulkBuffers)"])
+        let ringd = try Self.start(
+            ["io.receive_bundles=true", "io.bulk_buffer_count=\(bulkBuffers)", "metrics.listen=127.0.0.1:0"])
         defer { ringd.stop() }
+        let metrics = try ringd.requireMetricsEndpoint()
+        var sent = 0
+        /// Bytes read into bulk buffers once the workers have published every byte sent so far.
+        func bulkBytes() throws -> Int {
+            try MetricsSample.scrape(metrics) { $0.total("ringd_bytes_received_total") == sent }
+                .total("ringd_bulk_bytes_received_total")
+        }
         var random = SeededRandom(seed: testSeed(default: 12))
         let socket = try TestSocket(connectingTo: ringd.endpoint)
         defer { socket.close() }
@@ -93,8 +101,10 @@ struct BulkTransferTests {
                 plan: .random(SeededRandom(seed: random.next()), range: (64 << 10)...(1 << 20)))
             EchoExchange.run([conversation])
             #expect(conversation.problem == nil, "\(conversation.problem ?? "")\n\(ringd.child.standardError)")
+            sent += byteCount
         }
         stream(8 << 20)
+        let afterStreaming = try bulkBytes()
         // Small round trips, one at a time: each is a read far below a quarter of a bulk
         // buffer, which moves the client back to the main buffers.
         var reply = [UInt8](repeating: 0, count: 4096)
@@ -109,6 +119,13 @@ struct BulkTransferTests {
                 received += count
             }
             #expect(Array(reply[..<received]) == message, "round \(round)")
+            sent += message.count
+        }
+        // At most the first eight small reads (of at most 300 bytes) went to bulk buffers.
+        let afterSmall = try bulkBytes()
+        #expect(afterSmall - afterStreaming <= 8 * 300, "bulk bytes \(afterStreaming) after streaming, \(afterSmall) after")
+        if bulkBuffers > 0 {
+            #expect(afterStreaming > 0)
         }
         stream(8 << 20)
         socket.close()
