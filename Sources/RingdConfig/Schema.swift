@@ -28,7 +28,8 @@ enum Schema {
         // Off by default: where one CPU handles every arriving packet (a NIC with one queue and
         // no RPS, or loopback from a one-thread client) it would give that CPU's worker every
         // connection. Where packets are spread over the CPUs it keeps a connection's packets,
-        // wake-ups and worker on one CPU (BENCHMARKS.md: 0.77x the CPU per request on loopback).
+        // wake-ups and worker on one CPU (BENCHMARKS.md: on loopback with two workers, 0.77x and
+        // 0.85x the CPU per request with 50 clients, no gain with 1,000).
         ConfigurationKey(
             "server", "incoming_cpu", .boolean, default: false, \.server.incomingCPU, reload: .restart,
             "a pinned worker takes the TCP connections whose packets arrive on its CPU (SO_INCOMING_CPU); only where the NIC spreads them over every CPU"

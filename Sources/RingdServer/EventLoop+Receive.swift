@@ -10,9 +10,10 @@
 //
 // Raw echo's streaming clients read into the bulk buffers (ReceiveBuffers.swift): a recv whose
 // first completion fills its whole limit (or a bulk buffer) marks the client as streaming, and
-// its next recv reads into bulk buffers, if the bulk pool has any. Eight bulk completions in a row of less than a quarter of a bulk buffer
-// each, or a bulk pool that ran dry, move it back to the main buffers. (Not one small read: a
-// streaming client's reads often end on the short tail of a message.)
+// its next recv reads into bulk buffers, if the bulk pool has any. Eight bulk completions in a
+// row of less than a quarter of a bulk buffer each, or a bulk pool that ran dry, move it back
+// to the main buffers. (Not one small read: a streaming client's reads often end on the short
+// tail of a message.)
 
 import RingdServices
 import URing

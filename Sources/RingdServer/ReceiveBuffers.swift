@@ -49,9 +49,6 @@ final class ReceiveBuffers {
         id < bulkBase ? main.bytes(of: id) : bulk.unsafelyUnwrapped.bytes(of: id &- bulkBase)
     }
 
-    @inline(__always)
-    func isBulk(_ id: UInt16) -> Bool { id >= bulkBase }
-
     /// Gives buffer `id` back to its pool.
     @inline(__always)
     func recycle(_ id: UInt16) {
