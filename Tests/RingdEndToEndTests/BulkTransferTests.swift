@@ -95,31 +95,24 @@ struct BulkTransferTests {
         var random = SeededRandom(seed: testSeed(default: 12))
         let socket = try TestSocket(connectingTo: ringd.endpoint)
         defer { socket.close() }
-        func stream(_ byteCount: Int) {
-            let conversation = EchoConversation(
-                socket: socket, payload: random.bytes(count: byteCount),
-                plan: .random(SeededRandom(seed: random.next()), range: (64 << 10)...(1 << 20)))
+        /// Echoes `payload` in writes of `plan` and waits for all of it back, byte for byte.
+        func exchange(_ payload: [UInt8], plan: WritePlan, _ what: String) {
+            let conversation = EchoConversation(socket: socket, payload: payload, plan: plan)
             EchoExchange.run([conversation])
-            #expect(conversation.problem == nil, "\(conversation.problem ?? "")\n\(ringd.child.standardError)")
-            sent += byteCount
+            #expect(conversation.problem == nil, "\(what): \(conversation.problem ?? "")\n\(ringd.child.standardError)")
+            sent += payload.count
+        }
+        func stream(_ byteCount: Int) {
+            let plan = WritePlan.random(SeededRandom(seed: random.next()), range: (64 << 10)...(1 << 20))
+            exchange(random.bytes(count: byteCount), plan: plan, "\(byteCount) bytes streamed")
         }
         stream(8 << 20)
         let afterStreaming = try bulkBytes()
         // Small round trips, one at a time: each is a read far below a quarter of a bulk
         // buffer, which moves the client back to the main buffers.
-        var reply = [UInt8](repeating: 0, count: 4096)
         for round in 0..<500 {
             let message = random.bytes(count: 1 + round % 300)
-            try socket.sendAll(message)
-            var received = 0
-            while received < message.count {
-                try socket.requireReadable(within: .seconds(10))
-                let got = try reply.withUnsafeMutableBytes { try socket.receiveSome(into: UnsafeMutableRawBufferPointer(rebasing: $0[received...])) }
-                guard case .bytes(let count) = got else { throw HarnessFailure("round \(round): \(got) after \(received) bytes") }
-                received += count
-            }
-            #expect(Array(reply[..<received]) == message, "round \(round)")
-            sent += message.count
+            exchange(message, plan: .fixed(message.count), "round \(round)")
         }
         // At most the first eight small reads (of at most 300 bytes) went to bulk buffers.
         let afterSmall = try bulkBytes()
